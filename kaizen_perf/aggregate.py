@@ -1,0 +1,161 @@
+"""The metrics sink: turns hook events into the Prometheus families of the table.
+
+Runs on the dispatcher thread (or a scrape's thread, under the pipeline lock), so
+the hot path only ever appends an event. One handler per event type, chosen by
+a dict lookup on the event's class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from kaizen_perf import events as ev
+from kaizen_perf.metrics import METRICS, Family, new_families
+
+
+def _status(error: str | None) -> str:
+    return "ok" if error is None else "error"
+
+
+class MetricsSink:
+    """Aggregates events into families; exposes them as a prometheus-client collector."""
+
+    def __init__(self, *, series_cap: int = 10_000,
+                 to_wall_s: Callable[[int], float] | None = None) -> None:
+        self.series_cap = series_cap
+        self._f: dict[str, Family] = new_families(series_cap)
+        self._to_wall_s = to_wall_s or (lambda ns: ns / 1e9)
+        self._handlers: dict[type, Callable[[object], None]] = {}
+        self._register()
+
+    @property
+    def families(self) -> dict[str, Family]:
+        """The aggregated families by metric name (read under the pipeline lock)."""
+        return self._f
+
+    def _register(self) -> None:
+        h = self._handlers
+        h[ev.LoopEvent] = self._loop  # type: ignore[assignment]
+        h[ev.ToolEvent] = self._tool  # type: ignore[assignment]
+        h[ev.ApiCallEvent] = self._api  # type: ignore[assignment]
+        h[ev.PermissionEvent] = self._permission  # type: ignore[assignment]
+        h[ev.CheckpointEvent] = self._checkpoint  # type: ignore[assignment]
+        h[ev.HookEvent] = self._hook  # type: ignore[assignment]
+        h[ev.InterruptEvent] = self._interrupt  # type: ignore[assignment]
+        h[ev.ControlEvent] = self._control  # type: ignore[assignment]
+        h[ev.TaskEvent] = self._task  # type: ignore[assignment]
+        h[ev.InvalidInput] = self._invalid  # type: ignore[assignment]
+
+    def handle(self, batch: Sequence[ev.Event]) -> None:
+        """Aggregate a batch (events of unknown types are ignored)."""
+        handlers = self._handlers
+        for event in batch:
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(event)
+
+    def after_fork(self) -> None:
+        """A forked child starts with empty aggregates (the parent reports its own)."""
+        self._f = new_families(self.series_cap)
+
+    # -- handlers -----------------------------------------------------------------------
+    def _loop(self, e: ev.LoopEvent) -> None:
+        f = self._f
+        f["kaizen_agent_loop_iterations_total"].inc((e.agent, _status(e.error)))
+        f["kaizen_agent_loop_duration_seconds"].observe((e.agent,), (e.end_ns - e.start_ns) / 1e9)
+        f["kaizen_agent_last_progress_timestamp_seconds"].set((e.agent,), self._to_wall_s(e.end_ns))
+
+    def _tool(self, e: ev.ToolEvent) -> None:
+        f = self._f
+        f["kaizen_tool_calls_total"].inc((e.agent, e.tool, _status(e.error)))
+        f["kaizen_tool_duration_seconds"].observe((e.agent, e.tool), (e.end_ns - e.start_ns) / 1e9)
+
+    def _api(self, e: ev.ApiCallEvent) -> None:
+        f = self._f
+        key = (e.agent, e.provider, e.model)
+        f["kaizen_api_requests_total"].inc((*key, _status(e.error)))
+        f["kaizen_api_request_duration_seconds"].observe(key, e.duration_s)
+        tokens = f["kaizen_api_tokens_total"]
+        tokens.inc((*key, "input"), e.input_tokens)
+        tokens.inc((*key, "output"), e.output_tokens)
+        tokens.inc((*key, "cache_read"), e.cache_read_tokens)
+        tokens.inc((*key, "cache_write"), e.cache_write_tokens)
+        if e.cost_micros >= 0:
+            f["kaizen_api_cost_usd_total"].inc(key, e.cost_micros)
+        else:
+            f["kaizen_api_unpriced_requests_total"].inc(key)
+
+    def _permission(self, e: ev.PermissionEvent) -> None:
+        f = self._f
+        f["kaizen_permission_checks_total"].inc((e.agent, e.tool, e.decision))
+        f["kaizen_permission_check_duration_seconds"].observe((e.agent,), e.duration_s)
+
+    def _checkpoint(self, e: ev.CheckpointEvent) -> None:
+        f = self._f
+        f["kaizen_checkpoint_operations_total"].inc((e.agent, e.op, _status(e.error)))
+        f["kaizen_checkpoint_duration_seconds"].observe((e.agent, e.op), e.duration_s)
+        f["kaizen_checkpoint_size_bytes"].observe((e.agent, e.op), e.size_bytes)
+
+    def _hook(self, e: ev.HookEvent) -> None:
+        f = self._f
+        f["kaizen_hook_executions_total"].inc((e.agent, e.hook, _status(e.error)))
+        f["kaizen_hook_duration_seconds"].observe((e.agent, e.hook), e.duration_s)
+
+    def _interrupt(self, e: ev.InterruptEvent) -> None:
+        self._f["kaizen_interrupts_total"].inc((e.agent, e.kind))
+
+    def _control(self, e: ev.ControlEvent) -> None:
+        f = self._f
+        f["kaizen_control_requests_total"].inc((e.agent, e.kind, e.outcome))
+        f["kaizen_control_request_duration_seconds"].observe((e.agent, e.kind), e.duration_s)
+
+    def _task(self, e: ev.TaskEvent) -> None:
+        key = (e.agent, e.task_type, e.complexity, _status(e.error))
+        self._f["kaizen_tasks_total"].inc(key)
+        self._f["kaizen_task_duration_seconds"].observe(key, e.duration_s)
+
+    def _invalid(self, e: ev.InvalidInput) -> None:
+        self._f["kaizen_perf_invalid_events_total"].inc((e.reason,))
+
+    # -- exposition ---------------------------------------------------------------------
+    def collect_families(self) -> Iterator[Metric]:
+        """prometheus-client metric families for every series recorded so far."""
+        overflow = self._f["kaizen_perf_series_overflow_total"]
+        for name, fam in self._f.items():
+            if fam.overflowed:
+                overflow.set((name,), fam.overflowed)
+        for fam in self._f.values():
+            if fam.series:
+                yield to_prometheus(fam)
+
+
+def to_prometheus(fam: Family) -> Metric:
+    """Convert one aggregated family to a prometheus-client family."""
+    spec, scale = fam.spec, fam.spec.scale
+    labels = list(spec.labels)
+    if spec.kind == "histogram":
+        hist = HistogramMetricFamily(spec.name, spec.help, labels=labels)
+        les = [_fmt_le(b) for b in spec.buckets] + ["+Inf"]
+        for key, slot in fam.series.items():
+            cumulative, running = [], 0.0
+            for le, count in zip(les, slot[:-1], strict=True):
+                running += count
+                cumulative.append((le, running))
+            hist.add_metric(list(key), cumulative, slot[-1] * scale)
+        return hist
+    cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
+    family = cls(spec.name, spec.help, labels=labels)
+    for key, slot in fam.series.items():
+        family.add_metric(list(key), slot[0] * scale)
+    return family
+
+
+def _fmt_le(bound: float) -> str:
+    return repr(float(bound))

@@ -1,0 +1,191 @@
+"""Settings: one frozen dataclass, resolved once.
+
+Precedence for every field: explicit argument > ``KAIZEN_PERF_*`` environment
+variable > default. Each variable name is a constant below and is listed in
+``docs/configuration.md`` (a test keeps the two in step). A value that cannot be
+used raises :class:`~kaizen_perf.errors.ConfigError` naming the variable (or
+argument), the value, and the expected form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kaizen_perf.errors import ConfigError
+
+ENV_AGENT_ID = "KAIZEN_PERF_AGENT_ID"
+ENV_ENABLED = "KAIZEN_PERF_ENABLED"
+ENV_STRICT = "KAIZEN_PERF_STRICT"
+ENV_BUFFER_SIZE = "KAIZEN_PERF_BUFFER_SIZE"
+ENV_FLUSH_INTERVAL = "KAIZEN_PERF_FLUSH_INTERVAL"
+ENV_SERIES_CAP = "KAIZEN_PERF_SERIES_CAP"
+ENV_SHUTDOWN_TIMEOUT = "KAIZEN_PERF_SHUTDOWN_TIMEOUT"
+ENV_METRICS_ADDR = "KAIZEN_PERF_METRICS_ADDR"
+ENV_TLS_CERT = "KAIZEN_PERF_TLS_CERT"
+ENV_TLS_KEY = "KAIZEN_PERF_TLS_KEY"
+ENV_TLS_CLIENT_CA = "KAIZEN_PERF_TLS_CLIENT_CA"
+ENV_PRICING_FILE = "KAIZEN_PERF_PRICING_FILE"
+ENV_READY_BACKLOG = "KAIZEN_PERF_READY_BACKLOG"
+
+
+# -- parsers: str -> value, raising ValueError with the expected form ---------
+
+def _parse_str(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("a non-empty string")
+    return raw.strip()
+
+
+def _parse_bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("one of 1, 0, true, false, yes, no, on, off")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError("a whole number greater than 0") from None
+    if value <= 0:
+        raise ValueError("a whole number greater than 0")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("a number of seconds greater than 0, such as 0.5") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("a number of seconds greater than 0, such as 0.5")
+    return value
+
+
+def _fraction(raw: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("a fraction between 0 and 1, such as 0.9") from None
+    if not 0 < value <= 1:
+        raise ValueError("a fraction between 0 and 1, such as 0.9")
+    return value
+
+
+def parse_addr(raw: str) -> tuple[str, int]:
+    """Parse ``HOST:PORT`` (``:PORT`` means 127.0.0.1; port 0 picks a free one)."""
+    host, sep, port = str(raw).rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError("HOST:PORT such as 127.0.0.1:9464 (':0' picks a free port)")
+    return (host.strip("[]") or "127.0.0.1", int(port))
+
+
+def _parse_addr_str(raw: str) -> str:
+    host, port = parse_addr(raw)
+    return f"{host}:{port}"
+
+
+def _spec(env: str, parse: Callable[[str], Any], doc: str) -> dict[str, Any]:
+    return {"env": env, "parse": parse, "doc": doc}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything kaizen-perf can be told, resolved once at construction."""
+
+    agent_id: str = field(default="agent", metadata=_spec(
+        ENV_AGENT_ID, _parse_str, "Agent name used as the `agent` label everywhere."))
+    enabled: bool = field(default=True, metadata=_spec(
+        ENV_ENABLED, _parse_bool, "Turn every hook into a no-op when false."))
+    strict: bool = field(default=False, metadata=_spec(
+        ENV_STRICT, _parse_bool,
+        "Raise ValueError from hooks on invalid input instead of counting it (for tests)."))
+    buffer_size: int = field(default=65_536, metadata=_spec(
+        ENV_BUFFER_SIZE, _positive_int,
+        "Events held between the hot path and the dispatcher; overflow is dropped and counted."))
+    flush_interval_s: float = field(default=0.1, metadata=_spec(
+        ENV_FLUSH_INTERVAL, _positive_float, "How often the dispatcher drains the buffer, seconds."))
+    series_cap: int = field(default=10_000, metadata=_spec(
+        ENV_SERIES_CAP, _positive_int,
+        "Label series per metric before new values fold into `__overflow__`."))
+    shutdown_timeout_s: float = field(default=5.0, metadata=_spec(
+        ENV_SHUTDOWN_TIMEOUT, _positive_float,
+        "Deadline for shutdown and the exit hook, seconds, even with dead backends."))
+    metrics_addr: str | None = field(default=None, metadata=_spec(
+        ENV_METRICS_ADDR, _parse_addr_str,
+        "Serve /metrics, /healthz and /readyz on HOST:PORT (unset: no server)."))
+    tls_cert: str | None = field(default=None, metadata=_spec(
+        ENV_TLS_CERT, _parse_str, "PEM certificate file: serve the endpoint over HTTPS."))
+    tls_key: str | None = field(default=None, metadata=_spec(
+        ENV_TLS_KEY, _parse_str, "PEM private key for KAIZEN_PERF_TLS_CERT."))
+    tls_client_ca: str | None = field(default=None, metadata=_spec(
+        ENV_TLS_CLIENT_CA, _parse_str, "CA file: require client certificates (mTLS)."))
+    pricing_file: str | None = field(default=None, metadata=_spec(
+        ENV_PRICING_FILE, _parse_str,
+        "TOML file of model prices that extends or overrides the built-in table."))
+    ready_backlog: float = field(default=0.9, metadata=_spec(
+        ENV_READY_BACKLOG, _fraction,
+        "Buffer fill fraction above which /readyz reports not ready."))
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Resolve every field: argument > environment variable > default."""
+        env = os.environ if environ is None else environ
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            msg = (f"Unknown setting {unknown[0]!r}. "
+                   f"Expected one of: {', '.join(sorted(names))}.")
+            raise ConfigError(msg)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            if f.name in overrides and overrides[f.name] is not None:
+                values[f.name] = _check_argument(f.name, overrides[f.name], meta["parse"])
+            elif meta["env"] in env and env[meta["env"]] != "":
+                values[f.name] = _convert(meta["env"], env[meta["env"]], meta["parse"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated like arguments)."""
+        checked = {k: _check_argument(k, v, _field_parser(k)) for k, v in changes.items()}
+        return dataclasses.replace(self, **checked)
+
+
+def _field_parser(name: str) -> Callable[[str], Any]:
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            return f.metadata["parse"]  # type: ignore[no-any-return]
+    msg = f"Unknown setting {name!r}."
+    raise ConfigError(msg)
+
+
+def _convert(source: str, raw: str, parse: Callable[[str], Any]) -> Any:
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        msg = f"{source}={raw!r} is not valid: expected {exc}."
+        raise ConfigError(msg) from None
+
+
+def _check_argument(name: str, value: Any, parse: Callable[[str], Any]) -> Any:
+    """Validate an explicit argument with the same rules as its variable."""
+    if isinstance(value, bool) or parse is _parse_bool:
+        if not isinstance(value, bool):
+            msg = f"Argument {name}={value!r} is not valid: expected True or False."
+            raise ConfigError(msg)
+        return value
+    return _convert(f"Argument {name}", str(value), parse)
+
+
+def env_vars() -> dict[str, str]:
+    """Every ``KAIZEN_PERF_*`` variable Settings reads, with its description."""
+    return {f.metadata["env"]: f.metadata["doc"] for f in dataclasses.fields(Settings)}

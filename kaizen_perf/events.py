@@ -1,0 +1,154 @@
+"""The event vocabulary: small immutable records the hooks put on the buffer.
+
+Events are ``NamedTuple``s: immutable, slotted and the cheapest record Python can
+build (a hook must cost about a microsecond). Times are ``time.perf_counter_ns()``
+values from the monitor's clock; the dispatcher converts them to wall time.
+``error`` is ``None`` for success, else the exception type name (or ``"error"``).
+Every event carries the trace context it was recorded in (``trace_id``,
+``span_id``, ``parent_id``; 0 when absent) so spans can be built off the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class LoopEvent(NamedTuple):
+    """One iteration of the agent loop finished."""
+
+    agent: str
+    start_ns: int
+    end_ns: int
+    error: str | None
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class ToolEvent(NamedTuple):
+    """One tool call finished."""
+
+    agent: str
+    tool: str
+    start_ns: int
+    end_ns: int
+    error: str | None
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class ApiCallEvent(NamedTuple):
+    """One LLM API request finished; ``cost_micros`` is -1 when the model is unpriced."""
+
+    agent: str
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    duration_s: float
+    error: str | None
+    cost_micros: int
+    tool: str | None
+    end_ns: int
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class PermissionEvent(NamedTuple):
+    """A permission decision (``approved`` or ``denied``)."""
+
+    agent: str
+    tool: str
+    decision: str
+    reason: str | None
+    duration_s: float
+    end_ns: int
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class CheckpointEvent(NamedTuple):
+    """A checkpoint ``save`` or ``load``."""
+
+    agent: str
+    op: str
+    size_bytes: int
+    duration_s: float
+    error: str | None
+    end_ns: int
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class HookEvent(NamedTuple):
+    """A user hook ran (pre_tool, post_tool, …)."""
+
+    agent: str
+    hook: str
+    duration_s: float
+    error: str | None
+    end_ns: int
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class InterruptEvent(NamedTuple):
+    """The agent was interrupted (``graceful`` or ``immediate``)."""
+
+    agent: str
+    kind: str
+    end_ns: int
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class ControlEvent(NamedTuple):
+    """A control-protocol request finished (``ok``, ``timeout`` or ``error``)."""
+
+    agent: str
+    kind: str
+    duration_s: float
+    outcome: str
+    end_ns: int
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class TaskEvent(NamedTuple):
+    """A whole task (a business unit of work) finished."""
+
+    agent: str
+    task_type: str
+    complexity: str
+    duration_s: float
+    error: str | None
+    end_ns: int
+    trace_id: int
+    span_id: int
+    parent_id: int
+
+
+class InvalidInput(NamedTuple):
+    """A hook received a value it could not use; counted, never raised (unless strict)."""
+
+    agent: str
+    reason: str
+    message: str
+
+
+Event = (LoopEvent | ToolEvent | ApiCallEvent | PermissionEvent | CheckpointEvent | HookEvent
+         | InterruptEvent | ControlEvent | TaskEvent | InvalidInput)
+
+EVENT_TYPES: tuple[type, ...] = (
+    LoopEvent, ToolEvent, ApiCallEvent, PermissionEvent, CheckpointEvent, HookEvent,
+    InterruptEvent, ControlEvent, TaskEvent, InvalidInput,
+)

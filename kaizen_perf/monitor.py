@@ -1,0 +1,305 @@
+"""Monitor: the hooks agent code calls, and the process-wide ``configure()``/``get_monitor()``.
+
+Every hook validates its arguments cheaply, builds one event and enqueues it;
+aggregation and export happen on the dispatcher thread. Hooks never raise into
+agent code: unusable values are counted in ``kaizen_perf_invalid_events_total``
+and logged once per reason, unless ``strict`` is set (our tests), in which case
+they raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
+
+from kaizen_perf import _validate as v
+from kaizen_perf._context import CURRENT, new_span_id, parse_traceparent
+from kaizen_perf._scopes import NOOP, LoopScope, NoopScope, ToolScope
+from kaizen_perf.aggregate import MetricsSink
+from kaizen_perf.config import Settings
+from kaizen_perf.cost import PICO, PriceTable
+from kaizen_perf.events import (
+    ApiCallEvent,
+    CheckpointEvent,
+    ControlEvent,
+    Event,
+    HookEvent,
+    InterruptEvent,
+    InvalidInput,
+    PermissionEvent,
+    TaskEvent,
+)
+from kaizen_perf.health import HealthReport, pipeline_check
+from kaizen_perf.pipeline import Pipeline, Sink
+
+logger = logging.getLogger("kaizen_perf")
+
+
+class Monitor:
+    """The hooks for one agent; owns a pipeline, its metrics and (optionally) an HTTP server."""
+
+    def __init__(self, agent_id: str | None = None, *, settings: Settings | None = None,
+                 sinks: Sequence[Sink] = (), clock: Callable[[], int] = time.perf_counter_ns,
+                 wall_clock: Callable[[], int] = time.time_ns,
+                 environ: Mapping[str, str] | None = None, pricing: PriceTable | None = None,
+                 **overrides: Any) -> None:
+        env = os.environ if environ is None else environ
+        if settings is None:
+            settings = Settings.load(env, agent_id=agent_id, **overrides)
+        elif agent_id is not None or overrides:
+            settings = settings.replace(**({"agent_id": agent_id} if agent_id else {}), **overrides)
+        self.settings = settings
+        self.agent_id = settings.agent_id
+        self._clock, self._wall_clock = clock, wall_clock
+        self._strict, self._enabled = settings.strict, settings.enabled
+        self.pricing = pricing or PriceTable.load(settings.pricing_file)
+        self._root = parse_traceparent(env.get("TRACEPARENT"))
+        self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
+        self.pipeline = Pipeline([self.metrics, *sinks], capacity=settings.buffer_size,
+                                 flush_interval_s=settings.flush_interval_s)
+        self._put: Callable[[Event], None] = self.pipeline.put
+        self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
+        self._warned: set[str] = set()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_MonitorCollector(self))  # type: ignore[arg-type]
+        self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog)]
+        self.server: Any = None
+        self._closed = False
+        if self._enabled:
+            self.pipeline.start()
+            if settings.metrics_addr:
+                self.serve(settings.metrics_addr)
+        _register_exit_hook(self)
+
+    # -- scopes -------------------------------------------------------------------------
+    def agent_loop(self) -> LoopScope | NoopScope:
+        """Time one iteration of the agent loop (context manager or decorator)."""
+        return LoopScope(self, "") if self._enabled else NOOP
+
+    def tool(self, name: str) -> ToolScope | NoopScope:
+        """Time one tool call: ``with mon.tool("search"):`` or ``@mon.tool("search")``."""
+        if not self._enabled:
+            return NOOP
+        if type(name) is not str or not name:
+            self._invalid(v.label(name, "tool name") or "invalid_label")
+            return NOOP
+        return ToolScope(self, name)
+
+    # -- point hooks ------------------------------------------------------------------
+    def record_api_call(self, provider: str, model: str, input_tokens: int = 0,
+                        output_tokens: int = 0, cache_read_tokens: int = 0,
+                        cache_write_tokens: int = 0, duration_s: float = 0.0,
+                        error: object = None, *, cache_write_1h_tokens: int = 0) -> float | None:
+        """Record one LLM API call; returns its cost in USD, or None if the model is unpriced.
+
+        ``input_tokens`` are the provider's uncached input tokens; cache reads and
+        writes are counted separately (as Anthropic reports them).
+        """
+        if not self._enabled:
+            return None
+        problem = v.first(v.label(provider, "provider"), v.label(model, "model"),
+                          v.count(input_tokens, "input_tokens"),
+                          v.count(output_tokens, "output_tokens"),
+                          v.count(cache_read_tokens, "cache_read_tokens"),
+                          v.count(cache_write_tokens, "cache_write_tokens"),
+                          v.count(cache_write_1h_tokens, "cache_write_1h_tokens"),
+                          v.duration(duration_s))
+        if problem:
+            self._invalid(problem)
+            return None
+        try:
+            price = self.pricing.lookup(model)
+            cost = -1 if price is None else price.cost_pico(
+                input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                cache_write_1h_tokens)
+            if price is None:
+                self._warn_once(f"model:{model}", f"kaizen-perf has no price for model {model!r}"
+                                f" ({provider}); its requests are counted in "
+                                "kaizen_api_unpriced_requests_total, not as $0. Add it with "
+                                "KAIZEN_PERF_PRICING_FILE.")
+            cur = CURRENT.get()
+            trace, parent, tool = (0, 0, None) if cur is None else cur
+            self._put(ApiCallEvent(
+                self.agent_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
+                cache_write_tokens + cache_write_1h_tokens, float(duration_s),
+                v.error_name(error), cost, tool, self._clock(), trace, new_span_id(), parent))
+            return None if cost < 0 else cost / PICO
+        except Exception as exc:  # never into agent code
+            self._internal_error(exc)
+            return None
+
+    def permission_check(self, tool: str, decision: str, reason: str | None = None,
+                         duration_s: float = 0.0) -> None:
+        """Record a permission decision: ``approved`` or ``denied``."""
+        if self._enabled and self._ok(v.label(tool, "tool"),
+                                      v.one_of(decision, v.DECISIONS, "decision"),
+                                      v.duration(duration_s)):
+            self._point(PermissionEvent, tool, decision, reason, float(duration_s))
+
+    def checkpoint(self, op: str, size_bytes: int = 0, duration_s: float = 0.0,
+                   error: object = None) -> None:
+        """Record a checkpoint ``save`` or ``load``."""
+        if self._enabled and self._ok(v.one_of(op, v.CHECKPOINT_OPS, "op"),
+                                      v.count(size_bytes, "size_bytes"), v.duration(duration_s)):
+            self._point(CheckpointEvent, op, size_bytes, float(duration_s), v.error_name(error))
+
+    def hook_executed(self, hook: str, duration_s: float = 0.0, ok: bool = True) -> None:
+        """Record that a user hook ran."""
+        if self._enabled and self._ok(v.label(hook, "hook"), v.duration(duration_s)):
+            self._point(HookEvent, hook, float(duration_s), None if ok else "error")
+
+    def interrupt(self, kind: str = "graceful") -> None:
+        """Record an interrupt: ``graceful`` or ``immediate``."""
+        if self._enabled and self._ok(v.one_of(kind, v.INTERRUPT_KINDS, "kind")):
+            self._point(InterruptEvent, kind)
+
+    def control_request(self, kind: str, duration_s: float = 0.0, outcome: str = "ok") -> None:
+        """Record a control-protocol request: outcome ``ok``, ``timeout`` or ``error``."""
+        if self._enabled and self._ok(v.label(kind, "kind"), v.duration(duration_s),
+                                      v.one_of(outcome, v.OUTCOMES, "outcome")):
+            self._point(ControlEvent, kind, float(duration_s), outcome)
+
+    def task(self, task_type: str, complexity: str = "unknown", duration_s: float = 0.0,
+             ok: bool = True) -> None:
+        """Record a finished task (business metric: duration and success by complexity)."""
+        if self._enabled and self._ok(v.label(task_type, "task_type"),
+                                      v.label(complexity, "complexity"), v.duration(duration_s)):
+            self._point(TaskEvent, task_type, complexity, float(duration_s),
+                        None if ok else "error")
+
+    def _point(self, cls: Callable[..., Event], *fields: Any) -> None:
+        try:
+            cur = CURRENT.get()
+            trace, parent = (0, 0) if cur is None else (cur[0], cur[1])
+            self._put(cls(self.agent_id, *fields, self._clock(), trace, new_span_id(), parent))
+        except Exception as exc:  # never into agent code
+            self._internal_error(exc)
+
+    # -- invalid input and internal errors ---------------------------------------------
+    def _ok(self, *problems: str | None) -> bool:
+        problem = v.first(*problems)
+        if problem is None:
+            return True
+        self._invalid(problem)
+        return False
+
+    def _invalid(self, problem: str) -> None:
+        reason, _, detail = problem.partition(": ")
+        message = f"kaizen-perf hook called with an unusable value: {detail}."
+        if self._strict:
+            raise ValueError(message)
+        self._put(InvalidInput(self.agent_id, reason, message))
+        self._warn_once(f"invalid:{reason}", message + " Counted in "
+                        "kaizen_perf_invalid_events_total; set KAIZEN_PERF_STRICT=1 to raise.")
+
+    def _internal_error(self, exc: Exception) -> None:
+        self._put(InvalidInput(self.agent_id, "internal_error", repr(exc)))
+        self._warn_once(f"internal:{type(exc).__name__}", f"kaizen-perf internal error in a "
+                        f"hook (the agent is not affected): {exc!r}")
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned and len(self._warned) < 1000:
+            self._warned.add(key)
+            logger.warning("%s", message)
+
+    # -- outputs --------------------------------------------------------------------------
+    def _to_wall_s(self, perf_ns: int) -> float:
+        return (perf_ns + self._wall_clock() - self._clock()) / 1e9
+
+    def flush(self) -> None:
+        """Hand everything recorded so far to the sinks now."""
+        self.pipeline.drain()
+
+    def export_metrics(self) -> str:
+        """Every metric in the Prometheus text format (drains the buffer first)."""
+        return generate_latest(self.registry).decode("utf-8")
+
+    def health(self) -> HealthReport:
+        """Liveness and readiness with a status per component."""
+        return HealthReport.of([check() for check in self.health_checks])
+
+    def serve(self, addr: str = "127.0.0.1:9464") -> Any:
+        """Serve /metrics, /healthz and /readyz on ``addr``; returns the server."""
+        from kaizen_perf.server import MetricsServer
+        self.server = MetricsServer.start(self, addr, certfile=self.settings.tls_cert,
+                                          keyfile=self.settings.tls_key,
+                                          client_cafile=self.settings.tls_client_ca)
+        return self.server
+
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """Stop within ``timeout_s`` (default from settings); False if the deadline was hit."""
+        if self._closed:
+            return True
+        self._closed = True
+        timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
+        ok = self.pipeline.shutdown(timeout)
+        if self.server is not None:
+            self.server.stop(max(0.0, deadline - time.monotonic()))
+        return ok
+
+
+class _MonitorCollector:
+    """prometheus-client collector: drains the pipeline, then reads the families."""
+
+    def __init__(self, mon: Monitor) -> None:
+        self._mon = weakref.ref(mon)
+
+    def collect(self) -> Iterator[Metric]:
+        mon = self._mon()
+        if mon is None:
+            return iter(())
+        pipe, fams = mon.pipeline, mon.metrics.families
+        with pipe.lock:
+            pipe.drain()
+            fams["kaizen_perf_events_dropped_total"].set(("buffer",), pipe.dropped)
+            for sink, errors in pipe.sink_errors.items():
+                fams["kaizen_perf_export_errors_total"].set((sink,), errors)
+            cpu = time.process_time()
+            fams["kaizen_perf_overhead_ratio"].set((), pipe.dispatcher_cpu_s / cpu if cpu else 0.0)
+            return iter(list(mon.metrics.collect_families()))
+
+
+def _register_exit_hook(mon: Monitor) -> None:
+    ref = weakref.ref(mon)
+
+    def _exit() -> None:
+        m = ref()
+        if m is not None:
+            m.shutdown()
+
+    atexit.register(_exit)
+
+
+# -- the process-wide monitor ---------------------------------------------------------
+_global: Monitor | None = None
+_global_lock = threading.Lock()
+
+
+def configure(agent_id: str | None = None, **kwargs: Any) -> Monitor:
+    """Create the process-wide monitor (replacing and shutting down a previous one)."""
+    global _global
+    mon = Monitor(agent_id, **kwargs)
+    with _global_lock:
+        old, _global = _global, mon
+    if old is not None:
+        old.shutdown(1.0)
+    return mon
+
+
+def get_monitor() -> Monitor:
+    """The process-wide monitor; configured from ``KAIZEN_PERF_*`` variables on first use."""
+    global _global
+    with _global_lock:
+        if _global is None:
+            _global = Monitor()
+        return _global

@@ -1,0 +1,198 @@
+"""Bounded event buffer, dispatcher thread and sinks.
+
+The hot path calls :meth:`Pipeline.put`, which appends to a ``deque`` (atomic
+under the GIL) unless the buffer is full, in which case the event is dropped and
+counted. A dispatcher thread (``kaizen-perf-dispatch``) wakes every
+``flush_interval_s``, drains the buffer and hands each batch to every sink.
+``drain()`` can also be called from any thread (a scrape does it first so
+/metrics is never stale); one lock serialises drains so sinks see events in
+order and never concurrently.
+
+A sink failure is counted per sink and logged rate-limited; it never reaches the
+agent. ``shutdown()`` stops the thread, drains what is left and closes sinks,
+all within one deadline. After ``fork()`` the child gets a fresh buffer, fresh
+locks and its own dispatcher; aggregates inherited from the parent are reset.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from kaizen_perf._ratelimit import RateLimitedLog
+from kaizen_perf.events import Event
+
+_MAX_BATCH = 8192
+
+
+class Sink(Protocol):
+    """Receives batches of events on the dispatcher thread; must not block for long."""
+
+    def handle(self, batch: Sequence[Event]) -> None: ...
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A sink with resources to release within a deadline."""
+
+    def close(self, timeout_s: float) -> None: ...
+
+
+@runtime_checkable
+class ForkAware(Protocol):
+    """A sink that must reset state in a forked child."""
+
+    def after_fork(self) -> None: ...
+
+
+class Pipeline:
+    """Bounded buffer + dispatcher thread + sinks."""
+
+    def __init__(self, sinks: Sequence[Sink] = (), *, capacity: int = 65_536,
+                 flush_interval_s: float = 0.1, log: RateLimitedLog | None = None) -> None:
+        self.capacity = capacity
+        self._interval = flush_interval_s
+        self._sinks: list[Sink] = list(sinks)
+        self._log = log or RateLimitedLog()
+        self._init_state()
+        pipeline_ref = weakref.ref(self)
+
+        def _reinit_child() -> None:
+            pipeline = pipeline_ref()
+            if pipeline is not None:
+                pipeline._after_fork_in_child()
+
+        os.register_at_fork(after_in_child=_reinit_child)
+
+    def _init_state(self) -> None:
+        if not hasattr(self, "buffer"):
+            self.buffer: deque[Event] = deque()
+        self.buffer.clear()  # the same object for life: the monitor's hot path holds it
+        self.lock = threading.RLock()  # held by drains and by readers of sink state
+        self._drop_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+        self.sink_errors: dict[str, int] = {}
+        self.dispatcher_cpu_s = 0.0
+        self.closed = False
+        self._started = False
+
+    # -- hot path ---------------------------------------------------------------
+    def put(self, event: Event) -> None:
+        """Enqueue an event; never blocks. Drops (and counts) when the buffer is full."""
+        buf = self.buffer
+        if len(buf) < self.capacity:
+            buf.append(event)
+        else:
+            self.count_drop()
+
+    def count_drop(self) -> None:
+        """Count one event dropped because the buffer was full (rare path: a lock is fine)."""
+        with self._drop_lock:
+            self.dropped += 1
+
+    # -- control ------------------------------------------------------------------
+    def add_sink(self, sink: Sink) -> None:
+        """Attach a sink; it sees events enqueued after the next drain."""
+        with self.lock:
+            self._sinks = [*self._sinks, sink]
+
+    def remove_sink(self, sink: Sink) -> None:
+        """Detach a sink."""
+        with self.lock:
+            self._sinks = [s for s in self._sinks if s is not sink]
+
+    @property
+    def backlog(self) -> int:
+        """Events waiting for the dispatcher."""
+        return len(self.buffer)
+
+    @property
+    def alive(self) -> bool:
+        """True while the dispatcher thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the dispatcher thread (idempotent)."""
+        if self.alive or self.closed:
+            return
+        self._stop.clear()
+        self._started = True
+        self._thread = threading.Thread(target=self._run, name="kaizen-perf-dispatch",
+                                        daemon=True)
+        self._thread.start()
+
+    def drain(self) -> int:
+        """Hand everything buffered to the sinks now; returns how many events were handled."""
+        total = 0
+        with self.lock:
+            buf, popleft = self.buffer, self.buffer.popleft
+            while buf:
+                batch = [popleft() for _ in range(min(len(buf), _MAX_BATCH))]
+                total += len(batch)
+                for sink in self._sinks:
+                    self._deliver(sink, batch)
+        return total
+
+    def _deliver(self, sink: Sink, batch: Sequence[Event]) -> None:
+        try:
+            sink.handle(batch)
+        except Exception as exc:  # a sink bug must never reach the agent
+            name = type(sink).__name__
+            self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
+            self._log(f"sink:{name}", f"kaizen-perf sink {name} failed on a batch of "
+                      f"{len(batch)} events: {exc!r}")
+
+    def _run(self) -> None:
+        cpu0 = time.thread_time()
+        while not self._stop.wait(self._interval):
+            self.drain()
+            self.dispatcher_cpu_s = time.thread_time() - cpu0
+        self.dispatcher_cpu_s = time.thread_time() - cpu0
+
+    def shutdown(self, timeout_s: float = 5.0) -> bool:
+        """Stop the dispatcher, drain, close sinks; returns False if the deadline was hit."""
+        deadline = time.monotonic() + timeout_s
+        self.closed = True
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            self.lock.release()
+            self.drain()
+        ok = thread is None or not thread.is_alive()
+        for sink in self._sinks:
+            if isinstance(sink, Closeable):
+                ok = _close_with_deadline(sink, deadline) and ok
+        return ok
+
+    def _after_fork_in_child(self) -> None:
+        # Only the forking thread survives in the child, so the parent's dispatcher is gone
+        # (and its Thread object reports not alive): remember whether it ran, then rebuild.
+        was_running, closed = self._started, self.closed
+        self._init_state()
+        self.closed = closed
+        for sink in self._sinks:
+            if isinstance(sink, ForkAware):
+                sink.after_fork()
+        if was_running and not closed:
+            self.start()
+
+
+def _close_with_deadline(sink: Closeable, deadline: float) -> bool:
+    """Close a sink in a helper thread so a dead backend cannot hold us past the deadline."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return False
+    closer = threading.Thread(target=sink.close, args=(remaining,),
+                              name="kaizen-perf-close", daemon=True)
+    closer.start()
+    closer.join(remaining)
+    return not closer.is_alive()
