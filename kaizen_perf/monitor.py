@@ -39,6 +39,7 @@ from kaizen_perf.events import (
     TaskEvent,
 )
 from kaizen_perf.health import HealthReport, pipeline_check
+from kaizen_perf.outputs import default_sinks
 from kaizen_perf.pipeline import Pipeline, Sink
 
 logger = logging.getLogger("kaizen_perf")
@@ -64,7 +65,8 @@ class Monitor:
         self.pricing = pricing or PriceTable.load(settings.pricing_file)
         self._root = parse_traceparent(env.get("TRACEPARENT"))
         self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
-        self.pipeline = Pipeline([self.metrics, *sinks], capacity=settings.buffer_size,
+        extra = default_sinks(settings, to_wall_ns=self._to_wall_ns)
+        self.pipeline = Pipeline([self.metrics, *extra, *sinks], capacity=settings.buffer_size,
                                  flush_interval_s=settings.flush_interval_s)
         self._put: Callable[[Event], None] = self.pipeline.put
         self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
@@ -212,8 +214,12 @@ class Monitor:
             logger.warning("%s", message)
 
     # -- outputs --------------------------------------------------------------------------
+    def _to_wall_ns(self, perf_ns: int) -> int:
+        """Unix time in ns of a monitor-clock reading (offset re-read each call: clocks drift)."""
+        return perf_ns + self._wall_clock() - self._clock()
+
     def _to_wall_s(self, perf_ns: int) -> float:
-        return (perf_ns + self._wall_clock() - self._clock()) / 1e9
+        return self._to_wall_ns(perf_ns) / 1e9
 
     def flush(self) -> None:
         """Hand everything recorded so far to the sinks now."""
