@@ -11,10 +11,9 @@ import functools
 import inspect
 from collections.abc import Callable
 from contextvars import Token
+from random import getrandbits as _rand
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from random import getrandbits as _rand
 
 from kaizen_perf._context import CURRENT, Scope
 from kaizen_perf.events import LoopEvent, ToolEvent

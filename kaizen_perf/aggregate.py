@@ -17,7 +17,7 @@ from prometheus_client.core import (
 )
 
 from kaizen_perf import events as ev
-from kaizen_perf.metrics import METRICS, Family, new_families
+from kaizen_perf.metrics import Family, new_families
 
 
 def _status(error: str | None) -> str:

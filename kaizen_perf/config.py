@@ -112,7 +112,8 @@ class Settings:
         ENV_BUFFER_SIZE, _positive_int,
         "Events held between the hot path and the dispatcher; overflow is dropped and counted."))
     flush_interval_s: float = field(default=0.1, metadata=_spec(
-        ENV_FLUSH_INTERVAL, _positive_float, "How often the dispatcher drains the buffer, seconds."))
+        ENV_FLUSH_INTERVAL, _positive_float,
+        "How often the dispatcher drains the buffer, seconds."))
     series_cap: int = field(default=10_000, metadata=_spec(
         ENV_SERIES_CAP, _positive_int,
         "Label series per metric before new values fold into `__overflow__`."))
@@ -183,7 +184,11 @@ def _check_argument(name: str, value: Any, parse: Callable[[str], Any]) -> Any:
             msg = f"Argument {name}={value!r} is not valid: expected True or False."
             raise ConfigError(msg)
         return value
-    return _convert(f"Argument {name}", str(value), parse)
+    try:
+        return parse(str(value))
+    except ValueError as exc:
+        msg = f"Argument {name}={value!r} is not valid: expected {exc}."
+        raise ConfigError(msg) from None
 
 
 def env_vars() -> dict[str, str]:

@@ -44,7 +44,7 @@ class MetricSpec:
     bounded: frozenset[str] = frozenset({"status", "decision", "kind", "op", "outcome", "type",
                                          "mode", "direction", "reason", "sink", "exporter",
                                          "metric"})
-    #: multiply stored values by this on export (costs are kept in integer micro-dollars).
+    #: multiply stored values by this on export (costs are kept in integer pico-dollars).
     scale: float = 1.0
 
 
@@ -68,7 +68,7 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_api_tokens_total", "counter", "agent provider model type",
        "Tokens by type: input (uncached), output, cache_read, cache_write."),
     _m("kaizen_api_cost_usd_total", "counter", "agent provider model",
-       "LLM API cost in US dollars from the pricing table.", scale=1e-6),
+       "LLM API cost in US dollars from the pricing table.", scale=1e-12),
     _m("kaizen_api_unpriced_requests_total", "counter", "agent provider model",
        "LLM API requests for models missing from the pricing table (cost unknown, not $0)."),
     _m("kaizen_permission_checks_total", "counter", "agent tool decision",
@@ -95,7 +95,7 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_task_duration_seconds", "histogram", "agent task_type complexity status",
        "Task duration.", TASK_BUCKETS),
     _m("kaizen_task_cost_usd_total", "counter", "agent task_type complexity",
-       "LLM cost attributed to tasks (API calls made while the task ran).", scale=1e-6),
+       "LLM cost attributed to tasks (API calls made while the task ran).", scale=1e-12),
     _m("kaizen_budget_usd", "gauge", "agent", "Configured budget in US dollars."),
     _m("kaizen_budget_spent_usd", "gauge", "agent", "Spend counted against the budget."),
     _m("kaizen_agent_last_progress_timestamp_seconds", "gauge", "agent",
@@ -137,28 +137,38 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
 class Family:
     """Aggregated series of one metric, keyed by label values, with a series cap."""
 
-    __slots__ = ("_free", "buckets", "cap", "overflowed", "series", "spec")
+    __slots__ = ("_agent", "_free", "buckets", "cap", "overflowed", "series", "spec")
 
     def __init__(self, spec: MetricSpec, cap: int) -> None:
         self.spec, self.cap, self.buckets = spec, cap, spec.buckets
         self.series: dict[tuple[str, ...], list[float]] = {}
         self.overflowed = 0
         self._free = tuple(i for i, name in enumerate(spec.labels) if name not in spec.bounded)
+        self._agent = spec.labels.index("agent") if "agent" in spec.labels else -1
 
     def _slot(self, key: tuple[str, ...]) -> list[float]:
         slot = self.series.get(key)
         if slot is not None:
             return slot
         if len(self.series) >= self.cap:
-            self.overflowed += 1
-            key = tuple(OVERFLOW if i in self._free else v for i, v in enumerate(key))
+            key = self._fold(key)
             slot = self.series.get(key)
             if slot is not None:
                 return slot
-        # histograms: one count per bucket plus +Inf, then the sum
-        slot = [0.0] * (len(self.buckets) + 2) if self.buckets else [0.0]
+        # histograms: one count per bucket plus +Inf, then the sum. Counters start at int 0 so
+        # integer amounts (tokens, pico-dollars) stay exact integers over a 30-hour run.
+        slot = [0] * (len(self.buckets) + 1) + [0.0] if self.buckets else [0]
         self.series[key] = slot
         return slot
+
+    def _fold(self, key: tuple[str, ...]) -> tuple[str, ...]:
+        """The overflow series for a key: keep the agent while there is headroom, then fold all."""
+        self.overflowed += 1
+        keep_agent = tuple(OVERFLOW if i in self._free and i != self._agent else v
+                           for i, v in enumerate(key))
+        if keep_agent in self.series or len(self.series) < self.cap + self.cap // 10 + 1:
+            return keep_agent
+        return tuple(OVERFLOW if i in self._free else v for i, v in enumerate(key))
 
     def inc(self, key: tuple[str, ...], amount: float = 1.0) -> None:
         """Add to a counter series."""

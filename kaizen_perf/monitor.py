@@ -72,14 +72,18 @@ class Monitor:
         self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
         self._warned: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_MonitorCollector(self))  # type: ignore[arg-type]
+        self.registry.register(_MonitorCollector(self))
         self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog)]
         self.server: Any = None
         self._closed = False
         if self._enabled:
             self.pipeline.start()
             if settings.metrics_addr:
-                self.serve(settings.metrics_addr)
+                try:
+                    self.serve(settings.metrics_addr)
+                except BaseException:
+                    self.pipeline.shutdown(0.5)  # a failed construction must not leak a thread
+                    raise
         _register_exit_hook(self)
 
     # -- scopes -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ StartResponse = Callable[..., Any]
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Scrapes every second must not spam stderr."""
 
 

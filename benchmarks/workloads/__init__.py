@@ -1,0 +1,2 @@
+"""Reference agent workloads: deterministic stand-ins for real agents, used by the demo,
+the benchmarks and the end-to-end tests."""
