@@ -105,10 +105,13 @@ class ToolScope(_Timed):
         except ValueError:
             _reset(self._token)
         buf = mon._buf
-        if len(buf) < mon._cap:  # Pipeline.put, inlined
+        n = len(buf)
+        if n < mon._cap:  # Pipeline.put, inlined
             buf.append(_new(ToolEvent, (mon.agent_id, self._name, self._start, end,
                                         None if et is None else et.__name__,
                                         self._trace, self._span, self._parent)))
+            if n == mon._high_water:
+                mon.pipeline.wake.set()
         else:
             mon.pipeline.count_drop()
 
@@ -140,10 +143,13 @@ class LoopScope(_Timed):
         except ValueError:
             _reset(self._token)
         buf = mon._buf
-        if len(buf) < mon._cap:  # Pipeline.put, inlined
+        n = len(buf)
+        if n < mon._cap:  # Pipeline.put, inlined
             buf.append(_new(LoopEvent, (mon.agent_id, self._start, end,
                                         None if et is None else et.__name__,
                                         self._trace, self._span, self._parent)))
+            if n == mon._high_water:
+                mon.pipeline.wake.set()
         else:
             mon.pipeline.count_drop()
 

@@ -125,12 +125,15 @@ class MetricsSink:
         self._f["kaizen_perf_invalid_events_total"].inc((e.reason,))
 
     # -- exposition ---------------------------------------------------------------------
-    def collect_families(self) -> Iterator[Metric]:
-        """prometheus-client metric families for every series recorded so far."""
+    def update_overflow_counts(self) -> None:
+        """Copy each family's fold count into kaizen_perf_series_overflow_total."""
         overflow = self._f["kaizen_perf_series_overflow_total"]
         for name, fam in self._f.items():
             if fam.overflowed:
                 overflow.set((name,), fam.overflowed)
+
+    def collect_families(self) -> Iterator[Metric]:
+        """prometheus-client metric families for every series recorded so far."""
         for fam in self._f.values():
             if fam.series:
                 yield to_prometheus(fam)

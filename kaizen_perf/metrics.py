@@ -137,12 +137,15 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
 class Family:
     """Aggregated series of one metric, keyed by label values, with a series cap."""
 
-    __slots__ = ("_agent", "_free", "buckets", "cap", "overflowed", "series", "spec")
+    __slots__ = ("_agent", "_free", "_les", "buckets", "cap", "overflowed", "rendered", "series",
+                 "spec")
 
     def __init__(self, spec: MetricSpec, cap: int) -> None:
         self.spec, self.cap, self.buckets = spec, cap, spec.buckets
         self.series: dict[tuple[str, ...], list[float]] = {}
+        self.rendered: dict[tuple[str, ...], str] = {}  # label strings, cached by exposition
         self.overflowed = 0
+        self._les: tuple[str, ...] | None = None
         self._free = tuple(i for i, name in enumerate(spec.labels) if name not in spec.bounded)
         self._agent = spec.labels.index("agent") if "agent" in spec.labels else -1
 
@@ -187,6 +190,13 @@ class Family:
     def remove(self, key: tuple[str, ...]) -> None:
         """Forget a series (a gauge of a process that exited)."""
         self.series.pop(key, None)
+        self.rendered.pop(key, None)
+
+    def le_strings(self) -> tuple[str, ...]:
+        """The ``le`` label values of the buckets, ``+Inf`` last."""
+        if self._les is None:
+            self._les = (*(repr(float(b)) for b in self.buckets), "+Inf")
+        return self._les
 
 
 def new_families(cap: int) -> dict[str, Family]:

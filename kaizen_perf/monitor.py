@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
 from kaizen_perf import _validate as v
@@ -38,6 +38,7 @@ from kaizen_perf.events import (
     PermissionEvent,
     TaskEvent,
 )
+from kaizen_perf.exposition import render
 from kaizen_perf.health import HealthReport, pipeline_check
 from kaizen_perf.outputs import default_sinks
 from kaizen_perf.pipeline import Pipeline, Sink
@@ -70,6 +71,7 @@ class Monitor:
                                  flush_interval_s=settings.flush_interval_s)
         self._put: Callable[[Event], None] = self.pipeline.put
         self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
+        self._high_water = self.pipeline.high_water
         self._warned: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_MonitorCollector(self))
@@ -213,8 +215,11 @@ class Monitor:
                         f"hook (the agent is not affected): {exc!r}")
 
     def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned and len(self._warned) < 1000:
+        # a bounded set: past 20 distinct warnings only the counters tell (no log flood)
+        if key not in self._warned and len(self._warned) < 20:
             self._warned.add(key)
+            if len(self._warned) == 20:
+                message += " (further distinct warnings of this monitor are not logged)"
             logger.warning("%s", message)
 
     # -- outputs --------------------------------------------------------------------------
@@ -229,9 +234,22 @@ class Monitor:
         """Hand everything recorded so far to the sinks now."""
         self.pipeline.drain()
 
-    def export_metrics(self) -> str:
-        """Every metric in the Prometheus text format (drains the buffer first)."""
-        return generate_latest(self.registry).decode("utf-8")
+    def export_metrics(self, *, openmetrics: bool = False) -> str:
+        """Every metric in the Prometheus text format, or OpenMetrics (drains the buffer first)."""
+        with self.pipeline.lock:
+            self._refresh_self_metrics()
+            return render(self.metrics.families.values(), openmetrics=openmetrics)
+
+    def _refresh_self_metrics(self) -> None:
+        """Drain, then copy the pipeline's own counters into their families (lock held)."""
+        pipe, fams = self.pipeline, self.metrics.families
+        pipe.drain()
+        fams["kaizen_perf_events_dropped_total"].set(("buffer",), pipe.dropped)
+        for sink, errors in pipe.sink_errors.items():
+            fams["kaizen_perf_export_errors_total"].set((sink,), errors)
+        cpu = time.process_time()
+        fams["kaizen_perf_overhead_ratio"].set((), pipe.dispatcher_cpu_s / cpu if cpu else 0.0)
+        self.metrics.update_overflow_counts()
 
     def health(self) -> HealthReport:
         """Liveness and readiness with a status per component."""
@@ -259,7 +277,8 @@ class Monitor:
 
 
 class _MonitorCollector:
-    """prometheus-client collector: drains the pipeline, then reads the families."""
+    """prometheus-client collector over the monitor's families (to combine with other
+    collectors in a user's registry; kaizen-perf's own endpoint renders them directly)."""
 
     def __init__(self, mon: Monitor) -> None:
         self._mon = weakref.ref(mon)
@@ -268,14 +287,8 @@ class _MonitorCollector:
         mon = self._mon()
         if mon is None:
             return iter(())
-        pipe, fams = mon.pipeline, mon.metrics.families
-        with pipe.lock:
-            pipe.drain()
-            fams["kaizen_perf_events_dropped_total"].set(("buffer",), pipe.dropped)
-            for sink, errors in pipe.sink_errors.items():
-                fams["kaizen_perf_export_errors_total"].set((sink,), errors)
-            cpu = time.process_time()
-            fams["kaizen_perf_overhead_ratio"].set((), pipe.dispatcher_cpu_s / cpu if cpu else 0.0)
+        with mon.pipeline.lock:
+            mon._refresh_self_metrics()
             return iter(list(mon.metrics.collect_families()))
 
 

@@ -56,6 +56,8 @@ class Pipeline:
     def __init__(self, sinks: Sequence[Sink] = (), *, capacity: int = 65_536,
                  flush_interval_s: float = 0.1, log: RateLimitedLog | None = None) -> None:
         self.capacity = capacity
+        #: at this fill level the hot path wakes the dispatcher early (one int compare)
+        self.high_water = max(1, capacity // 4)
         self._interval = flush_interval_s
         self._sinks: list[Sink] = list(sinks)
         self._log = log or RateLimitedLog()
@@ -76,6 +78,7 @@ class Pipeline:
         self.lock = threading.RLock()  # held by drains and by readers of sink state
         self._drop_lock = threading.Lock()
         self._stop = threading.Event()
+        self.wake = threading.Event()  # set by the hot path at the high-water mark
         self._thread: threading.Thread | None = None
         self.dropped = 0
         self.sink_errors: dict[str, int] = {}
@@ -87,8 +90,11 @@ class Pipeline:
     def put(self, event: Event) -> None:
         """Enqueue an event; never blocks. Drops (and counts) when the buffer is full."""
         buf = self.buffer
-        if len(buf) < self.capacity:
+        n = len(buf)
+        if n < self.capacity:
             buf.append(event)
+            if n == self.high_water:
+                self.wake.set()
         else:
             self.count_drop()
 
@@ -151,7 +157,9 @@ class Pipeline:
 
     def _run(self) -> None:
         cpu0 = time.thread_time()
-        while not self._stop.wait(self._interval):
+        while not self._stop.is_set():
+            self.wake.wait(self._interval)
+            self.wake.clear()
             self.drain()
             self.dispatcher_cpu_s = time.thread_time() - cpu0
         self.dispatcher_cpu_s = time.thread_time() - cpu0
@@ -161,6 +169,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout_s
         self.closed = True
         self._stop.set()
+        self.wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -8,6 +8,7 @@ is a :class:`~kaizen_perf.errors.ConfigError` that names the address and the fix
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import ssl
 import threading
@@ -15,10 +16,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from kaizen_perf.config import parse_addr
 from kaizen_perf.errors import ConfigError
+from kaizen_perf.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from kaizen_perf.monitor import Monitor
@@ -33,12 +35,11 @@ class _QuietHandler(WSGIRequestHandler):
 
 def make_app(mon: Monitor) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """The WSGI application serving one monitor."""
-    metrics_app = make_wsgi_app(mon.registry)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+            return _metrics(mon, environ, start_response)
         if path == "/healthz":
             return _json(start_response, "200 OK", {"status": "alive", "agent": mon.agent_id})
         if path == "/readyz":
@@ -49,6 +50,18 @@ def make_app(mon: Monitor) -> Callable[[dict[str, Any], StartResponse], Iterable
                      {"error": f"no such path {path!r}; try /metrics, /healthz or /readyz"})
 
     return app
+
+
+def _metrics(mon: Monitor, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    openmetrics = "application/openmetrics-text" in environ.get("HTTP_ACCEPT", "")
+    body = mon.export_metrics(openmetrics=openmetrics).encode("utf-8")
+    headers = [("Content-Type", OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE)]
+    if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+        body = gzip.compress(body, compresslevel=1)  # level 1: a large scrape stays fast
+        headers.append(("Content-Encoding", "gzip"))
+    headers.append(("Content-Length", str(len(body))))
+    start_response("200 OK", headers)
+    return [body]
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
