@@ -1,0 +1,160 @@
+"""Turn raw samples into rows: verdicts per benchmark and statuses per parity target."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from kaizen_perf.cli import exitcodes
+from kaizen_perf.regression.model import JobSamples
+from kaizen_perf.regression.pytest_import import match_name
+from kaizen_perf.regression.results import RunResult
+from kaizen_perf.regression.stats import (
+    Estimate,
+    mad_noise,
+    mean_change,
+    paired_estimate,
+    unpaired_estimate,
+)
+from kaizen_perf.regression.targets import Target, Targets
+from kaizen_perf.regression.verdicts import (
+    BoundCheck,
+    Parity,
+    Verdict,
+    absolute_check,
+    effective_gate,
+    judge,
+    overhead_check,
+)
+
+PARITY_PREFIX = "parity:"
+SINGLE_PREFIX = "single:"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark's comparison."""
+
+    name: str
+    unit: str
+    verdict: Verdict
+    gate: float
+    estimate: Estimate | None = None
+    noise: float = math.nan
+    pytest_mean_change: float = math.nan  # pytest-benchmark's `mean` rule input, same data
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ParityRow:
+    """One parity target's status."""
+
+    target: Target
+    status: Parity
+    check: BoundCheck | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a report shows, and the exit code it implies."""
+
+    rows: tuple[Row, ...]
+    parity: tuple[ParityRow, ...]
+    low_confidence: bool = False
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        """3 on harness errors (never a regression), 1 on regression or violation, 4 on
+        inconclusive with ``strict``, else 0."""
+        verdicts = {r.verdict for r in self.rows}
+        statuses = {p.status for p in self.parity}
+        if Verdict.ERROR in verdicts or Parity.ERROR in statuses:
+            return exitcodes.RUNTIME
+        if Verdict.REGRESSION in verdicts or Parity.VIOLATES in statuses:
+            return exitcodes.CHECK_FAILED
+        if strict and (Verdict.INCONCLUSIVE in verdicts or Parity.UNDETERMINED in statuses):
+            return exitcodes.INCONCLUSIVE
+        return exitcodes.OK
+
+
+def compare_row(js: JobSamples, targets: Targets, alpha: float = 0.05) -> Row:
+    """The verdict of a paired baseline/candidate job."""
+    info = js.job.info
+    gate = targets.gate_for(info.name, info.gate)
+    if js.error is not None:
+        return Row(info.name, info.unit, Verdict.ERROR, gate, note=_first_line(js.error))
+    x = [p.x for p in js.pairs if p.y is not None]
+    y = [p.y for p in js.pairs if p.y is not None]
+    if not x:
+        return Row(info.name, info.unit, Verdict.ERROR, gate, note="no samples were taken")
+    est = paired_estimate(x, y, alpha)
+    gate = effective_gate(gate, info.unit, float(np.median(x)))
+    return Row(info.name, info.unit, judge(est, gate, info.direction), gate, est,
+               mad_noise(x, y), mean_change(x, y))
+
+
+def evaluate_check(result: RunResult, targets: Targets) -> Outcome:
+    """Rows for a paired ``check`` run plus its parity targets."""
+    rows = [compare_row(js, targets) for js in result.jobs
+            if not js.job.key.startswith((PARITY_PREFIX, SINGLE_PREFIX))]
+    rows += [Row(n, "s", Verdict.NEW, targets.gate, note="only in the candidate")
+             for n in result.new]
+    return Outcome(tuple(rows), evaluate_parity(result, targets))
+
+
+def evaluate_against(stored: RunResult, fresh: RunResult, targets: Targets) -> Outcome:
+    """Rows for an unpaired comparison of a fresh run with a stored one (low confidence)."""
+    base, head = stored.values("head"), fresh.values("head")
+    rows = []
+    for name, y in sorted(head.items()):
+        info = fresh.info(name)
+        assert info is not None
+        gate = targets.gate_for(name, info.gate)
+        js = next(j for j in fresh.jobs if j.job.x.bench == name)
+        match = match_name(set(base), name)
+        if js.error is not None:
+            rows.append(Row(name, info.unit, Verdict.ERROR, gate, note=_first_line(js.error)))
+        elif match is None:
+            rows.append(Row(name, info.unit, Verdict.NEW, gate, note="not in the stored run"))
+        else:
+            est = unpaired_estimate(base[match], y)
+            gate = effective_gate(gate, info.unit, float(np.median(base[match])))
+            rows.append(Row(name, info.unit, judge(est, gate, info.direction), gate, est,
+                            note=f"unpaired vs {match}",
+                            pytest_mean_change=mean_change(base[match], y)))
+    return Outcome(tuple(rows), evaluate_parity(fresh, targets), low_confidence=True)
+
+
+def evaluate_parity(result: RunResult, targets: Targets) -> tuple[ParityRow, ...]:
+    """The status of every parity target from the candidate's samples."""
+    head = result.values("head")
+    out = []
+    for target in targets.targets:
+        if target.kind == "overhead":
+            out.append(_overhead(result, target))
+        elif target.benchmark not in head:
+            out.append(ParityRow(target, Parity.NOT_RUN,
+                                 note=f"benchmark {target.benchmark} is not in the suite"))
+        else:
+            check = absolute_check(head[target.benchmark], target.budget, target.quantile)
+            out.append(ParityRow(target, check.status, check))
+    return tuple(out)
+
+
+def _overhead(result: RunResult, target: Target) -> ParityRow:
+    js = result.job(PARITY_PREFIX + target.name)
+    if js is None:
+        return ParityRow(target, Parity.NOT_RUN,
+                         note=f"{target.benchmark} or {target.reference} is not in the suite")
+    if js.error is not None or not js.pairs:
+        return ParityRow(target, Parity.ERROR, note=_first_line(js.error or "no samples"))
+    x = [p.x for p in js.pairs if p.y is not None]
+    y = [p.y for p in js.pairs if p.y is not None]
+    check = overhead_check(paired_estimate(x, y), target.budget)
+    return ParityRow(target, check.status, check)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""

@@ -1,0 +1,101 @@
+"""Verdicts: gated three-valued comparisons and non-inferiority tests of parity targets."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kaizen_perf.regression.stats import (
+    Estimate,
+    quantile_lower_bound,
+    quantile_upper_bound,
+)
+
+MEMORY_FLOOR_BYTES = 64 * 1024  # memory gate floor: a few allocator pages are not a regression
+
+
+class Verdict(StrEnum):
+    """The outcome of one baseline/candidate comparison."""
+
+    REGRESSION = "REGRESSION"
+    IMPROVEMENT = "IMPROVEMENT"
+    PASS = "PASS"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    ERROR = "ERROR"  # the harness failed: never a regression (exit 3)
+    NEW = "NEW"  # only the candidate has this benchmark
+
+
+class Parity(StrEnum):
+    """The outcome of a parity target (a non-inferiority test against a budget)."""
+
+    MEETS = "MEETS"
+    VIOLATES = "VIOLATES"
+    UNDETERMINED = "UNDETERMINED"
+    NOT_RUN = "NOT_RUN"  # the benchmark is not in the suite (yet)
+    ERROR = "ERROR"  # the harness failed while measuring it (exit 3)
+
+
+def effective_gate(gate: float, unit: str, base_median: float) -> float:
+    """The gate as a fraction; memory gates never go below 64 KiB of the baseline."""
+    if unit == "bytes" and base_median > 0:
+        return max(gate, MEMORY_FLOOR_BYTES / base_median)
+    return gate
+
+
+def judge(est: Estimate, gate: float, direction: str = "lower") -> Verdict:
+    """REGRESSION if the whole CI is worse and the estimate exceeds the gate; PASS if
+    the CI excludes a change as large as the gate; otherwise INCONCLUSIVE."""
+    if est.n == 0:
+        return Verdict.ERROR
+    ratio, low, high = est.ratio, est.low, est.high
+    if direction == "higher":  # a drop in throughput is the slowdown
+        ratio, low, high = _inv(ratio), _inv(high), _inv(low)
+    limit = 1.0 + gate
+    if low > 1.0 and ratio > limit:
+        return Verdict.REGRESSION
+    if high < 1.0 and ratio < 1.0 / limit:
+        return Verdict.IMPROVEMENT
+    if high < limit:
+        return Verdict.PASS
+    return Verdict.INCONCLUSIVE
+
+
+def _inv(v: float) -> float:
+    return math.inf if v == 0 else 1.0 / v
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    """A measured quantity against a budget: the point value and its confidence bounds."""
+
+    value: float
+    low: float
+    high: float
+    budget: float
+
+    @property
+    def status(self) -> Parity:
+        """MEETS only when the upper bound is inside the budget."""
+        if self.high < self.budget:
+            return Parity.MEETS
+        if self.low > self.budget:
+            return Parity.VIOLATES
+        return Parity.UNDETERMINED
+
+
+def overhead_check(est: Estimate, budget: float) -> BoundCheck:
+    """Overhead ``on/off - 1`` against a fractional budget (non-inferiority)."""
+    return BoundCheck(est.ratio - 1, est.low - 1, est.high - 1, budget)
+
+
+def absolute_check(samples: Sequence[float], budget: float, quantile: float = 0.5,
+                   alpha: float = 0.05) -> BoundCheck:
+    """The ``quantile`` of the samples against an absolute budget, with order-statistic bounds."""
+    xs = sorted(samples)
+    if not xs:
+        return BoundCheck(math.nan, -math.inf, math.inf, budget)
+    value = xs[min(len(xs) - 1, int(quantile * len(xs)))]
+    return BoundCheck(value, quantile_lower_bound(xs, quantile, alpha),
+                      quantile_upper_bound(xs, quantile, alpha), budget)
