@@ -52,6 +52,7 @@ class MetricsSink:
         h[ev.ControlEvent] = self._control  # type: ignore[assignment]
         h[ev.TaskEvent] = self._task  # type: ignore[assignment]
         h[ev.InvalidInput] = self._invalid  # type: ignore[assignment]
+        h[ev.ProcessSample] = self._process  # type: ignore[assignment]
 
     def handle(self, batch: Sequence[ev.Event]) -> None:
         """Aggregate a batch (events of unknown types are ignored)."""
@@ -120,6 +121,25 @@ class MetricsSink:
         key = (e.agent, e.task_type, e.complexity, _status(e.error))
         self._f["kaizen_tasks_total"].inc(key)
         self._f["kaizen_task_duration_seconds"].observe(key, e.duration_s)
+
+    def _process(self, e: ev.ProcessSample) -> None:
+        f, a = self._f, (e.agent,)
+        cpu = f["kaizen_process_cpu_seconds_total"]
+        cpu.set((e.agent, "user"), e.cpu_user_s)
+        cpu.set((e.agent, "system"), e.cpu_system_s)
+        f["kaizen_process_resident_memory_bytes"].set(a, e.rss_bytes)
+        f["kaizen_process_peak_resident_memory_bytes"].set(a, e.peak_rss_bytes)
+        io = f["kaizen_process_io_bytes_total"]
+        io.set((e.agent, "read"), e.io_read_bytes)
+        io.set((e.agent, "write"), e.io_write_bytes)
+        f["kaizen_process_open_fds"].set(a, e.open_fds)
+        f["kaizen_process_threads"].set(a, e.threads)
+        cs = f["kaizen_process_context_switches_total"]
+        cs.set((e.agent, "voluntary"), e.ctx_voluntary)
+        cs.set((e.agent, "involuntary"), e.ctx_involuntary)
+        f["kaizen_process_count"].set(a, e.processes)
+        if e.run_queue_wait_s >= 0:
+            f["kaizen_offcpu_seconds_total"].set((e.agent, "runqueue"), e.run_queue_wait_s)
 
     def _invalid(self, e: ev.InvalidInput) -> None:
         self._f["kaizen_perf_invalid_events_total"].inc((e.reason,))

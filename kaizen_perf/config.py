@@ -31,6 +31,7 @@ ENV_TLS_KEY = "KAIZEN_PERF_TLS_KEY"
 ENV_TLS_CLIENT_CA = "KAIZEN_PERF_TLS_CLIENT_CA"
 ENV_PRICING_FILE = "KAIZEN_PERF_PRICING_FILE"
 ENV_READY_BACKLOG = "KAIZEN_PERF_READY_BACKLOG"
+ENV_FORWARD_SOCKET = "KAIZEN_PERF_FORWARD_SOCKET"
 
 
 # -- parsers: str -> value, raising ValueError with the expected form ---------
@@ -135,6 +136,9 @@ class Settings:
     ready_backlog: float = field(default=0.9, metadata=_spec(
         ENV_READY_BACKLOG, _fraction,
         "Buffer fill fraction above which /readyz reports not ready."))
+    forward_socket: str | None = field(default=None, metadata=_spec(
+        ENV_FORWARD_SOCKET, _parse_str,
+        "Unix socket of a `kaizen-perf run` process to forward hook events to (set by `run`)."))
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -137,6 +137,24 @@ class TaskEvent(NamedTuple):
     parent_id: int
 
 
+class ProcessSample(NamedTuple):
+    """Resource use of one agent's processes, summed (cumulative counters are totals so far)."""
+
+    agent: str
+    processes: int
+    cpu_user_s: float
+    cpu_system_s: float
+    rss_bytes: int
+    peak_rss_bytes: int
+    io_read_bytes: int
+    io_write_bytes: int
+    open_fds: int
+    threads: int
+    ctx_voluntary: int
+    ctx_involuntary: int
+    run_queue_wait_s: float
+
+
 class InvalidInput(NamedTuple):
     """A hook received a value it could not use; counted, never raised (unless strict)."""
 
@@ -146,9 +164,9 @@ class InvalidInput(NamedTuple):
 
 
 Event = (LoopEvent | ToolEvent | ApiCallEvent | PermissionEvent | CheckpointEvent | HookEvent
-         | InterruptEvent | ControlEvent | TaskEvent | InvalidInput)
+         | InterruptEvent | ControlEvent | TaskEvent | ProcessSample | InvalidInput)
 
 EVENT_TYPES: tuple[type, ...] = (
     LoopEvent, ToolEvent, ApiCallEvent, PermissionEvent, CheckpointEvent, HookEvent,
-    InterruptEvent, ControlEvent, TaskEvent, InvalidInput,
+    InterruptEvent, ControlEvent, TaskEvent, ProcessSample, InvalidInput,
 )

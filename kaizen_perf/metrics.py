@@ -43,7 +43,7 @@ class MetricSpec:
     #: labels whose values come from a closed set; the others fold into __overflow__.
     bounded: frozenset[str] = frozenset({"status", "decision", "kind", "op", "outcome", "type",
                                          "mode", "direction", "reason", "sink", "exporter",
-                                         "metric"})
+                                         "metric", "profiler"})
     #: multiply stored values by this on export (costs are kept in integer pico-dollars).
     scale: float = 1.0
 
@@ -109,6 +109,7 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_process_io_bytes_total", "counter", "agent direction",
        "Bytes read and written by the agent's processes."),
     _m("kaizen_process_open_fds", "gauge", "agent", "Open file descriptors."),
+    _m("kaizen_process_count", "gauge", "agent", "Live processes of the agent."),
     _m("kaizen_process_threads", "gauge", "agent", "OS threads."),
     _m("kaizen_process_context_switches_total", "counter", "agent kind",
        "Context switches: voluntary or involuntary."),
@@ -121,6 +122,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_tcp_connect_duration_seconds", "histogram", "agent",
        "TCP connect latency (eBPF).", KERNEL_BUCKETS),
     _m("kaizen_tcp_retransmits_total", "counter", "agent", "TCP retransmits (eBPF)."),
+    _m("kaizen_perf_profiler_cpu_seconds_total", "counter", "profiler",
+       "CPU used by kaizen-perf's out-of-process profilers (py-spy, bpftrace)."),
     _m("kaizen_perf_events_dropped_total", "counter", "sink",
        "Events dropped because a buffer was full."),
     _m("kaizen_perf_export_errors_total", "counter", "exporter",

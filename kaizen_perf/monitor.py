@@ -67,6 +67,9 @@ class Monitor:
         self._root = parse_traceparent(env.get("TRACEPARENT"))
         self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
         extra = default_sinks(settings, to_wall_ns=self._to_wall_ns)
+        if settings.forward_socket:
+            from kaizen_perf.forward import ForwardSink
+            extra.append(ForwardSink(settings.forward_socket))
         self.pipeline = Pipeline([self.metrics, *extra, *sinks], capacity=settings.buffer_size,
                                  flush_interval_s=settings.flush_interval_s)
         self._put: Callable[[Event], None] = self.pipeline.put

@@ -28,9 +28,10 @@ def cli() -> None:
 
 def _register() -> None:
     # One line per command module; each module owns its commands.
-    from kaizen_perf.cli import info
-    for command in info.COMMANDS:
-        cli.add_command(command)
+    from kaizen_perf.cli import info, run
+    for module in (info, run):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""``kaizen-perf run`` and ``attach``: monitor an agent's process tree with no code changes."""

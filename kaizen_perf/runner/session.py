@@ -1,0 +1,256 @@
+"""One monitoring session: a child command (``run``) or an existing process (``attach``).
+
+The session owns a :class:`~kaizen_perf.monitor.Monitor` that serves /metrics,
+a process collector ticking every ``interval_s`` on the main thread, a
+forwarding receiver for hook events from bootstrapped Python children, and
+(optionally) the py-spy profiler. It ends when the process exits, the duration
+passes or the user interrupts, then writes the run directory and the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psutil
+
+from kaizen_perf.collectors.process import AGENT_ENV, ProcessCollector
+from kaizen_perf.errors import ConfigError
+from kaizen_perf.forward import ForwardReceiver
+from kaizen_perf.monitor import Monitor
+from kaizen_perf.runner.rundir import RunDir
+from kaizen_perf.runner.summary import build_summary, render_summary
+
+BOOTSTRAP_DIR = str(Path(__file__).resolve().parent.parent / "bootstrap")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything ``run``/``attach`` can be told."""
+
+    agent_id: str | None = None
+    out: str | None = None
+    interval_s: float = 1.0
+    rate_hz: int = 100
+    idle: bool = False
+    profile: bool = True
+    pyroscope: str | None = None
+    metrics_addr: str = "127.0.0.1:9464"
+    duration_s: float | None = None
+    window_s: float = 10.0
+    grace_s: float = 5.0
+
+
+class Session:
+    """Monitors one process tree and writes its run directory."""
+
+    def __init__(self, opts: RunOptions, *, echo: Callable[[str], None] = print,
+                 progress: Callable[[float], None] | None = None) -> None:
+        self.opts, self._echo, self._progress = opts, echo, progress
+        self.rundir = RunDir.create(opts.out)
+        self.mon = Monitor("kaizen-perf-run", environ={}, metrics_addr=opts.metrics_addr)
+        self._sock = _socket_path(self.rundir.path)
+        self.receiver = ForwardReceiver(self._sock, self.mon.pipeline.put).start()
+        self._profiler: Any = None
+        self._warnings: list[str] = []
+
+    # -- entry points ------------------------------------------------------------------
+    def run(self, cmd: Sequence[str]) -> int:
+        """Start ``cmd`` under monitoring; returns its exit status."""
+        agent = self.opts.agent_id or Path(cmd[0]).name
+        try:
+            child = subprocess.Popen(list(cmd), env=self.child_env(agent))
+        except FileNotFoundError:
+            self.close()
+            msg = f"Unknown command {cmd[0]!r}: not found on PATH. Check the command after `--`."
+            raise ConfigError(msg) from None
+        except PermissionError:
+            self.close()
+            msg = f"Command {cmd[0]!r} is not executable. Check its permissions."
+            raise ConfigError(msg) from None
+        info = {"mode": "run", "command": list(cmd), "root_pid": child.pid}
+        restore = _forward_signals(child)
+        try:
+            status = self._monitor(child.pid, agent, info, lambda: _exited(child.pid))
+            if child.poll() is None:  # --duration passed: stop the command, then wait
+                child.terminate()
+                try:
+                    child.wait(self.opts.grace_s)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            code = child.wait()
+            info["children_rusage_cpu_s"] = _children_cpu()
+        finally:
+            restore()
+        return self._finish(info, status, _exit_status(code))
+
+    def attach(self, pid: int) -> int:
+        """Monitor an existing process (and its children) until it exits, the duration or Ctrl-C."""
+        if not psutil.pid_exists(pid):
+            self.close()
+            msg = f"No process with PID {pid}. Check the PID (ps -ef) and try again."
+            raise ConfigError(msg)
+        proc = psutil.Process(pid)
+        agent = self.opts.agent_id or proc.name()
+        info = {"mode": "attach", "command": _cmdline(proc), "root_pid": pid}
+        status = self._monitor(pid, agent, info, lambda: not _alive(proc))
+        return self._finish(info, status, 0)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def child_env(self, agent: str) -> dict[str, str]:
+        """The child's environment: bootstrap, agent id, forwarding socket, no own server."""
+        env = dict(os.environ)
+        env.setdefault(AGENT_ENV, agent)
+        env["KAIZEN_PERF_BOOTSTRAP"] = "1"
+        env["KAIZEN_PERF_FORWARD_SOCKET"] = self._sock
+        env.pop("KAIZEN_PERF_METRICS_ADDR", None)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (BOOTSTRAP_DIR, env.get("PYTHONPATH"))
+                                            if p)
+        if self.opts.pyroscope:
+            env["KAIZEN_PERF_PYROSCOPE_URL"] = self.opts.pyroscope
+        return env
+
+    def _monitor(self, pid: int, agent: str, info: dict[str, Any],
+                 ended: Callable[[], bool]) -> dict[str, Any]:
+        self.collector = ProcessCollector(pid, agent)
+        self._echo(f"kaizen-perf: monitoring PID {pid} as agent {agent!r}; "
+                   f"metrics at {self.mon.server.url}/metrics; run directory {self.rundir.path}")
+        self._start_profiler(pid)
+        start = time.time()
+        self.rundir.write_run_json({**info, "agents": [agent], "start": start})
+        deadline = None if self.opts.duration_s is None else time.monotonic() + self.opts.duration_s
+        interrupted = False
+        try:
+            while not ended() and (deadline is None or time.monotonic() < deadline):
+                self._tick(start)
+                if self._progress is not None and self.opts.duration_s:
+                    self._progress(time.time() - start)
+                _sleep_until_next(self.opts.interval_s, ended)
+        except KeyboardInterrupt:
+            interrupted = True
+        self._tick(start)
+        return {"start": start, "end": time.time(), "interrupted": interrupted}
+
+    def _tick(self, start: float) -> None:
+        samples = self.collector.tick()
+        for sample in samples:
+            self.mon.pipeline.put(sample)
+        self.rundir.append_samples(time.time() - start, samples)
+        if self._profiler is not None:
+            with self.mon.pipeline.lock:
+                self.mon.metrics.families["kaizen_perf_profiler_cpu_seconds_total"].set(
+                    ("py-spy",), self._profiler.cpu_seconds)
+
+    def _start_profiler(self, pid: int) -> None:
+        if not self.opts.profile:
+            return
+        from kaizen_perf.collectors.pyspy import PySpyProfiler
+
+        self._profiler = PySpyProfiler(pid, self.rundir.profiles, rate_hz=self.opts.rate_hz,
+                                       idle=self.opts.idle, window_s=self.opts.window_s,
+                                       on_warning=self._warn)
+        self._profiler.start()
+
+    def _warn(self, message: str) -> None:
+        self._warnings.append(message)
+        self._echo(f"kaizen-perf: warning: {message}")
+
+    # -- the end ----------------------------------------------------------------------------
+    def _finish(self, info: dict[str, Any], status: dict[str, Any], code: int) -> int:
+        profile = self._profiler.stop(timeout_s=5.0) if self._profiler is not None else None
+        self.receiver.stop()
+        self.mon.flush()
+        agents = self.collector.agents()
+        self.rundir.write_run_json({**info, **status, "agents": agents, "exit_status": code,
+                                    "pids": sorted(self.collector.pids_seen),
+                                    "warnings": self._warnings})
+        with self.mon.pipeline.lock:
+            summary = build_summary(self.mon.metrics.families, self.collector, profile)
+        self.rundir.write_json("hooks.json", summary)
+        text = render_summary(summary, self.rundir.path, exit_status=code)
+        self.rundir.write_text("summary.txt", text)
+        self._echo(text)
+        self.close()
+        return code
+
+    def close(self) -> None:
+        """Stop the receiver and the monitor (idempotent)."""
+        self.receiver.stop()
+        self.mon.shutdown(2.0)
+
+
+def _socket_path(run_path: Path) -> str:
+    """The forwarding socket: in the run directory unless the path is too long for AF_UNIX."""
+    path = str((run_path / "forward.sock").resolve())
+    if len(path.encode()) < 100:
+        return path
+    return os.path.join(tempfile.mkdtemp(prefix="kaizen-perf-"), "forward.sock")
+
+
+def _forward_signals(child: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """Forward SIGTERM/SIGHUP (and SIGINT when not from a terminal) to the child."""
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    # From a terminal, Ctrl-C already reaches the child (same process group): like `time`,
+    # the runner then ignores it and keeps monitoring until the child decides to exit.
+    sigint = signal.SIG_IGN if sys.stdin.isatty() else forward
+    previous = {s: signal.signal(s, h) for s, h in
+                ((signal.SIGTERM, forward), (signal.SIGHUP, forward), (signal.SIGINT, sigint))}
+
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return restore
+
+
+def _exited(pid: int) -> bool:
+    """True once the child exited, without reaping it: its final counters stay readable."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _sleep_until_next(interval: float, ended: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + interval
+    while time.monotonic() < deadline and not ended():
+        time.sleep(min(0.05, interval))
+
+
+def _exit_status(code: int) -> int:
+    """A child's exit status as a shell reports it (128 + signal number when killed)."""
+    return 128 - code if code < 0 else code
+
+
+def _children_cpu() -> float:
+    """CPU of every reaped descendant (the whole tree once the child was waited for)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []

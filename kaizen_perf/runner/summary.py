@@ -1,0 +1,89 @@
+"""The end-of-run summary: per agent CPU, memory, I/O, tools, cost and hottest functions."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+from kaizen_perf.metrics import Family
+from kaizen_perf.summary import label_values, stats, total
+
+
+class _Collector(Protocol):
+    def agents(self) -> list[str]: ...
+    def average_rss(self, agent: str) -> float: ...
+
+
+def build_summary(fams: dict[str, Family], collector: _Collector, profile: Any) -> dict[str, Any]:
+    """A JSON-ready summary per agent (read with the pipeline lock held)."""
+    agents = sorted(set(collector.agents())
+                    | set(label_values(fams["kaizen_agent_loop_iterations_total"], "agent"))
+                    | set(label_values(fams["kaizen_tool_calls_total"], "agent")))
+    out: dict[str, Any] = {"agents": {a: _agent(fams, collector, a) for a in agents}}
+    if profile is not None:
+        out["profile"] = {"available": profile.available, "reason": profile.reason,
+                          "samples": profile.samples, "cpu_seconds": profile.cpu_seconds,
+                          "top_functions": list(profile.top_functions[:5])}
+    return out
+
+
+def _agent(fams: dict[str, Family], collector: _Collector, agent: str) -> dict[str, Any]:
+    a = {"agent": agent}
+    tools = fams["kaizen_tool_duration_seconds"]
+    tool_rows = {}
+    for tool in label_values(tools, "tool"):
+        s = stats(tools, {"agent": agent, "tool": tool})
+        if s.count:
+            errors = total(fams["kaizen_tool_calls_total"],
+                           {"agent": agent, "tool": tool, "status": "error"})
+            tool_rows[tool] = {"calls": s.count, "errors": int(errors), "p50_s": _f(s.p50),
+                               "p95_s": _f(s.p95), "p99_s": _f(s.p99)}
+    return {
+        "cpu_seconds": total(fams["kaizen_process_cpu_seconds_total"], a),
+        "peak_rss_bytes": total(fams["kaizen_process_peak_resident_memory_bytes"], a),
+        "avg_rss_bytes": collector.average_rss(agent),
+        "io_read_bytes": total(fams["kaizen_process_io_bytes_total"], {**a, "direction": "read"}),
+        "io_write_bytes": total(fams["kaizen_process_io_bytes_total"],
+                                {**a, "direction": "write"}),
+        "loop_iterations": int(total(fams["kaizen_agent_loop_iterations_total"], a)),
+        "tools": tool_rows,
+        "api_requests": int(total(fams["kaizen_api_requests_total"], a)),
+        "cost_usd": total(fams["kaizen_api_cost_usd_total"], a),
+        "unpriced_requests": int(total(fams["kaizen_api_unpriced_requests_total"], a)),
+    }
+
+
+def _f(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int) -> str:
+    """The human-readable summary printed at the end of a run."""
+    lines = [f"\nkaizen-perf run summary (exit status {exit_status})"]
+    for agent, s in summary["agents"].items():
+        lines.append(f"\nagent {agent}: CPU {s['cpu_seconds']:.2f} s, peak RSS "
+                     f"{_mb(s['peak_rss_bytes'])} (avg {_mb(s['avg_rss_bytes'])}), I/O read "
+                     f"{_mb(s['io_read_bytes'])} / write {_mb(s['io_write_bytes'])}")
+        if s["loop_iterations"] or s["api_requests"]:
+            unpriced = f", {s['unpriced_requests']} unpriced" if s["unpriced_requests"] else ""
+            lines.append(f"  loop iterations {s['loop_iterations']}, LLM requests "
+                         f"{s['api_requests']}, cost ${s['cost_usd']:.4f}{unpriced}")
+        for tool, row in sorted(s["tools"].items(), key=lambda kv: -kv[1]["calls"])[:8]:
+            p95 = "n/a" if row["p95_s"] is None else f"{row['p95_s'] * 1e3:.1f} ms"
+            lines.append(f"  tool {tool:20} calls {row['calls']:6d}  errors {row['errors']:4d}"
+                         f"  p95 {p95}")
+    prof = summary.get("profile")
+    if prof is not None:
+        if prof["available"]:
+            lines.append(f"\nhottest functions ({prof['samples']} samples, py-spy CPU "
+                         f"{prof['cpu_seconds']:.2f} s):")
+            lines += [f"  {n:6d}  {name}" for name, n in prof["top_functions"]]
+        else:
+            lines.append(f"\nno stack profile: {prof['reason']}")
+    lines.append(f"\nrun directory: {run_path}")
+    return "\n".join(lines) + "\n"
