@@ -70,6 +70,7 @@ class ProcessCollector:
         self._last: dict[int, _Reading] = {}
         self._totals: dict[str, _AgentTotals] = {}
         self.pids_seen: set[int] = set()
+        self.agent_of_pid: dict[int, str] = {}  # every process ever seen (for stack attribution)
 
     def _discover(self) -> list[psutil.Process]:
         try:
@@ -78,8 +79,10 @@ class ProcessCollector:
             tree = []
         for proc in tree:
             if proc.pid not in self._procs:
-                self._procs[proc.pid] = (proc, self._agent_of(proc))
+                agent = self._agent_of(proc)
+                self._procs[proc.pid] = (proc, agent)
                 self.pids_seen.add(proc.pid)
+                self.agent_of_pid[proc.pid] = agent
         return tree
 
     def _agent_of(self, proc: psutil.Process) -> str:

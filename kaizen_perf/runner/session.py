@@ -172,15 +172,27 @@ class Session:
         agents = self.collector.agents()
         self.rundir.write_run_json({**info, **status, "agents": agents, "exit_status": code,
                                     "pids": sorted(self.collector.pids_seen),
+                                    "pid_agents": {str(p): a for p, a in
+                                                   self.collector.agent_of_pid.items()},
+                                    "idle": self.opts.idle,
                                     "warnings": self._warnings})
         with self.mon.pipeline.lock:
             summary = build_summary(self.mon.metrics.families, self.collector, profile)
         self.rundir.write_json("hooks.json", summary)
         text = render_summary(summary, self.rundir.path, exit_status=code)
         self.rundir.write_text("summary.txt", text)
-        self._echo(text)
+        self._echo(text + self._write_report())
         self.close()
         return code
+
+    def _write_report(self) -> str:
+        """The HTML report, written at the end of every run (a failure is reported, not raised)."""
+        from kaizen_perf.report.build import write_report
+
+        try:
+            return f"report: {write_report(self.rundir.path)}\n"
+        except Exception as exc:  # the run itself succeeded; say why there is no report
+            return f"report: not written ({exc})\n"
 
     def close(self) -> None:
         """Stop the receiver and the monitor (idempotent)."""

@@ -51,7 +51,26 @@ def _agent(fams: dict[str, Family], collector: _Collector, agent: str) -> dict[s
         "api_requests": int(total(fams["kaizen_api_requests_total"], a)),
         "cost_usd": total(fams["kaizen_api_cost_usd_total"], a),
         "unpriced_requests": int(total(fams["kaizen_api_unpriced_requests_total"], a)),
+        "models": _models(fams, agent),
     }
+
+
+def _models(fams: dict[str, Family], agent: str) -> dict[str, Any]:
+    """Requests, tokens by type and cost per model (cost None when the model is unpriced)."""
+    requests = fams["kaizen_api_requests_total"]
+    out: dict[str, Any] = {}
+    for model in label_values(requests, "model"):
+        m = {"agent": agent, "model": model}
+        n = int(total(requests, m))
+        if not n:
+            continue
+        row: dict[str, Any] = {"requests": n}
+        for kind in ("input", "output", "cache_read", "cache_write"):
+            row[kind] = int(total(fams["kaizen_api_tokens_total"], {**m, "type": kind}))
+        unpriced = total(fams["kaizen_api_unpriced_requests_total"], m)
+        row["cost_usd"] = None if unpriced else total(fams["kaizen_api_cost_usd_total"], m)
+        out[model] = row
+    return out
 
 
 def _f(value: float) -> float | None:

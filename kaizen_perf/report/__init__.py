@@ -1,0 +1,1 @@
+"""The self-contained HTML run report (``kaizen-perf report``)."""

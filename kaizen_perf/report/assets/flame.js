@@ -1,0 +1,103 @@
+// kaizen-perf interactive flame graph (icicle layout): zoom on click, search, profile and
+// agent selection, differential colouring. No dependencies, no network.
+(function () {
+  "use strict";
+  const DATA = JSON.parse(document.getElementById("kp-data").textContent);
+  const box = document.getElementById("flame");
+  const info = document.getElementById("flame-info");
+  const search = document.getElementById("flame-search");
+  const kindSel = document.getElementById("flame-kind");
+  const agentSel = document.getElementById("flame-agent");
+  const ROW = 18;
+  let focus = null, current = null;
+
+  function hue(name) {
+    let h = 0;
+    for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+    return h;
+  }
+  function colour(node) {
+    if (DATA.diff) {
+      const share = node.v ? Math.max(-1, Math.min(1, (node.d || 0) / node.v)) : 0;
+      const k = Math.round(255 - Math.abs(share) * 180);
+      return share >= 0 ? `rgb(255,${k},${k})` : `rgb(${k},${k},255)`;
+    }
+    const h = hue(node.n);
+    return `hsl(${15 + (h % 40)},${70 + (h % 20)}%,${55 + (h % 15)}%)`;
+  }
+  function pidOf(name) {
+    const m = /^process (\d+)/.exec(name);
+    return m ? m[1] : null;
+  }
+  function rootFor(tree) {
+    const agent = agentSel ? agentSel.value : "";
+    if (!agent || !tree.c) return tree;
+    const pids = DATA.pid_agents || {};
+    const kids = tree.c.filter((c) => pidOf(c.n) === null || pids[pidOf(c.n)] === agent);
+    return {n: "all (" + agent + ")", v: kids.reduce((s, c) => s + c.v, 0), c: kids};
+  }
+  function draw() {
+    const tree = DATA.flames[kindSel ? kindSel.value : Object.keys(DATA.flames)[0]];
+    if (!tree) { box.textContent = "No stack samples in this run."; return; }
+    current = rootFor(tree);
+    const top = focus && contains(current, focus) ? focus : current;
+    box.innerHTML = "";
+    const width = box.clientWidth || 1000;
+    const path = ancestors(current, top) || [current];
+    let depth = 0;
+    for (const a of path.slice(0, -1)) place(a, 0, width, depth++, true);
+    layout(top, 0, width, depth);
+    box.style.height = (maxDepth(top) + depth + 1) * ROW + "px";
+    info.textContent = `${top.n}: ${top.v} samples (${pct(top.v, current.v)} of ${current.n})`;
+    highlight();
+  }
+  function contains(root, node) { return ancestors(root, node) !== null; }
+  function ancestors(root, node) {
+    if (root === node) return [root];
+    for (const c of root.c || []) {
+      const p = ancestors(c, node);
+      if (p) return [root].concat(p);
+    }
+    return null;
+  }
+  function maxDepth(n) { return 1 + Math.max(0, ...(n.c || []).map(maxDepth)); }
+  function pct(v, total) { return (100 * v / Math.max(1, total)).toFixed(1) + "%"; }
+  function place(node, x, w, depth, dim) {
+    const el = document.createElement("div");
+    el.className = "frame" + (dim ? " ancestor" : "");
+    el.style.left = x + "px"; el.style.width = Math.max(0, w - 1) + "px";
+    el.style.top = depth * ROW + "px"; el.style.background = colour(node);
+    el.dataset.name = node.n;
+    el.title = `${node.n}\n${node.v} samples, ${pct(node.v, current.v)}` +
+      (DATA.diff ? `\nchange: ${(node.d || 0) > 0 ? "+" : ""}${Math.round(node.d || 0)} samples` : "");
+    if (w > 30) el.textContent = node.n;
+    el.onclick = () => { focus = node; draw(); };
+    box.appendChild(el);
+  }
+  function layout(node, x, w, depth) {
+    place(node, x, w, depth, false);
+    let cx = x;
+    for (const c of node.c || []) {
+      const cw = w * c.v / Math.max(1, node.v);
+      if (cw >= 1) layout(c, cx, cw, depth + 1);
+      cx += cw;
+    }
+  }
+  function highlight() {
+    const q = search ? search.value.trim().toLowerCase() : "";
+    let matched = 0;
+    for (const el of box.querySelectorAll(".frame")) {
+      const hit = q !== "" && el.dataset.name.toLowerCase().includes(q);
+      el.classList.toggle("match", hit);
+      if (hit) matched++;
+    }
+    const out = document.getElementById("flame-matches");
+    if (out) out.textContent = q ? `${matched} frames match` : "";
+  }
+  if (search) search.oninput = highlight;
+  if (kindSel) kindSel.onchange = () => { focus = null; draw(); };
+  if (agentSel) agentSel.onchange = () => { focus = null; draw(); };
+  document.getElementById("flame-reset").onclick = () => { focus = null; draw(); };
+  window.addEventListener("resize", draw);
+  draw();
+})();

@@ -1,0 +1,196 @@
+"""Render a run (or two) as one self-contained HTML file: inline CSS, JS, data and SVG.
+
+No CDN, no network: the page opens from disk anywhere. Charts are inline SVG
+drawn here; the flame graph is a small script (``assets/flame.js``) over a
+JSON tree embedded in the page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from importlib import resources
+from typing import Any
+
+from kaizen_perf.report.data import ReportData, Series
+from kaizen_perf.report.flame import Node
+
+_ASSETS = resources.files("kaizen_perf.report").joinpath("assets")
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit.startswith("bytes"):
+        return _bytes(value) + unit[5:]
+    return f"{value:.3g} {unit}"
+
+
+def svg_chart(series: Series, width: int = 380, height: int = 120) -> str:
+    """A line chart as inline SVG with its maximum and time span labelled."""
+    if not series.t:
+        return ""
+    t0, t1 = series.t[0], series.t[-1] if series.t[-1] > series.t[0] else series.t[0] + 1
+    vmax = max(series.v) or 1.0
+    pts = " ".join(f"{(t - t0) / (t1 - t0) * (width - 10) + 5:.1f},"
+                   f"{height - 18 - v / vmax * (height - 30):.1f}"
+                   for t, v in zip(series.t, series.v, strict=True))
+    return (f'<div class="chart"><h3>{_e(series.name)}</h3><svg width="{width}" '
+            f'height="{height}" role="img" aria-label="{_e(series.name)}">'
+            f'<rect width="100%" height="100%" fill="#fafbfc"/>'
+            f'<polyline fill="none" stroke="#0366d6" stroke-width="1.5" points="{pts}"/>'
+            f'<text x="5" y="11" font-size="10" fill="#6a737d">max {_e(_fmt(vmax, series.unit))}'
+            f'</text><text x="5" y="{height - 4}" font-size="10" fill="#6a737d">0 s</text>'
+            f'<text x="{width - 5}" y="{height - 4}" font-size="10" fill="#6a737d" '
+            f'text-anchor="end">{t1 - t0:.0f} s</text></svg></div>')
+
+
+def _agent_section(agent: str, s: dict[str, Any], series: list[Series]) -> str:
+    cards = [("CPU", f"{s['cpu_seconds']:.2f} s"), ("Peak RSS", _bytes(s["peak_rss_bytes"])),
+             ("Average RSS", _bytes(s["avg_rss_bytes"])),
+             ("I/O read / write", f"{_bytes(s['io_read_bytes'])} / {_bytes(s['io_write_bytes'])}"),
+             ("Loop iterations", s["loop_iterations"]), ("LLM requests", s["api_requests"]),
+             ("Cost", f"${s['cost_usd']:.4f}")]
+    if s.get("unpriced_requests"):
+        cards.append(("Unpriced requests", s["unpriced_requests"]))
+    card_html = "".join(f'<div class="card"><span class="muted">{_e(k)}</span><b>{_e(v)}</b>'
+                        "</div>" for k, v in cards)
+    rows = "".join(
+        f"<tr><td>{_e(tool)}</td><td>{r['calls']}</td><td>{r['errors']}</td>"
+        + "".join(f"<td>{'' if r[q] is None else f'{r[q] * 1e3:.2f}'}</td>"
+                  for q in ("p50_s", "p95_s", "p99_s")) + "</tr>"
+        for tool, r in sorted(s["tools"].items(), key=lambda kv: -kv[1]["calls"]))
+    table = ("<table><tr><th>tool</th><th>calls</th><th>errors</th><th>p50 ms</th>"
+             f"<th>p95 ms</th><th>p99 ms</th></tr>{rows}</table>") if rows else ""
+    models = "".join(_model_row(m, r) for m, r in s.get("models", {}).items())
+    model_table = ("<h3>LLM cost and tokens by model</h3><table><tr><th>model</th><th>requests"
+                   "</th><th>input</th><th>output</th><th>cache read</th><th>cache write</th>"
+                   f"<th>cost</th></tr>{models}</table>") if models else ""
+    charts = "".join(svg_chart(x) for x in series)
+    return (f'<section class="agent" data-agent="{_e(agent)}"><h2>Agent {_e(agent)}</h2>'
+            f'<div class="cards">{card_html}</div><div class="charts">{charts}</div>'
+            f"{table}{model_table}</section>")
+
+
+def _model_row(model: str, r: dict[str, Any]) -> str:
+    cost = "unpriced" if r["cost_usd"] is None else f"${r['cost_usd']:.4f}"
+    cells = "".join(f"<td>{r[k]}</td>" for k in ("requests", "input", "output", "cache_read",
+                                                  "cache_write"))
+    return f"<tr><td>{_e(model)}</td>{cells}<td>{cost}</td></tr>"
+
+
+def _flame_section(flames: dict[str, Node], agents: list[str], diff: bool, title: str) -> str:
+    kinds = "".join(f'<option value="{k}">{"on-CPU" if k == "cpu" else "wall-clock"}</option>'
+                    for k in flames)
+    agent_opts = "".join(f'<option value="{_e(a)}">{_e(a)}</option>' for a in agents)
+    return (f'<section><h2>{_e(title)}</h2><div class="controls">'
+            f'<label>profile <select id="flame-kind">{kinds}</select></label>'
+            f'<label>agent <select id="flame-agent"><option value="">all</option>{agent_opts}'
+            '</select></label><input id="flame-search" placeholder="search functions">'
+            '<span id="flame-matches" class="muted"></span>'
+            '<button id="flame-reset">reset zoom</button></div>'
+            '<div id="flame-info" class="muted"></div><div id="flame"></div>'
+            + ('<p class="muted">Red: functions that gained samples in B; blue: lost.</p>'
+               if diff else "") + "</section>")
+
+
+def _page(title: str, header: str, body: str, data: dict[str, Any]) -> str:
+    css = _ASSETS.joinpath("report.css").read_text("utf-8")
+    js = _ASSETS.joinpath("flame.js").read_text("utf-8")
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}'
+            f'</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<style>{css}</style></head><body><header>{header}</header><main>{body}</main>"
+            f'<script id="kp-data" type="application/json">{payload}</script>'
+            f"<script>{js}</script></body></html>")
+
+
+def _header(d: ReportData) -> str:
+    run = d.run
+    start, end = run.get("start"), run.get("end")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start)) if start else "?"
+    duration = f"{end - start:.1f} s" if start and end else "?"
+    host = run.get("host", {})
+    return (f"<h1>kaizen-perf run {_e(run.get('run_id', ''))}</h1><div class=meta>"
+            f"<code>{_e(' '.join(run.get('command', [])))}</code><br>started {_e(when)}, "
+            f"duration {_e(duration)}, exit status {_e(run.get('exit_status', '?'))}, "
+            f"{_e(run.get('mode', ''))} on {_e(host.get('hostname', '?'))} "
+            f"({_e(host.get('cpus', '?'))} CPUs, kernel {_e(host.get('kernel', '?'))}), "
+            f"Python {_e(run.get('versions', {}).get('python', '?'))}, kaizen-perf "
+            f"{_e(run.get('versions', {}).get('kaizen_perf', '?'))}</div>")
+
+
+def render_run(d: ReportData) -> str:
+    """The report of one run."""
+    agents = d.hooks.get("agents", {})
+    body = "".join(_agent_section(a, s, d.series.get(a, [])) for a, s in agents.items())
+    if d.flames:
+        body += _flame_section(d.flames, list(agents), False, "Flame graph")
+    if d.top:
+        rows = "".join(f"<tr><td>{_e(n)}</td><td>{c}</td></tr>" for n, c in d.top)
+        body += f"<section><h2>Hottest functions (self samples)</h2><table>{rows}</table></section>"
+    body += _alerts(d.alerts)
+    if d.run.get("warnings"):
+        body += "<section><h2>Warnings</h2><ul>" + "".join(
+            f"<li>{_e(w)}</li>" for w in d.run["warnings"]) + "</ul></section>"
+    data = {"flames": d.flames, "diff": False, "pid_agents": d.run.get("pid_agents", {})}
+    return _page(f"kaizen-perf run {d.run.get('run_id', '')}", _header(d), body, data)
+
+
+def _alerts(alerts: list[dict[str, Any]]) -> str:
+    if not alerts:
+        return ("<section><h2>Alerts</h2><p class=muted>No alert fired during this run.</p>"
+                "</section>")
+    rows = "".join(f"<tr><td>{_e(a.get('name', ''))}</td><td>{_e(a.get('state', ''))}</td>"
+                   f"<td>{_e(a.get('agent', ''))}</td><td>{_e(a.get('summary', ''))}</td></tr>"
+                   for a in alerts)
+    return ("<section><h2>Alerts</h2><table><tr><th>alert</th><th>state</th><th>agent</th>"
+            f"<th>summary</th></tr>{rows}</table></section>")
+
+
+def render_compare(a: ReportData, b: ReportData, diff: Node | None) -> str:
+    """Two runs side by side, with a differential flame graph (B relative to A)."""
+    agents = sorted(set(a.hooks.get("agents", {})) | set(b.hooks.get("agents", {})))
+    rows = "".join(_compare_rows(agent, a.hooks.get("agents", {}).get(agent),
+                                 b.hooks.get("agents", {}).get(agent)) for agent in agents)
+    body = ("<section><h2>A vs B</h2><table><tr><th>agent / figure</th><th>A</th><th>B</th>"
+            f"<th>B / A</th></tr>{rows}</table></section>")
+    flames = {"cpu": diff} if diff else {}
+    if diff:
+        body += _flame_section(flames, [], True, "Differential flame graph (B relative to A)")
+    header = (f"<h1>kaizen-perf: {_e(a.run.get('run_id'))} (A) vs {_e(b.run.get('run_id'))} (B)"
+              f"</h1><div class=meta>A: <code>{_e(' '.join(a.run.get('command', [])))}</code>"
+              f"<br>B: <code>{_e(' '.join(b.run.get('command', [])))}</code></div>")
+    return _page("kaizen-perf comparison", header, body, {"flames": flames, "diff": True})
+
+
+def _compare_rows(agent: str, sa: dict[str, Any] | None, sb: dict[str, Any] | None) -> str:
+    figures = [("CPU s", "cpu_seconds"), ("peak RSS MiB", "peak_rss_bytes"),
+               ("loop iterations", "loop_iterations"), ("cost $", "cost_usd")]
+    out = []
+    for label, key in figures:
+        va = (sa or {}).get(key)
+        vb = (sb or {}).get(key)
+        if key == "peak_rss_bytes":
+            va = None if va is None else va / 2**20
+            vb = None if vb is None else vb / 2**20
+        ratio = f"{vb / va:.2f}×" if va and vb is not None else ""
+        cls = ' class="bad"' if va and vb and vb / va > 1.05 else ""
+        out.append(f"<tr><td>{_e(agent)}: {label}</td><td>{_num(va)}</td><td>{_num(vb)}</td>"
+                   f"<td{cls}>{ratio}</td></tr>")
+    return "".join(out)
+
+
+def _num(v: float | None) -> str:
+    return "—" if v is None else f"{v:.4g}"
