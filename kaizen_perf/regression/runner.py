@@ -110,19 +110,37 @@ def _job_round(job: Job, js: JobSamples, workers: dict[str, Worker], r: int,
 def sample_job(job: Job, js: JobSamples, workers: Mapping[str, Worker], r: int,
                design: Design, rng: random.Random) -> None:
     """Warm up both operands in their workers, then take this round's pairs."""
-    wx = workers[job.x.side]
-    # The first preparation fixes the loop count for the whole run, both sides alike.
-    js.loops = int(wx.request("prepare", name=job.x.bench, loops=js.loops)["loops"])
-    if job.y is not None:
-        workers[job.y.side].request("prepare", name=job.y.bench, loops=js.loops)
-    pairs = 1 if not job.info.timed else (job.info.pairs_per_round or design.pairs_per_round)
-    for _ in range(pairs):
-        order = "xy" if rng.random() < 0.5 else "yx"
-        values: dict[str, float] = {}
-        for which in order:
-            op = job.x if which == "x" else job.y
-            if op is not None:
-                values[which] = _sample(workers[op.side], op, js.loops, design)
+    _prepare(job, js, workers, rng)
+    if not job.info.timed:
+        _take_pair(job, js, workers, r, design, rng)
+        return
+    # One discarded pair first: whichever side warmed up last would otherwise start
+    # with hotter caches, a bias of a few % that pair order alone does not cancel.
+    _take_pair(job, js, workers, r, design, rng, keep=False)
+    for _ in range(job.info.pairs_per_round or design.pairs_per_round):
+        _take_pair(job, js, workers, r, design, rng)
+
+
+def _prepare(job: Job, js: JobSamples, workers: Mapping[str, Worker],
+             rng: random.Random) -> None:
+    ops = list(_operands(job))
+    if js.loops is not None:
+        rng.shuffle(ops)  # after the first round, warm-up order is random too
+    for op in ops:
+        # The first preparation fixes the loop count for the whole run, both sides alike.
+        reply = workers[op.side].request("prepare", name=op.bench, loops=js.loops)
+        js.loops = int(reply["loops"]) if js.loops is None else js.loops
+
+
+def _take_pair(job: Job, js: JobSamples, workers: Mapping[str, Worker], r: int,
+               design: Design, rng: random.Random, *, keep: bool = True) -> None:
+    order = "xy" if rng.random() < 0.5 else "yx"
+    values: dict[str, float] = {}
+    for which in order:
+        op = job.x if which == "x" else job.y
+        if op is not None:
+            values[which] = _sample(workers[op.side], op, js.loops or 1, design)
+    if keep:
         js.pairs.append(Pair(r, order if job.y is not None else "x", values["x"],
                              values.get("y")))
 

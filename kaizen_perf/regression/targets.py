@@ -45,6 +45,7 @@ class Target:
     budget: float
     reference: str | None = None
     quantile: float = 0.5
+    unit: str = "s"
     origin: str = "ours"
     description: str = ""
 
@@ -121,6 +122,7 @@ def _target(raw: Mapping[str, Any], source: str) -> Target:
         raise ConfigError(msg)
     return Target(name=name, kind=str(kind), benchmark=str(raw["benchmark"]),
                   budget=float(budget), reference=raw.get("reference"), quantile=quantile,
+                  unit=str(raw.get("unit", "s")),
                   origin=str(raw.get("origin", "ours")),
                   description=str(raw.get("description", "")))
 

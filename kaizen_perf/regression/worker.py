@@ -48,9 +48,7 @@ class Suite:
             msg = f"Suite directory {suite!r} does not exist in {os.getcwd()!r}."
             raise FileNotFoundError(msg)
         out = []
-        for path in sorted(root.glob("*.py")):
-            if path.name.startswith("_"):
-                continue
+        for path in sorted(root.glob("bench_*.py")):
             module = _import(path)
             for attr in sorted(vars(module)):
                 fn = getattr(module, attr)
