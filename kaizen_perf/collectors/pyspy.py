@@ -1,0 +1,349 @@
+"""Continuous stack profiling of a process tree with py-spy, in windows.
+
+py-spy has no Python API, so it runs as a child: one ``py-spy record --format raw
+--duration W`` per window, each window's folded stacks renamed into
+``out_dir/windows/NNNN.folded`` as soon as it ends, so profiles stream during a
+30-hour run instead of arriving at exit. The windows are merged in memory as they
+arrive; :meth:`PySpyProfiler.stop` interrupts the current window with SIGINT (py-spy
+then writes what it has), and writes the whole run as ``profile.folded``,
+``profile.speedscope.json``, ``flamegraph.svg`` and ``profile.json`` (metadata and
+format version).
+
+Failures never reach the monitored agent: without ptrace permission, or when py-spy
+is missing, ``on_warning`` is called once with the fix and profiling stops; a target
+that is not (yet) Python is retried once per window, with one warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Protocol
+
+import psutil
+
+from kaizen_perf.collectors.pyspy_errors import PERMISSION_FIX, Outcome, classify
+from kaizen_perf.errors import ConfigError
+from kaizen_perf.profiles import (
+    PROFILE_FORMAT_NAME,
+    PROFILE_FORMAT_VERSION,
+    Profile,
+    Stack,
+    for_pid,
+    group_by_pid,
+    parse_folded,
+    process_names,
+    samples_by_pid,
+    top_functions,
+    write_folded,
+    write_speedscope,
+    write_svg,
+)
+
+__all__ = ["PERMISSION_FIX", "ProfileResult", "PySpyProfiler", "Spawner", "find_pyspy"]
+
+THREAD_NAME = "kaizen-perf-pyspy"
+_POLL_S = 0.05
+_MAX_ERRORS = 3  # consecutive unexplained py-spy failures before giving up
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """What a profiling session produced (``available`` False: ``reason`` says why)."""
+
+    available: bool
+    reason: str | None
+    samples: int
+    top_functions: tuple[tuple[str, int], ...]
+    samples_by_pid: Mapping[int, int]
+    process_names: Mapping[int, str]
+    paths: Mapping[str, Path]
+    cpu_seconds: float
+    windows: int
+    profile: Profile = field(default_factory=Profile, repr=False)
+
+    def for_pid(self, pid: int, *, reroot: bool = True) -> Profile:
+        """The stacks sampled in ``pid`` (re-rooted at its own process frame)."""
+        return for_pid(self.profile, pid, reroot=reroot)
+
+    def by_agent(self, agent_of: Callable[[int | None], str]) -> dict[str, Profile]:
+        """The profile split by agent, given the agent of each sampled PID."""
+        return group_by_pid(self.profile, agent_of)
+
+
+class Spawner(Protocol):
+    """Starts py-spy with stdout and stderr going to ``log``."""
+
+    def __call__(self, argv: Sequence[str], log: IO[bytes]) -> subprocess.Popen[bytes]: ...
+
+
+def _spawn(argv: Sequence[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    # Own session: a Ctrl-C typed at the terminal must not end py-spy's window early;
+    # RUST_BACKTRACE=0 keeps error output to the one line we classify.
+    env = {**os.environ, "RUST_BACKTRACE": "0"}
+    return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _alive(pid: int) -> bool:
+    """The target runs (a zombie waiting to be reaped does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def find_pyspy() -> str | None:
+    """py-spy on PATH, else next to this Python (a virtualenv's bin directory)."""
+    found = shutil.which("py-spy")
+    if found:
+        return found
+    local = Path(sys.executable).parent / "py-spy"
+    return str(local) if os.access(local, os.X_OK) else None
+
+
+def _cpu_of(proc: subprocess.Popen[bytes]) -> float:
+    try:
+        t = psutil.Process(proc.pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(t.user + t.system)
+
+
+class PySpyProfiler:
+    """Samples a process (and its Python children) with py-spy in windows until stopped."""
+
+    def __init__(self, pid: int, out_dir: Path, *, rate_hz: int = 100, idle: bool = False,
+                 subprocesses: bool = True, window_s: float = 10.0, nonblocking: bool = False,
+                 pyspy_path: str | None = None,
+                 on_warning: Callable[[str], None] | None = None,
+                 spawn: Spawner = _spawn, alive: Callable[[int], bool] = _alive) -> None:
+        if not isinstance(rate_hz, int) or rate_hz <= 0:
+            msg = f"rate_hz={rate_hz!r} is not a positive integer; use e.g. 100 (samples/s)."
+            raise ConfigError(msg)
+        if window_s <= 0:
+            msg = f"window_s={window_s!r} must be positive; use e.g. 10 (seconds per window)."
+            raise ConfigError(msg)
+        self.pid, self.out_dir, self.window_s = pid, Path(out_dir), float(window_s)
+        self.rate_hz, self.idle, self.subprocesses = rate_hz, idle, subprocesses
+        self.nonblocking = nonblocking
+        self._pyspy = pyspy_path or find_pyspy()
+        self._warn = on_warning or (lambda message: None)
+        self._spawn, self._alive = spawn, alive
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cpu_done = 0.0
+        self._merged: Counter[Stack] = Counter()
+        self._windows = 0
+        self._reason: str | None = None
+        self._warned: set[Outcome] = set()
+        self._thread: threading.Thread | None = None
+
+    # -- public ---------------------------------------------------------------------------
+    def start(self) -> PySpyProfiler:
+        """Start recording in the background (thread ``kaizen-perf-pyspy``)."""
+        if self._thread is not None:
+            return self
+        (self.out_dir / "windows").mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU py-spy used so far (finished windows plus the running one)."""
+        with self._lock:
+            running = _cpu_of(self._proc) if self._proc is not None else 0.0
+            return self._cpu_done + running
+
+    @property
+    def windows(self) -> int:
+        """Windows written so far."""
+        with self._lock:
+            return self._windows
+
+    def stop(self, timeout_s: float = 5.0) -> ProfileResult:
+        """End the current window cleanly, write the merged outputs and return the result."""
+        deadline = time.monotonic() + timeout_s
+        self._stopping.set()
+        if self._thread is not None:
+            # Keep a part of the budget for writing the outputs.
+            self._thread.join(max(0.0, deadline - time.monotonic() - min(1.0, timeout_s / 4)))
+            if self._thread.is_alive():
+                self._kill_current()
+                self._thread.join(max(0.0, deadline - time.monotonic()))
+        return self._result()
+
+    # -- the recording thread ---------------------------------------------------------------
+    def _loop(self) -> None:
+        index, errors = 1, 0
+        while not self._stopping.is_set():
+            if not self._alive(self.pid):
+                self._reason = self._reason or f"PID {self.pid} is not running"
+                return
+            outcome, detail = self._record_window(index)
+            if outcome is Outcome.OK:
+                index, errors = index + 1, 0
+                continue
+            if outcome is Outcome.TARGET_GONE or not self._handle(outcome, detail):
+                return
+            errors = errors + 1 if outcome is Outcome.ERROR else 0
+            if errors >= _MAX_ERRORS:
+                self._give_up(outcome, f"py-spy failed {errors} times in a row: {detail}.")
+                return
+            self._stopping.wait(min(1.0, self.window_s))
+
+    def _handle(self, outcome: Outcome, detail: str) -> bool:
+        """Warn (once per kind); True when a later window may succeed."""
+        if outcome is Outcome.PERMISSION:
+            self._give_up(outcome, f"py-spy cannot read PID {self.pid}: {detail}. "
+                          f"{PERMISSION_FIX}")
+            return False
+        if outcome is Outcome.MISSING:
+            self._give_up(outcome, f"{detail}.")
+            return False
+        if outcome is Outcome.NOT_PYTHON:
+            self._reason = (f"PID {self.pid} is not a Python process (nor has Python children) "
+                            f"as far as py-spy can see: {detail}")
+            self._warn_once(outcome, self._reason + "; will keep trying once per window.")
+            return True
+        self._warn_once(outcome, f"py-spy window failed: {detail}")
+        return True
+
+    def _give_up(self, outcome: Outcome, reason: str) -> None:
+        self._reason = reason
+        self._warn_once(outcome, reason + " Stack profiling is off; metrics go on.")
+
+    def _warn_once(self, outcome: Outcome, message: str) -> None:
+        if outcome not in self._warned:
+            self._warned.add(outcome)
+            with contextlib.suppress(Exception):  # a broken callback must not end profiling
+                self._warn(message)
+
+    def _argv(self, output: Path) -> list[str]:
+        assert self._pyspy is not None
+        argv = [self._pyspy, "record", "--pid", str(self.pid), "--rate", str(self.rate_hz),
+                "--format", "raw", "--output", str(output),
+                "--duration", str(max(1, round(self.window_s)))]
+        flags = (("--idle", self.idle), ("--subprocesses", self.subprocesses),
+                 ("--nonblocking", self.nonblocking))
+        return argv + [flag for flag, on in flags if on]
+
+    def _record_window(self, index: int) -> tuple[Outcome, str]:
+        if self._pyspy is None:
+            return Outcome.MISSING, "py-spy is not installed (pip install py-spy)"
+        part = self.out_dir / "windows" / f"{index:04d}.folded.part"
+        with tempfile.TemporaryFile() as log:
+            try:
+                proc = self._spawn(self._argv(part), log)
+            except OSError as exc:
+                return Outcome.MISSING, f"cannot start {self._pyspy}: {exc}"
+            code = self._wait(proc)
+            log.seek(0)
+            text = log.read(64_000).decode("utf-8", "replace")
+        outcome, detail = classify(code, text, part.exists(), self._alive(self.pid))
+        if part.exists():
+            self._take_window(index, part)
+        return outcome, detail
+
+    def _wait(self, proc: subprocess.Popen[bytes]) -> int:
+        """Wait for py-spy, interrupting it once stop() was called; count its CPU."""
+        with self._lock:
+            self._proc = proc
+        interrupted = False
+        while not _exited(proc.pid):
+            if self._stopping.wait(_POLL_S) and not interrupted:
+                interrupted = True
+                _signal(proc, signal.SIGINT)  # py-spy then writes what it has
+        cpu = _cpu_of(proc)  # still readable: exited but not reaped yet
+        code = proc.wait()
+        with self._lock:
+            self._proc, self._cpu_done = None, self._cpu_done + cpu
+        return code
+
+    def _take_window(self, index: int, part: Path) -> None:
+        final = part.with_name(f"{index:04d}.folded")
+        with part.open(encoding="utf-8", errors="replace") as fh:
+            stacks = parse_folded(fh)
+        os.replace(part, final)
+        with self._lock:
+            self._merged.update(stacks)
+            self._windows += 1
+
+    def _kill_current(self) -> None:
+        with self._lock:
+            if self._proc is not None:
+                _signal(self._proc, signal.SIGKILL)
+
+    # -- results ----------------------------------------------------------------------------
+    def _result(self) -> ProfileResult:
+        with self._lock:
+            profile, windows = Profile(dict(self._merged)), self._windows
+        available = windows > 0
+        reason = None if available else (self._reason or "no profile window completed")
+        paths = self._write(profile, windows, reason) if available else {}
+        return ProfileResult(
+            available=available, reason=reason, samples=profile.samples,
+            top_functions=tuple(top_functions(profile, 20)),
+            samples_by_pid=samples_by_pid(profile), process_names=process_names(profile),
+            paths=paths, cpu_seconds=self.cpu_seconds, windows=windows, profile=profile)
+
+    def _write(self, profile: Profile, windows: int, reason: str | None) -> dict[str, Path]:
+        d = self.out_dir
+        kind = "wall-clock (--idle)" if self.idle else "on-CPU"
+        subtitle = (f"{kind}, {profile.samples:,} samples at {self.rate_hz} Hz, "
+                    f"{windows} window(s) of {self.window_s:g} s, PID {self.pid}")
+        paths = {
+            "folded": write_folded(profile, d / "profile.folded"),
+            "speedscope": write_speedscope(profile, d / "profile.speedscope.json",
+                                           name=f"PID {self.pid} ({kind})"),
+            "flamegraph": write_svg(profile, d / "flamegraph.svg",
+                                    title=f"kaizen-perf flame graph: PID {self.pid}",
+                                    subtitle=subtitle),
+            "windows": d / "windows",
+        }
+        paths["meta"] = self._write_meta(profile, windows, reason)
+        return paths
+
+    def _write_meta(self, profile: Profile, windows: int, reason: str | None) -> Path:
+        meta = {
+            "format": PROFILE_FORMAT_NAME, "version": PROFILE_FORMAT_VERSION,
+            "profiler": "py-spy", "pid": self.pid, "rate_hz": self.rate_hz,
+            "idle": self.idle, "subprocesses": self.subprocesses,
+            "nonblocking": self.nonblocking, "window_s": self.window_s,
+            "windows": windows, "samples": profile.samples,
+            "samples_by_pid": {str(k): v for k, v in sorted(samples_by_pid(profile).items())},
+            "process_names": {str(k): v for k, v in sorted(process_names(profile).items())},
+            "profiler_cpu_seconds": round(self.cpu_seconds, 6), "warning": reason,
+        }
+        path = self.out_dir / "profile.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _exited(pid: int) -> bool:
+    """True once the child exited, without reaping it (its CPU times stay readable)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _signal(proc: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(OSError):
+        proc.send_signal(signum)
