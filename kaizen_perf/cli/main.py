@@ -28,8 +28,8 @@ def cli() -> None:
 
 def _register() -> None:
     # One line per command module; each module owns its commands.
-    from kaizen_perf.cli import info, regression, report, run
-    for module in (info, run, regression, report):
+    from kaizen_perf.cli import info, regression, report, run, top
+    for module in (info, run, regression, report, top):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,112 @@
+"""``kaizen-perf top``: a live terminal view of monitored agents."""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import sys
+import termios
+import tty
+from collections.abc import Iterator
+
+import click
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from kaizen_perf.top import AgentRow, Poller
+
+
+def _url(target: str) -> str:
+    if target.startswith(("http://", "https://")):
+        return target if "/metrics" in target else target.rstrip("/") + "/metrics"
+    host, _, port = target.rpartition(":")
+    if not port.isdigit():
+        raise click.BadParameter(f"{target!r} is not a URL or HOST:PORT such as 127.0.0.1:9464.")
+    return f"http://{host or '127.0.0.1'}:{port}/metrics"
+
+
+def _fmt(v: float | None, spec: str, scale: float = 1.0, missing: str = "–") -> str:
+    return missing if v is None else format(v * scale, spec)
+
+
+def render(rows: list[AgentRow], url: str, error: str | None) -> Group:
+    """The screen: a title line, the per-agent table and a key hint."""
+    table = Table(expand=True)
+    width = max([len(r.agent) for r in rows] + [5])
+    table.add_column("agent", no_wrap=True, min_width=width)
+    for name, justify in [("CPU %", "right"), ("RSS MiB", "right"),
+                          ("loops/s", "right"), ("tool p95 ms", "right"), ("cost $", "right"),
+                          ("$/hour", "right"), ("alerts", "left")]:
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for r in rows:
+        stuck = "stuck" if r.stuck_s is not None and r.stuck_s > 300 else ""
+        table.add_row(r.agent, _fmt(r.cpu_percent, ".1f"), _fmt(r.rss_bytes, ".1f", 2**-20),
+                      _fmt(r.loops_per_s, ".2f"), _fmt(r.tool_p95_s, ".2f", 1e3),
+                      f"{r.cost_usd:.4f}", _fmt(r.cost_per_hour, ".2f"), stuck)
+    title = Text(f"kaizen-perf top  {url}", style="bold")
+    status = Text(error, style="red") if error else Text("q or Ctrl-C quits", style="dim")
+    if not rows and not error:
+        status = Text("waiting for data… (q or Ctrl-C quits)", style="dim")
+    return Group(title, table, status)
+
+
+@contextlib.contextmanager
+def _keys() -> Iterator[object]:
+    """Put a terminal stdin in cbreak mode so single key presses can be read."""
+    if not sys.stdin.isatty():
+        yield None
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield fd
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _wait_for_q(fd: object, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s``; True when 'q' was pressed."""
+    if fd is None:
+        select.select([], [], [], timeout_s)
+        return False
+    ready, _, _ = select.select([sys.stdin], [], [], timeout_s)
+    return bool(ready) and sys.stdin.read(1).lower() == "q"
+
+
+@click.command("top")
+@click.argument("target", default="127.0.0.1:9464")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True,
+              help="Seconds between updates.")
+@click.option("--once", is_flag=True, help="Print one table (after two scrapes) and exit.")
+def top_cmd(target: str, interval: float, once: bool) -> None:
+    """Live view of monitored agents: CPU, RSS, loop rate, tool p95, cost, cost per hour.
+
+    TARGET is a /metrics URL or HOST:PORT (default: the endpoint of a `kaizen-perf run`
+    in progress, 127.0.0.1:9464). Rates are over the last minute.
+    """
+    url = _url(target)
+    poller = Poller(url)
+    if once:
+        poller.poll()
+        select.select([], [], [], interval)
+        rows = poller.poll()
+        from rich.console import Console
+
+        Console().print(render(rows, url, poller.error))
+        return
+    with _keys() as fd, Live(render([], url, None), refresh_per_second=4,
+                             screen=False) as live:
+        try:
+            while True:
+                rows = poller.poll()
+                live.update(render(rows, url, poller.error))
+                if _wait_for_q(fd, interval):
+                    break
+        except KeyboardInterrupt:
+            pass
+
+
+COMMANDS = [top_cmd]

@@ -1,0 +1,153 @@
+"""``kaizen-perf top``: live per-agent figures computed from successive /metrics scrapes.
+
+The arithmetic is kept apart from the terminal so it can be tested: a
+:class:`Snapshot` is one parsed scrape; :func:`rows` turns the newest snapshot
+and one about a minute older into per-agent rates (CPU %, loops per second,
+cost per hour) and a tool p95 over that window.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
+
+Labels = frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One scrape: when, and every sample as {(name, labels): value}."""
+
+    t: float
+    samples: dict[tuple[str, Labels], float]
+
+    def by_agent(self, name: str, **match: str) -> dict[str, float]:
+        """Sum of a metric's samples per agent, over samples matching ``match``."""
+        out: dict[str, float] = defaultdict(float)
+        for (n, labels), value in self.samples.items():
+            if n != name:
+                continue
+            d = dict(labels)
+            if all(d.get(k) == v for k, v in match.items()):
+                out[d.get("agent", "")] += value
+        return out
+
+    def buckets(self, name: str, agent: str) -> dict[float, float]:
+        """Cumulative bucket counts of a histogram for one agent, summed over other labels."""
+        out: dict[float, float] = defaultdict(float)
+        for (n, labels), value in self.samples.items():
+            d = dict(labels)
+            if n == name + "_bucket" and d.get("agent") == agent:
+                out[float(d["le"])] += value
+        return out
+
+
+def parse(text: str, t: float) -> Snapshot:
+    """A Snapshot of a Prometheus text exposition."""
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return Snapshot(t, samples)
+
+
+def fetch(url: str, timeout_s: float = 3.0) -> str:
+    """GET a /metrics URL."""
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        return resp.read().decode("utf-8")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """What `top` shows for one agent."""
+
+    agent: str
+    cpu_percent: float | None
+    rss_bytes: float | None
+    loops_per_s: float | None
+    tool_p95_s: float | None
+    cost_usd: float
+    cost_per_hour: float | None
+    stuck_s: float | None
+
+
+def _rate(new: dict[str, float], old: dict[str, float] | None, agent: str,
+          dt: float) -> float | None:
+    if old is None or dt <= 0:
+        return None
+    return max(0.0, new.get(agent, 0.0) - old.get(agent, 0.0)) / dt
+
+
+def quantile_from_cumulative(q: float, cum: dict[float, float]) -> float | None:
+    """histogram_quantile over cumulative buckets {le: count}."""
+    bounds = sorted(cum)
+    if not bounds or cum[bounds[-1]] <= 0:
+        return None
+    rank, prev_le, prev_c = q * cum[bounds[-1]], 0.0, 0.0
+    for le in bounds:
+        if cum[le] >= rank:
+            if le == float("inf"):
+                return prev_le
+            span = cum[le] - prev_c
+            return prev_le + (le - prev_le) * ((rank - prev_c) / span if span else 0.0)
+        prev_le, prev_c = le, cum[le]
+    return prev_le
+
+
+def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:
+    """Per-agent figures from the newest snapshot and an older one (rates need both)."""
+    dt = new.t - old.t if old else 0.0
+
+    def pair(name: str, **match: str) -> tuple[dict[str, float], dict[str, float] | None]:
+        return new.by_agent(name, **match), old.by_agent(name, **match) if old else None
+
+    cpu, cpu0 = pair("kaizen_process_cpu_seconds_total")
+    loops, loops0 = pair("kaizen_agent_loop_iterations_total")
+    cost, cost0 = pair("kaizen_api_cost_usd_total")
+    rss = new.by_agent("kaizen_process_resident_memory_bytes")
+    progress = new.by_agent("kaizen_agent_last_progress_timestamp_seconds")
+    agents = sorted(set(cpu) | set(loops) | set(cost) | set(rss))
+    out = []
+    for a in agents:
+        cpu_rate = _rate(cpu, cpu0, a, dt)
+        cost_rate = _rate(cost, cost0, a, dt)
+        cum = new.buckets("kaizen_tool_duration_seconds", a)
+        if old is not None:
+            base = old.buckets("kaizen_tool_duration_seconds", a)
+            cum = {le: c - base.get(le, 0.0) for le, c in cum.items()}
+        out.append(AgentRow(
+            a, None if cpu_rate is None or a not in cpu else cpu_rate * 100, rss.get(a),
+            _rate(loops, loops0, a, dt), quantile_from_cumulative(0.95, cum), cost.get(a, 0.0),
+            None if cost_rate is None else cost_rate * 3600,
+            new.t - progress[a] if a in progress else None))
+    return out
+
+
+class Poller:
+    """Keeps about a minute of snapshots so rates are smoothed over that window."""
+
+    def __init__(self, url: str, *, window_s: float = 60.0,
+                 get: Callable[[str], str] = fetch, clock: Callable[[], float] = time.time) -> None:
+        self.url, self.window = url, window_s
+        self._get, self._clock = get, clock
+        self._history: list[Snapshot] = []
+        self.error: str | None = None
+
+    def poll(self) -> list[AgentRow]:
+        """Scrape once; on failure keep the last figures and remember the error."""
+        try:
+            snap = parse(self._get(self.url), self._clock())
+            self.error = None
+        except (OSError, ValueError) as exc:
+            self.error = f"cannot scrape {self.url}: {exc}"
+            return rows(self._history[-1], self._older()) if self._history else []
+        self._history.append(snap)
+        while len(self._history) > 2 and snap.t - self._history[1].t >= self.window:
+            self._history.pop(0)
+        return rows(snap, self._older())
+
+    def _older(self) -> Snapshot | None:
+        return self._history[0] if len(self._history) > 1 else None
