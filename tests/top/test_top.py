@@ -1,4 +1,4 @@
-"""`kaizen-perf top`: the arithmetic on real scrapes, and the live view in a real terminal (tmux)."""
+"""`kaizen-perf top`: arithmetic on real scrapes, and the live view in a real terminal (tmux)."""
 
 from __future__ import annotations
 
