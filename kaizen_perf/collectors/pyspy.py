@@ -11,7 +11,8 @@ format version).
 
 Failures never reach the monitored agent: without ptrace permission, or when py-spy
 is missing, ``on_warning`` is called once with the fix and profiling stops; a target
-that is not (yet) Python is retried once per window, with one warning.
+that is not (yet) Python is retried every second, with one warning once the start-up
+grace period has passed.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ __all__ = ["PERMISSION_FIX", "ProfileResult", "PySpyProfiler", "Spawner", "find_
 THREAD_NAME = "kaizen-perf-pyspy"
 _POLL_S = 0.05
 _MAX_ERRORS = 3  # consecutive unexplained py-spy failures before giving up
+# A child that was just started is not Python yet for py-spy (the interpreter is still
+# loading): during the start-up grace period (startup_grace_s) retry quickly, say nothing.
+_STARTUP_RETRY_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,8 @@ class PySpyProfiler:
                  subprocesses: bool = True, window_s: float = 10.0, nonblocking: bool = False,
                  pyspy_path: str | None = None,
                  on_warning: Callable[[str], None] | None = None,
-                 spawn: Spawner = _spawn, alive: Callable[[int], bool] = _alive) -> None:
+                 spawn: Spawner = _spawn, alive: Callable[[int], bool] = _alive,
+                 startup_grace_s: float = 5.0) -> None:
         if not isinstance(rate_hz, int) or rate_hz <= 0:
             msg = f"rate_hz={rate_hz!r} is not a positive integer; use e.g. 100 (samples/s)."
             raise ConfigError(msg)
@@ -151,6 +156,8 @@ class PySpyProfiler:
         self._reason: str | None = None
         self._warned: set[Outcome] = set()
         self._thread: threading.Thread | None = None
+        self._started = time.monotonic()
+        self._grace_s = startup_grace_s
 
     # -- public ---------------------------------------------------------------------------
     def start(self) -> PySpyProfiler:
@@ -190,11 +197,16 @@ class PySpyProfiler:
     # -- the recording thread ---------------------------------------------------------------
     def _loop(self) -> None:
         index, errors = 1, 0
+        self._started = time.monotonic()
         while not self._stopping.is_set():
             if not self._alive(self.pid):
                 self._reason = self._reason or f"PID {self.pid} is not running"
                 return
             outcome, detail = self._record_window(index)
+            if self._stopping.is_set():
+                return  # whatever the interrupted window did, it was asked to end
+            if outcome is Outcome.NOT_PYTHON and self.subprocesses:
+                outcome, detail = self._diagnose(outcome, detail)
             if outcome is Outcome.OK:
                 index, errors = index + 1, 0
                 continue
@@ -204,7 +216,7 @@ class PySpyProfiler:
             if errors >= _MAX_ERRORS:
                 self._give_up(outcome, f"py-spy failed {errors} times in a row: {detail}.")
                 return
-            self._stopping.wait(min(1.0, self.window_s))
+            self._stopping.wait(self._retry_delay())
 
     def _handle(self, outcome: Outcome, detail: str) -> bool:
         """Warn (once per kind); True when a later window may succeed."""
@@ -218,10 +230,18 @@ class PySpyProfiler:
         if outcome is Outcome.NOT_PYTHON:
             self._reason = (f"PID {self.pid} is not a Python process (nor has Python children) "
                             f"as far as py-spy can see: {detail}")
-            self._warn_once(outcome, self._reason + "; will keep trying once per window.")
+            if not self._in_grace():
+                self._warn_once(outcome, self._reason + "; process metrics go on, and py-spy "
+                                "tries again every second in case Python starts later.")
             return True
         self._warn_once(outcome, f"py-spy window failed: {detail}")
         return True
+
+    def _in_grace(self) -> bool:
+        return time.monotonic() - self._started < self._grace_s
+
+    def _retry_delay(self) -> float:
+        return _STARTUP_RETRY_S if self._in_grace() else min(1.0, self.window_s)
 
     def _give_up(self, outcome: Outcome, reason: str) -> None:
         self._reason = reason
@@ -232,6 +252,21 @@ class PySpyProfiler:
             self._warned.add(outcome)
             with contextlib.suppress(Exception):  # a broken callback must not end profiling
                 self._warn(message)
+
+    def _diagnose(self, outcome: Outcome, detail: str) -> tuple[Outcome, str]:
+        """Tell "not Python" from "no permission": with --subprocesses py-spy says
+        "No python processes found" for both, ``py-spy dump`` on the PID says which."""
+        assert self._pyspy is not None
+        with tempfile.TemporaryFile() as log:
+            try:
+                proc = self._spawn([self._pyspy, "dump", "--pid", str(self.pid)], log)
+                proc.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                return outcome, detail
+            log.seek(0)
+            text = log.read(64_000).decode("utf-8", "replace")
+        found, why = classify(1, text, False, self._alive(self.pid))
+        return (found, why) if found is Outcome.PERMISSION else (outcome, detail)
 
     def _argv(self, output: Path) -> list[str]:
         assert self._pyspy is not None
