@@ -40,17 +40,16 @@ class _Node:
     children: dict[str, _Node] = field(default_factory=dict)
 
 
-def _tree(profile: Profile) -> tuple[_Node, int]:
-    """The call tree under an ``all`` root, and the depth of the deepest stack."""
-    root, depth = _Node("all"), 0
+def _tree(profile: Profile) -> _Node:
+    """The call tree under an ``all`` root."""
+    root = _Node("all")
     for stack, count in profile.stacks.items():
         root.value += count
         node = root
         for frame in stack:
             node = node.children.setdefault(frame, _Node(frame))
             node.value += count
-        depth = max(depth, len(stack))
-    return root, depth + 1
+    return root
 
 
 def _colour(name: str) -> str:
@@ -82,17 +81,17 @@ def _box(node: _Node, x: float, y: float, width: float, total: int, style: SvgSt
             f'<text x="{x + 3:.1f}" y="{y + style.frame_height - 4.5:.1f}">{text}</text></g>\n')
 
 
-def _boxes(root: _Node, base_y: float, style: SvgStyle) -> list[str]:
-    """Every box wide enough to see, walking the tree without recursion."""
+def _layout(root: _Node, style: SvgStyle) -> list[tuple[_Node, float, int, float]]:
+    """``(node, x, depth, width)`` of every box wide enough to see, without recursion."""
     scale = (style.width - 2 * style.pad_x) / root.value
-    out: list[str] = []
+    out: list[tuple[_Node, float, int, float]] = []
     todo: list[tuple[_Node, float, int]] = [(root, float(style.pad_x), 0)]
     while todo:
         node, x, depth = todo.pop()
         width = node.value * scale
         if width < style.min_width_px:
-            continue
-        out.append(_box(node, x, base_y - depth * style.frame_height, width, root.value, style))
+            continue  # nor its children, which are narrower still
+        out.append((node, x, depth, width))
         for name in sorted(node.children):
             child = node.children[name]
             todo.append((child, x, depth + 1))
@@ -126,14 +125,17 @@ def render_svg(profile: Profile, *, title: str = "Flame Graph", subtitle: str = 
                style: SvgStyle | None = None) -> str:
     """The SVG document of ``profile``."""
     st = style or SvgStyle()
-    root, depth = _tree(strip_lines(profile))
+    root = _tree(strip_lines(profile))
+    boxes = _layout(root, st) if root.value else []
+    depth = 1 + max((d for _, _, d, _ in boxes), default=0)
     top = st.font_size * 3 + (st.font_size * 1.5 if subtitle else 0)
     height = int(top + depth * st.frame_height + st.font_size * 2 + 10)
     head = _header(st, height, title, subtitle, root.value)
-    if root.value == 0:
-        body = [f'<text x="{st.pad_x}" y="{top + st.font_size}">No samples.</text>\n']
-    else:
-        body = _boxes(root, top + (depth - 1) * st.frame_height, st)
+    if not boxes:
+        return head + f'<text x="{st.pad_x}" y="{top + st.font_size}">No samples.</text>\n</svg>\n'
+    base_y = top + (depth - 1) * st.frame_height
+    body = [_box(node, x, base_y - d * st.frame_height, w, root.value, st)
+            for node, x, d, w in boxes]
     return head + "".join(body) + "</svg>\n"
 
 
