@@ -18,6 +18,7 @@ from prometheus_client.core import (
 
 from kaizen_perf import events as ev
 from kaizen_perf.metrics import Family, new_families
+from kaizen_perf.spend import SpendLedger
 
 
 def _status(error: str | None) -> str:
@@ -34,6 +35,7 @@ class MetricsSink:
         self._to_wall_s = to_wall_s or (lambda ns: ns / 1e9)
         self._handlers: dict[type, Callable[[object], None]] = {}
         self._register()
+        self._spend = SpendLedger()  # cost per task: API spend between a task's start and end
 
     @property
     def families(self) -> dict[str, Family]:
@@ -65,6 +67,7 @@ class MetricsSink:
     def after_fork(self) -> None:
         """A forked child starts with empty aggregates (the parent reports its own)."""
         self._f = new_families(self.series_cap)
+        self._spend = SpendLedger()
 
     # -- handlers -----------------------------------------------------------------------
     def _loop(self, e: ev.LoopEvent) -> None:
@@ -90,6 +93,10 @@ class MetricsSink:
         tokens.inc((*key, "cache_write"), e.cache_write_tokens)
         if e.cost_micros >= 0:
             f["kaizen_api_cost_usd_total"].inc(key, e.cost_micros)
+            if e.tool is not None:
+                f["kaizen_tool_cost_usd_total"].inc((e.agent, e.tool), e.cost_micros)
+            if e.cost_micros:
+                self._spend.add(e.agent, e.end_ns, e.cost_micros)
         else:
             f["kaizen_api_unpriced_requests_total"].inc(key)
 
@@ -121,6 +128,8 @@ class MetricsSink:
         key = (e.agent, e.task_type, e.complexity, _status(e.error))
         self._f["kaizen_tasks_total"].inc(key)
         self._f["kaizen_task_duration_seconds"].observe(key, e.duration_s)
+        cost = self._spend.between(e.agent, e.end_ns - round(e.duration_s * 1e9), e.end_ns)
+        self._f["kaizen_task_cost_usd_total"].inc((e.agent, e.task_type, e.complexity), cost)
 
     def _process(self, e: ev.ProcessSample) -> None:
         f, a = self._f, (e.agent,)

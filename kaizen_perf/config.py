@@ -32,6 +32,12 @@ ENV_TLS_CLIENT_CA = "KAIZEN_PERF_TLS_CLIENT_CA"
 ENV_PRICING_FILE = "KAIZEN_PERF_PRICING_FILE"
 ENV_READY_BACKLOG = "KAIZEN_PERF_READY_BACKLOG"
 ENV_FORWARD_SOCKET = "KAIZEN_PERF_FORWARD_SOCKET"
+ENV_BUDGET_USD = "KAIZEN_PERF_BUDGET_USD"
+ENV_BUDGET_HARD_STOP = "KAIZEN_PERF_BUDGET_HARD_STOP"
+ENV_ALERTS = "KAIZEN_PERF_ALERTS"
+ENV_ALERT_RULES = "KAIZEN_PERF_ALERT_RULES"
+ENV_ALERT_WEBHOOK = "KAIZEN_PERF_ALERT_WEBHOOK"
+ENV_STUCK_AFTER = "KAIZEN_PERF_STUCK_AFTER_S"
 
 
 # -- parsers: str -> value, raising ValueError with the expected form ---------
@@ -79,6 +85,22 @@ def _fraction(raw: str) -> float:
     if not 0 < value <= 1:
         raise ValueError("a fraction between 0 and 1, such as 0.9")
     return value
+
+
+def _positive_usd(raw: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("a number of US dollars greater than 0, such as 25.0") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("a number of US dollars greater than 0, such as 25.0")
+    return value
+
+
+def _parse_url(raw: str) -> str:
+    if not raw.strip().startswith(("http://", "https://")):
+        raise ValueError("an http:// or https:// URL, such as http://127.0.0.1:9000/alerts")
+    return raw.strip()
 
 
 def parse_addr(raw: str) -> tuple[str, int]:
@@ -139,6 +161,21 @@ class Settings:
     forward_socket: str | None = field(default=None, metadata=_spec(
         ENV_FORWARD_SOCKET, _parse_str,
         "Unix socket of a `kaizen-perf run` process to forward hook events to (set by `run`)."))
+    budget_usd: float | None = field(default=None, metadata=_spec(
+        ENV_BUDGET_USD, _positive_usd,
+        "Budget of this agent in US dollars: alerts at 50/80/100 % (unset: no budget)."))
+    budget_hard_stop: bool = field(default=False, metadata=_spec(
+        ENV_BUDGET_HARD_STOP, _parse_bool,
+        "At 100 % of the budget, the next hook raises BudgetExceeded in agent code."))
+    alerts_enabled: bool = field(default=True, metadata=_spec(
+        ENV_ALERTS, _parse_bool, "Evaluate alert rules in-process (log, webhook, callbacks)."))
+    alert_rules: str | None = field(default=None, metadata=_spec(
+        ENV_ALERT_RULES, _parse_str, "TOML file of alert rules (unset: the built-in rules)."))
+    alert_webhook: str | None = field(default=None, metadata=_spec(
+        ENV_ALERT_WEBHOOK, _parse_url, "URL that receives each alert as an HTTP POST of JSON."))
+    stuck_after_s: float = field(default=600.0, metadata=_spec(
+        ENV_STUCK_AFTER, _positive_float,
+        "Seconds without a finished loop iteration before an agent counts as stuck."))
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

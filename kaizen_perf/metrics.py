@@ -96,6 +96,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
        "Task duration.", TASK_BUCKETS),
     _m("kaizen_task_cost_usd_total", "counter", "agent task_type complexity",
        "LLM cost attributed to tasks (API calls made while the task ran).", scale=1e-12),
+    _m("kaizen_tool_cost_usd_total", "counter", "agent tool",
+       "LLM cost attributed to tools (API calls made while the tool was active).", scale=1e-12),
     _m("kaizen_budget_usd", "gauge", "agent", "Configured budget in US dollars."),
     _m("kaizen_budget_spent_usd", "gauge", "agent", "Spend counted against the budget."),
     _m("kaizen_agent_last_progress_timestamp_seconds", "gauge", "agent",

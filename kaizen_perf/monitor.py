@@ -79,10 +79,17 @@ class Monitor:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_MonitorCollector(self))
         self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog)]
+        # hard budget stop / per-user charging: None unless needed (one check on the hot path)
+        self._budget_stop: Callable[[], None] | None = None
+        self._budget_charge: Callable[[int], None] | None = None
+        from kaizen_perf.alerts.wiring import attach
+        self.budget, self.alerts = attach(self)
         self.server: Any = None
         self._closed = False
         if self._enabled:
             self.pipeline.start()
+            if self.alerts is not None:
+                self.alerts.start()
             if settings.metrics_addr:
                 try:
                     self.serve(settings.metrics_addr)
@@ -94,12 +101,16 @@ class Monitor:
     # -- scopes -------------------------------------------------------------------------
     def agent_loop(self) -> LoopScope | NoopScope:
         """Time one iteration of the agent loop (context manager or decorator)."""
+        if self._budget_stop is not None:
+            self._budget_stop()  # raises BudgetExceeded only under an opted-in hard stop
         return LoopScope(self, "") if self._enabled else NOOP
 
     def tool(self, name: str) -> ToolScope | NoopScope:
         """Time one tool call: ``with mon.tool("search"):`` or ``@mon.tool("search")``."""
         if not self._enabled:
             return NOOP
+        if self._budget_stop is not None:
+            self._budget_stop()  # raises BudgetExceeded only under an opted-in hard stop
         if type(name) is not str or not name:
             self._invalid(v.label(name, "tool name") or "invalid_label")
             return NOOP
@@ -117,6 +128,8 @@ class Monitor:
         """
         if not self._enabled:
             return None
+        if self._budget_stop is not None:
+            self._budget_stop()  # raises BudgetExceeded only under an opted-in hard stop
         problem = v.first(v.label(provider, "provider"), v.label(model, "model"),
                           v.count(input_tokens, "input_tokens"),
                           v.count(output_tokens, "output_tokens"),
@@ -143,6 +156,8 @@ class Monitor:
                 self.agent_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens + cache_write_1h_tokens, float(duration_s),
                 v.error_name(error), cost, tool, self._clock(), trace, new_span_id(), parent))
+            if self._budget_charge is not None and cost > 0:
+                self._budget_charge(cost)  # per-user budgets: only this thread knows the user
             return None if cost < 0 else cost / PICO
         except Exception as exc:  # never into agent code
             self._internal_error(exc)

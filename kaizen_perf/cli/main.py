@@ -29,7 +29,8 @@ def cli() -> None:
 def _register() -> None:
     # One line per command module; each module owns its commands.
     from kaizen_perf.cli import info, regression, report, run, top
-    for module in (info, run, regression, report, top):
+    from kaizen_perf.cli import pricing, rules
+    for module in (info, run, regression, report, top, pricing, rules):
         for command in module.COMMANDS:
             cli.add_command(command)
 
