@@ -32,6 +32,7 @@ ENV_TLS_CLIENT_CA = "KAIZEN_PERF_TLS_CLIENT_CA"
 ENV_PRICING_FILE = "KAIZEN_PERF_PRICING_FILE"
 ENV_READY_BACKLOG = "KAIZEN_PERF_READY_BACKLOG"
 ENV_FORWARD_SOCKET = "KAIZEN_PERF_FORWARD_SOCKET"
+ENV_PYROSCOPE_URL = "KAIZEN_PERF_PYROSCOPE_URL"
 ENV_BUDGET_USD = "KAIZEN_PERF_BUDGET_USD"
 ENV_BUDGET_HARD_STOP = "KAIZEN_PERF_BUDGET_HARD_STOP"
 ENV_ALERTS = "KAIZEN_PERF_ALERTS"
@@ -161,6 +162,9 @@ class Settings:
     forward_socket: str | None = field(default=None, metadata=_spec(
         ENV_FORWARD_SOCKET, _parse_str,
         "Unix socket of a `kaizen-perf run` process to forward hook events to (set by `run`)."))
+    pyroscope_url: str | None = field(default=None, metadata=_spec(
+        ENV_PYROSCOPE_URL, _parse_str,
+        "Pyroscope server URL: profile in-process and push, tagged by agent and tool."))
     budget_usd: float | None = field(default=None, metadata=_spec(
         ENV_BUDGET_USD, _positive_usd,
         "Budget of this agent in US dollars: alerts at 50/80/100 % (unset: no budget)."))

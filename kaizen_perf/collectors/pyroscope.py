@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from kaizen_perf.config import ENV_PYROSCOPE_URL
 from kaizen_perf.errors import CollectorUnavailable, ConfigError
 
 TOOL_TAG = "tool"
@@ -186,7 +187,7 @@ def shutdown_with_deadline(timeout_s: float,
 def options_from_env(environ: Mapping[str, str], *, agent_id: str,
                      service_name: str | None = None) -> PyroscopeOptions | None:
     """Options from ``KAIZEN_PERF_PYROSCOPE_URL`` (None when it is unset or empty)."""
-    url = environ.get("KAIZEN_PERF_PYROSCOPE_URL", "").strip()
+    url = environ.get(ENV_PYROSCOPE_URL, "").strip()
     if not url:
         return None
     return PyroscopeOptions(server_address=url, service_name=service_name or agent_id,
