@@ -134,7 +134,11 @@ class LatencyRule(_Base):
     def __post_init__(self) -> None:
         _check_metric(self.name or "latency", self.metric, LATENCY_METRICS)
         self._check_common()
-        _number(self.name, "threshold_s", self.threshold_s, expected="seconds greater than 0")
+        top = METRICS[self.metric].buckets[-1]
+        # a bucketed quantile never exceeds the highest finite bucket: such a rule never fires
+        _number(self.name, "threshold_s", self.threshold_s, high=top * 0.999,
+                expected=f"seconds greater than 0 and below {num(top)} (the highest histogram "
+                         f"bucket of {self.metric})")
         _number(self.name, "quantile", self.quantile, high=0.999999,
                 expected="a quantile between 0 and 1, such as 0.95")
         _number(self.name, "window_s", self.window_s, expected="seconds greater than 0")
@@ -159,8 +163,7 @@ class LatencyRule(_Base):
                 f">= {self.min_count}")
         what = self.metric.removeprefix("kaizen_").removesuffix("_seconds").replace("_", " ")
         summary = (f"p{num(round(self.quantile * 100, 4))} {what} of {{{{ $labels.agent }}}} is "
-                   f"{{{{ $value | humanizeDuration }}}} over {win} "
-                   f"(threshold {num(self.threshold_s)}s)")
+                   f"{{{{ $value | humanize }}}}s over {win} (threshold {num(self.threshold_s)}s)")
         return [PromRule(self.name, expr, "0s", {"severity": self.severity},
                          self._annotations(summary))]
 
@@ -348,7 +351,7 @@ def default_rules(*, stuck_after_s: float = 600.0) -> tuple[RuleSpec, ...]:
     """The rules a monitor evaluates when no rule file is given."""
     return (StuckRule(after_s=stuck_after_s),
             LatencyRule(metric="kaizen_api_request_duration_seconds", threshold_s=60.0),
-            LatencyRule(metric="kaizen_tool_duration_seconds", threshold_s=120.0),
+            LatencyRule(metric="kaizen_tool_duration_seconds", threshold_s=60.0),
             ErrorRateRule(metric="kaizen_api_requests_total", threshold=0.2),
             ErrorRateRule(metric="kaizen_tool_calls_total", threshold=0.5),
             BudgetRule(), MemoryGrowthRule(), DroppedEventsRule(), ExportErrorsRule())
