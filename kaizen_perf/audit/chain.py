@@ -1,0 +1,147 @@
+"""Chaining a batch of drafts onto the trail, with signed checkpoints and retention records.
+
+Stores call the builder while they hold their exclusive write lock, with the
+chain state they read from disk, so several processes (or hosts, with
+PostgreSQL) extend one chain. Every ``interval`` records a checkpoint record is
+added: HMAC over (sequence number, chain head, previous checkpoint's MAC), so
+rewriting history needs the key, not just a SHA-256 loop. Each batch also
+yields a signed *head anchor* (last sequence number and hash) that the store
+keeps beside the records, so cutting records off the end is detected too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from kaizen_perf.audit.model import (
+    CHECKPOINT,
+    GENESIS,
+    RETENTION,
+    TAIL_TRUNCATED,
+    WRITE_FAILED,
+    AuditEntry,
+    Draft,
+    chained,
+    uuid7,
+)
+from kaizen_perf.audit.signing import Signer
+
+
+@dataclass(frozen=True, slots=True)
+class ChainState:
+    """The end of the chain: last record, last checkpoint."""
+
+    seq: int = 0
+    hash: str = GENESIS
+    ckpt_seq: int = 0
+    ckpt_mac: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadAnchor:
+    """Signed (sequence number, hash) of the newest durable record."""
+
+    seq: int
+    hash: str
+    key_id: str
+    mac: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"seq": self.seq, "hash": self.hash, "key_id": self.key_id, "mac": self.mac}
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """Something a store found or suffered that the trail must record about itself."""
+
+    action: str  # TAIL_TRUNCATED or WRITE_FAILED
+    details: dict[str, Any]
+
+
+class Batch(NamedTuple):
+    """What a builder hands back to the store to write."""
+
+    records: list[AuditEntry]
+    state: ChainState
+    head: HeadAnchor
+
+
+#: called by a store under its write lock: (state on disk, incidents) -> batch
+Builder = Callable[[ChainState, Sequence[Incident]], Batch]
+
+
+@dataclass(frozen=True, slots=True)
+class PruneBoundary:
+    """The last record a prune removes, and the checkpoint MAC in force there."""
+
+    seq: int
+    hash: str
+    ckpt_mac: str
+    count: int
+    cutoff: str
+
+
+class Chainer:
+    """Builds batches for one trail (agent id, signer, checkpoint interval, clock)."""
+
+    def __init__(self, signer: Signer, agent_id: str, *, interval: int = 256,
+                 now_ts: Callable[[], str]) -> None:
+        self.signer, self.agent_id, self.interval, self._now = signer, agent_id, interval, now_ts
+
+    def builder(self, drafts: Sequence[Draft], *, final: bool = False) -> Builder:
+        """A builder appending ``drafts`` (and a closing checkpoint when ``final``)."""
+        def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
+            records: list[AuditEntry] = []
+            for draft in [*map(self._incident_draft, incidents), *drafts]:
+                state = self._add(records, state, draft)
+                if state.seq - state.ckpt_seq >= self.interval:
+                    state = self._checkpoint(records, state)
+            if final and state.seq > state.ckpt_seq:
+                state = self._checkpoint(records, state)
+            return Batch(records, state, self.head(state))
+        return build
+
+    def retention_builder(self, boundary: PruneBoundary) -> Builder:
+        """A builder for the signed record that stands in for pruned records."""
+        def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
+            records: list[AuditEntry] = []
+            for draft in map(self._incident_draft, incidents):
+                state = self._add(records, state, draft)
+            b = boundary
+            mac = self.signer.mac("retention", b.seq, b.hash, b.ckpt_mac, b.count, b.cutoff)
+            details = {"pruned_through_seq": b.seq, "anchor_hash": b.hash,
+                       "ckpt_mac": b.ckpt_mac, "records": b.count, "cutoff": b.cutoff,
+                       "key_id": self.signer.key_id, "mac": mac}
+            state = self._add(records, state, self._system(RETENTION, details))
+            state = self._checkpoint(records, state)
+            return Batch(records, state, self.head(state))
+        return build
+
+    def head(self, state: ChainState) -> HeadAnchor:
+        """The signed head anchor for ``state``."""
+        return HeadAnchor(state.seq, state.hash, self.signer.key_id,
+                          self.signer.mac("head", state.seq, state.hash))
+
+    # -- internals ------------------------------------------------------------------------
+    def _add(self, records: list[AuditEntry], state: ChainState, draft: Draft) -> ChainState:
+        entry = chained(draft, state.seq + 1, state.hash)
+        records.append(entry)
+        return ChainState(entry.seq, entry.hash, state.ckpt_seq, state.ckpt_mac)
+
+    def _checkpoint(self, records: list[AuditEntry], state: ChainState) -> ChainState:
+        mac = self.signer.mac("checkpoint", state.seq, state.hash, state.ckpt_mac)
+        details = {"covers_seq": state.seq, "head": state.hash, "prev_mac": state.ckpt_mac,
+                   "key_id": self.signer.key_id, "mac": mac}
+        new = self._add(records, state, self._system(CHECKPOINT, details))
+        return ChainState(new.seq, new.hash, new.seq, mac)
+
+    def _incident_draft(self, incident: Incident) -> Draft:
+        assert incident.action in (TAIL_TRUNCATED, WRITE_FAILED)
+        return self._system(incident.action, incident.details, result="failure")
+
+    def _system(self, action: str, details: dict[str, Any], result: str = "success") -> Draft:
+        ts = self._now()
+        return Draft(uuid7(), ts, self.agent_id, None, action, details, result, None)

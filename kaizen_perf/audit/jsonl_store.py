@@ -1,0 +1,241 @@
+"""JSON-lines store: one record per line in size/day-rotated segments, fsync per batch.
+
+Writers in several processes take an exclusive ``flock`` on ``<dir>/.lock``,
+read whatever other writers appended since they last looked, write the batch
+and fsync it before letting go. A torn tail (a writer died mid-batch) is cut off
+by the next writer, and the cut is itself recorded (``audit.tail_truncated``).
+A failed write or fsync fails the batch; the segment is cut back to its last
+durable size and writing continues in a new segment that starts with an
+``audit.write_failed`` record, so nothing written during the failure is ever
+acknowledged. The signed head anchor lives in ``<dir>/head.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kaizen_perf.audit import segments as seg
+from kaizen_perf.audit.chain import Builder, ChainState, HeadAnchor, Incident
+from kaizen_perf.audit.jsonl_read import JsonlReader
+from kaizen_perf.audit.model import TAIL_TRUNCATED, WRITE_FAILED, AuditEntry, canonical
+from kaizen_perf.audit.store import PruneBuild
+from kaizen_perf.errors import AuditStoreError
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """Where this process last saw the end of the trail."""
+
+    segment: str | None
+    offset: int
+    state: ChainState
+    day: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    segment: str
+    valid_bytes: int
+    error: str
+
+
+class JsonlStore(JsonlReader):
+    """Audit records as JSON lines in a directory of segments."""
+
+    def __init__(self, directory: str | Path, *, max_segment_bytes: int = 16 << 20,
+                 write: Callable[[int, bytes], int] = os.write,
+                 fsync: Callable[[int], None] = os.fsync,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(Path(directory))
+        self._max, self._write_fn, self._fsync, self._clock = max_segment_bytes, write, fsync, clock
+        self._tail: _Tail | None = None
+        self._failure: _Failure | None = None
+        self._mutex = threading.Lock()
+        self._pid = os.getpid()
+
+    # -- the write path ---------------------------------------------------------------
+    def append(self, build: Builder) -> Sequence[AuditEntry]:
+        """Write one batch and fsync it, under the directory lock."""
+        with self._locked():
+            return self._append_locked(build)
+
+    def _append_locked(self, build: Builder) -> Sequence[AuditEntry]:
+        incidents: list[Incident] = []
+        tail = self._sync(incidents)
+        tail = self._maybe_rotate(tail, incidents)
+        batch = build(tail.state, incidents)
+        if not batch.records:
+            return ()
+        self._write(tail, canonical_lines(batch.records))
+        assert self._tail is not None
+        self._tail = _Tail(self._tail.segment, self._tail.offset, batch.state, tail.day)
+        self._write_head(batch.head)
+        return batch.records
+
+    def _write(self, tail: _Tail, data: bytes) -> None:
+        assert tail.segment is not None
+        path = self.dir / tail.segment
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[self._write_fn(fd, bytes(view)):]
+                self._fsync(fd)
+            except OSError as exc:
+                self._fail(fd, tail, exc)
+            if tail.offset == 0:
+                self._sync_dir()
+        finally:
+            os.close(fd)
+        self._tail = _Tail(tail.segment, tail.offset + len(data), tail.state, tail.day)
+
+    def _fail(self, fd: int, tail: _Tail, exc: OSError) -> None:
+        """Never retry an fsync: cut back what this batch wrote and move to a new segment."""
+        assert tail.segment is not None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, tail.offset)
+        self._failure = _Failure(tail.segment, tail.offset, f"{type(exc).__name__}: {exc}")
+        self._tail = None  # re-read the trail from disk before the next batch
+        msg = (f"Writing the audit segment {self.dir / tail.segment} failed ({exc}); "
+               "the batch was not recorded. Check free space and the disk.")
+        raise AuditStoreError(msg) from exc
+
+    def _sync_dir(self) -> None:
+        fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            self._fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _write_head(self, head: HeadAnchor) -> None:
+        # After the batch is durable; not fsynced: a stale head only ever lags behind.
+        tmp = self.dir / f".head.{os.getpid()}.tmp"
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(head.to_dict()))
+            os.replace(tmp, self.dir / "head.json")
+
+    # -- finding the end of the trail ------------------------------------------------
+    def _sync(self, incidents: list[Incident]) -> _Tail:
+        """Catch up with other writers; cut a torn tail (recorded as an incident)."""
+        names = seg.segments(self.dir)
+        tail = self._tail
+        if tail is None or tail.segment not in names:
+            tail = _Tail(names[-1] if names else None, 0, seg.state_at_end(self.dir, names), None)
+            fresh = True
+        else:
+            fresh = False
+        if tail.segment is None:
+            return self._remember(tail)
+        later = names[names.index(tail.segment) + 1:]
+        state = tail.state
+        offset = tail.offset
+        for name in [tail.segment, *later]:
+            lines = seg.read_lines(self.dir / name, offset if name == tail.segment else 0)
+            if name == names[-1]:
+                lines, offset = self._cut_torn(name, lines, incidents, state, offset)
+            elif lines:
+                offset = lines[-1].end
+            if not fresh:
+                state = seg.advance_over(state, lines)
+        day = tail.day if tail.segment == names[-1] and tail.day else self._day_of(names[-1])
+        return self._remember(_Tail(names[-1], offset, state, day))
+
+    def _cut_torn(self, name: str, lines: list[seg.Line], incidents: list[Incident],
+                  state: ChainState, offset: int) -> tuple[list[seg.Line], int]:
+        cut = seg.torn_from(lines)
+        if cut is None:
+            return lines, lines[-1].end if lines else offset
+        at = lines[cut].offset
+        path = self.dir / name
+        with path.open("rb") as f:
+            f.seek(at)
+            removed = f.read()
+        with path.open("r+b") as f:
+            f.truncate(at)
+            self._fsync(f.fileno())
+        good = lines[:cut]
+        last = seg.advance_over(state, good)
+        head = self.head()
+        incidents.append(Incident(TAIL_TRUNCATED, {
+            "segment": name, "offset": at, "bytes": len(removed),
+            "sha256": hashlib.sha256(removed).hexdigest(), "last_seq": last.seq,
+            "head_seq": head.seq if head else 0}))
+        return good, at
+
+    def _maybe_rotate(self, tail: _Tail, incidents: list[Incident]) -> _Tail:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            incidents.insert(0, Incident(WRITE_FAILED, {
+                "segment": failure.segment, "valid_bytes": failure.valid_bytes,
+                "error": failure.error}))
+        today = time.strftime("%Y-%m-%d", time.gmtime(self._clock()))
+        rotate = (tail.segment is None or failure is not None or tail.offset >= self._max
+                  or (tail.offset > 0 and tail.day is not None and tail.day != today))
+        if not rotate:
+            return tail
+        self.dir.mkdir(parents=True, exist_ok=True)
+        name = self._new_name(tail.state.seq + 1)
+        return self._remember(_Tail(name, 0, tail.state, today))
+
+    def _new_name(self, first_seq: int) -> str:
+        attempt = 0
+        while (self.dir / seg.segment_name(first_seq, attempt)).exists():
+            if (self.dir / seg.segment_name(first_seq, attempt)).stat().st_size == 0:
+                return seg.segment_name(first_seq, attempt)
+            attempt += 1
+        return seg.segment_name(first_seq, attempt)
+
+    def _day_of(self, name: str) -> str | None:
+        first = seg.first_record(self.dir / name)
+        return first.ts[:10] if first else None
+
+    def _remember(self, tail: _Tail) -> _Tail:
+        self._tail = tail
+        return tail
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._pid != os.getpid():  # forked: the parent's writer may have held the mutex
+            self._pid, self._mutex, self._tail = os.getpid(), threading.Lock(), None
+        with self._mutex:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o640)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+
+    # -- retention --------------------------------------------------------------------
+    def prune(self, cutoff: str, build: PruneBuild) -> int:
+        """Delete whole segments whose every record is older than ``cutoff``."""
+        with self._locked():
+            names = seg.segments(self.dir)
+            old = self.old_segments(names, cutoff)
+            boundary = self.boundary(names, old, cutoff)
+            if boundary is None:
+                return 0
+            self._append_locked(build(boundary))
+            for name in old:
+                (self.dir / name).unlink(missing_ok=True)
+            self._sync_dir()
+        return boundary.count
+
+    def close(self) -> None:
+        """Nothing stays open between batches."""
+        self._tail = None
+
+
+def canonical_lines(records: Sequence[AuditEntry]) -> bytes:
+    """The bytes of a batch: one canonical JSON object per line."""
+    return b"".join(canonical(e.to_dict()) + b"\n" for e in records)

@@ -1,0 +1,188 @@
+"""SQLite store (the default): WAL journal, ``synchronous=FULL``, one transaction per batch.
+
+``BEGIN IMMEDIATE`` takes SQLite's write lock, so writer threads in several
+processes extend one chain; the head anchor row is updated in the same
+transaction as the records. COMMIT returns after the WAL is fsynced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from kaizen_perf.audit import sql
+from kaizen_perf.audit.chain import Batch, Builder, ChainState, HeadAnchor, PruneBoundary
+from kaizen_perf.audit.model import CHECKPOINT, AuditEntry, Filter
+from kaizen_perf.audit.store import PruneBuild, Scanned
+from kaizen_perf.errors import AuditStoreError
+
+E, H, M = "audit_entries", "audit_head", "audit_meta"
+
+
+def _no_fault(stage: str) -> None:
+    """Default fault hook: nothing fails."""
+
+
+class SqliteStore:
+    """Audit records in one SQLite database file."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0,
+                 fault: Callable[[str], None] = _no_fault) -> None:
+        self.path = Path(path)
+        self.location = f"sqlite:///{self.path}"
+        self._timeout, self._fault = busy_timeout_s, fault
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._mutex = threading.Lock()
+
+    # -- writing ----------------------------------------------------------------------
+    def append(self, build: Builder) -> Sequence[AuditEntry]:
+        """Write one batch in one transaction; durable when COMMIT returns."""
+        return self._transaction(lambda conn, state: self._write(conn, build(state, ())))
+
+    def prune(self, cutoff: str, build: PruneBuild) -> int:
+        """Delete rows up to the last one older than ``cutoff``, behind a retention record."""
+        def step(conn: sqlite3.Connection, state: ChainState) -> Sequence[AuditEntry]:
+            boundary = self._boundary(conn, cutoff)
+            if boundary is None:
+                return ()
+            records = self._write(conn, build(boundary)(state, ()))
+            conn.execute(f"DELETE FROM {E} WHERE seq <= ?", (boundary.seq,))
+            counted.append(boundary.count)
+            return records
+        counted: list[int] = []
+        self._transaction(step)
+        return sum(counted)
+
+    def _transaction(self, step: Callable[[sqlite3.Connection, ChainState],
+                                          Sequence[AuditEntry]]) -> Sequence[AuditEntry]:
+        if self._pid != os.getpid():  # forked child: fresh lock and connection
+            self._pid, self._mutex, self._conn = os.getpid(), threading.Lock(), None
+        with self._mutex:  # the writer thread and prune() share one connection
+            return self._transaction_locked(step)
+
+    def _transaction_locked(self, step: Callable[[sqlite3.Connection, ChainState],
+                                                 Sequence[AuditEntry]]) -> Sequence[AuditEntry]:
+        try:
+            conn = self._writer()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            msg = f"Cannot open the audit database {self.path} for writing: {exc}."
+            raise AuditStoreError(msg) from exc
+        try:
+            records = step(conn, self._state(conn))
+            self._fault("commit")
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            self._rollback(conn)
+            msg = f"Writing to the audit database {self.path} failed: {exc}."
+            raise AuditStoreError(msg) from exc
+        except BaseException:
+            self._rollback(conn)
+            raise
+        return records
+
+    def _write(self, conn: sqlite3.Connection, batch: Batch) -> list[AuditEntry]:
+        if not batch.records:
+            return []
+        conn.executemany(f"INSERT INTO {E} ({sql.COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                         [sql.to_row(e) for e in batch.records])
+        h = batch.head
+        conn.execute(f"INSERT OR REPLACE INTO {H} (one, seq, hash, key_id, mac) "
+                     "VALUES (1, ?, ?, ?, ?)", (h.seq, h.hash, h.key_id, h.mac))
+        return batch.records
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+            conn.execute("ROLLBACK")
+
+    def _state(self, conn: sqlite3.Connection) -> ChainState:
+        last = conn.execute(f"SELECT seq, hash FROM {E} ORDER BY seq DESC LIMIT 1").fetchone()
+        ckpt = conn.execute(f"SELECT seq, details FROM {E} WHERE action = ? "
+                            "ORDER BY seq DESC LIMIT 1", (CHECKPOINT,)).fetchone()
+        return sql.state_from(last, ckpt)
+
+    def _boundary(self, conn: sqlite3.Connection, cutoff: str) -> PruneBoundary | None:
+        first_new = conn.execute(f"SELECT MIN(seq) FROM {E} WHERE ts >= ?",
+                                 (cutoff,)).fetchone()[0]
+        cond, args = ("seq < ?", (first_new,)) if first_new is not None else ("1 = 1", ())
+        row = conn.execute(f"SELECT MAX(seq), COUNT(*) FROM {E} WHERE {cond}", args).fetchone()
+        if not row[1]:
+            return None
+        last = conn.execute(f"SELECT hash FROM {E} WHERE seq = ?", (row[0],)).fetchone()
+        ckpt = conn.execute(f"SELECT details FROM {E} WHERE action = ? AND seq <= ? "
+                            "ORDER BY seq DESC LIMIT 1", (CHECKPOINT, row[0])).fetchone()
+        mac = "" if ckpt is None else sql.checkpoint_mac(str(ckpt[0]))
+        return PruneBoundary(int(row[0]), str(last[0]), mac, int(row[1]), cutoff)
+
+    def _writer(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect(create=True)
+        return self._conn
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        if create:
+            for ddl in sql.schema(E, H, M):
+                conn.execute(ddl)
+        return conn
+
+    # -- reading ----------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection | None:
+        if not self.path.exists():
+            return None
+        try:
+            conn = self._connect(create=False)
+            conn.execute("PRAGMA query_only=ON")
+        except sqlite3.Error as exc:
+            msg = f"Cannot read the audit database {self.path}: {exc}."
+            raise AuditStoreError(msg) from exc
+        return conn
+
+    def _rows(self, query: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        conn = self._reader()
+        if conn is None:
+            return []
+        try:
+            return list(conn.execute(query, args))
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            msg = f"Cannot read the audit database {self.path}: {exc}."
+            raise AuditStoreError(msg) from exc
+        except sqlite3.DatabaseError as exc:
+            msg = f"The audit database {self.path} is damaged: {exc}."
+            raise AuditStoreError(msg) from exc
+        finally:
+            conn.close()
+
+    def scan(self) -> Iterator[Scanned]:
+        """Every row in sequence order."""
+        for row in self._rows(f"SELECT {sql.COLUMNS} FROM {E} ORDER BY seq"):
+            yield sql.scanned(row, str(self.path))
+
+    def query(self, flt: Filter) -> list[AuditEntry]:
+        """Matching rows, oldest first."""
+        text, args = sql.query_sql(E, flt, "?")
+        return [sql.from_row(r) for r in reversed(self._rows(text, args))]
+
+    def head(self) -> HeadAnchor | None:
+        """The head anchor row."""
+        rows = self._rows(f"SELECT seq, hash, key_id, mac FROM {H} WHERE one = 1")
+        return sql.head_from(rows[0] if rows else None)
+
+    def close(self) -> None:
+        """Close the writer connection."""
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None

@@ -1,0 +1,126 @@
+"""Group commit: one writer thread per trail and process, one fsync/COMMIT per batch.
+
+Callers enqueue a draft and wait on its future. The writer thread
+(``kaizen-perf-audit``) takes everything queued, asks the store to append it as
+one batch, and resolves every future only after the store returned, that is
+after fsync/COMMIT. If the store raises, every future of the batch fails: an
+entry is never acknowledged unless the write that holds it was durable.
+While one batch is being synced, new callers queue up for the next one, so the
+cost of an fsync is shared by everyone who arrived during the previous one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future, InvalidStateError
+from typing import Any
+
+from kaizen_perf._ratelimit import RateLimitedLog
+from kaizen_perf.audit.chain import Chainer
+from kaizen_perf.audit.model import AuditEntry, Draft
+from kaizen_perf.audit.store import AuditStore
+from kaizen_perf.errors import AuditStoreError
+
+THREAD_NAME = "kaizen-perf-audit"
+
+
+class GroupCommitWriter:
+    """Queues drafts and commits them in batches on a background thread."""
+
+    def __init__(self, store: AuditStore, chainer: Chainer, *, max_batch: int = 4096,
+                 log: RateLimitedLog | None = None) -> None:
+        self.store, self.chainer, self.max_batch = store, chainer, max_batch
+        self._log = log or RateLimitedLog()
+        self.batches = 0
+        self.failed_batches = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._queue: list[tuple[Draft, Future[AuditEntry]]] = []
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def submit(self, draft: Draft) -> Future[AuditEntry]:
+        """Queue one draft; the future resolves to its stored record once durable."""
+        fut: Future[AuditEntry] = Future()
+        if self._pid != os.getpid():
+            self._reset()  # forked child: the parent's thread does not exist here
+        with self._cond:
+            if self._closing:
+                fut.set_exception(AuditStoreError(
+                    f"The audit trail at {self.store.location} is closed; entry not recorded."))
+                return fut
+            self._queue.append((draft, fut))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    break
+                items = self._queue[:self.max_batch]
+                del self._queue[:self.max_batch]
+            self._commit(items)
+        self._finish()
+
+    def _commit(self, items: list[tuple[Draft, Future[AuditEntry]]]) -> None:
+        try:
+            records = self.store.append(self.chainer.builder([d for d, _ in items]))
+        except Exception as exc:  # a store bug must fail the batch, never kill the writer
+            self.failed_batches += 1
+            error = exc if isinstance(exc, AuditStoreError) else AuditStoreError(
+                f"The audit store {self.store.location} failed: {type(exc).__name__}: {exc}.")
+            self._log("audit-write", f"kaizen-perf audit batch of {len(items)} failed: {error}")
+            for _, fut in items:
+                _settle(fut, error=error)
+            return
+        self.batches += 1
+        by_id = {r.id: r for r in records}
+        for draft, fut in items:
+            _settle(fut, result=by_id[draft.id])
+
+    def _finish(self) -> None:
+        """Close with a final checkpoint so a clean shutdown ends on a signed record."""
+        try:
+            self.store.append(self.chainer.builder([], final=True))
+        except Exception as exc:
+            self._log("audit-close", f"kaizen-perf could not write the closing checkpoint: {exc}")
+
+    def close(self, timeout_s: float) -> bool:
+        """Commit what is queued, write a closing checkpoint, stop; False if the deadline hit."""
+        with self._cond:
+            self._closing = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and self._pid == os.getpid():
+            thread.join(timeout_s)
+            if thread.is_alive():
+                return False
+        self._fail_queued()
+        return True
+
+    def _fail_queued(self) -> None:
+        with self._cond:
+            items, self._queue = self._queue, []
+        for _, fut in items:
+            _settle(fut, error=AuditStoreError(
+                f"The audit trail at {self.store.location} closed before the entry was durable."))
+
+
+def _settle(fut: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
+    try:
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+    except InvalidStateError:
+        pass  # the caller gave up on it (cancelled)
