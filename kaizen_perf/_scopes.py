@@ -116,6 +116,22 @@ class ToolScope(_Timed):
             mon.pipeline.count_drop()
 
 
+class TaggedToolScope(ToolScope):
+    """A tool scope that also tags profiler samples with the tool (Pyroscope on)."""
+
+    __slots__ = ("_tag",)
+
+    def __enter__(self) -> TaggedToolScope:
+        self._tag = self._mon._tagger.enter_tool(self._name)
+        ToolScope.__enter__(self)
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        ToolScope.__exit__(self, et, exc, tb)
+        self._mon._tagger.exit_tool(self._tag)
+
+
 class LoopScope(_Timed):
     """``with mon.agent_loop():`` — one iteration of the agent loop."""
 

@@ -23,7 +23,7 @@ from prometheus_client.core import Metric
 
 from kaizen_perf import _validate as v
 from kaizen_perf._context import CURRENT, new_span_id, parse_traceparent
-from kaizen_perf._scopes import NOOP, LoopScope, NoopScope, ToolScope
+from kaizen_perf._scopes import NOOP, LoopScope, NoopScope, TaggedToolScope, ToolScope
 from kaizen_perf.aggregate import MetricsSink
 from kaizen_perf.config import Settings
 from kaizen_perf.cost import PICO, PriceTable
@@ -86,6 +86,10 @@ class Monitor:
         self.budget, self.alerts = attach(self)
         self.server: Any = None
         self._closed = False
+        self.profiler: Any = None
+        self._tool_scope: type[ToolScope] = ToolScope
+        if self._enabled and settings.pyroscope_url:
+            self._start_pyroscope(settings.pyroscope_url)
         if self._enabled:
             self.pipeline.start()
             if self.alerts is not None:
@@ -114,7 +118,21 @@ class Monitor:
         if type(name) is not str or not name:
             self._invalid(v.label(name, "tool name") or "invalid_label")
             return NOOP
-        return ToolScope(self, name)
+        return self._tool_scope(self, name)
+
+    def _start_pyroscope(self, url: str) -> None:
+        """Continuous profiling pushed to Pyroscope; tool scopes then tag samples (decided once)."""
+        from kaizen_perf.collectors.pyroscope import PyroscopeOptions, PyroscopeProfiler
+        from kaizen_perf.errors import CollectorUnavailable, ConfigError
+
+        try:
+            self.profiler = PyroscopeProfiler(PyroscopeOptions(
+                url, service_name=self.agent_id, agent_id=self.agent_id)).start()
+        except (CollectorUnavailable, ConfigError) as exc:
+            logger.warning("kaizen-perf: Pyroscope profiling is off: %s", exc)
+            return
+        self._tagger = self.profiler.tagger()
+        self._tool_scope = TaggedToolScope
 
     # -- point hooks ------------------------------------------------------------------
     def record_api_call(self, provider: str, model: str, input_tokens: int = 0,
@@ -289,6 +307,8 @@ class Monitor:
         timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         ok = self.pipeline.shutdown(timeout)
+        if self.profiler is not None:
+            ok = self.profiler.shutdown_with_deadline(max(0.0, deadline - time.monotonic())) and ok
         if self.server is not None:
             self.server.stop(max(0.0, deadline - time.monotonic()))
         return ok

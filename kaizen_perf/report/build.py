@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kaizen_perf.report.data import load
-from kaizen_perf.report.flame import diff_tree, read_folded
+from kaizen_perf.report.flame import diff_tree, load_profile
 from kaizen_perf.report.html import render_compare, render_run
 
 
@@ -20,9 +20,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 def write_comparison(a_dir: str | Path, b_dir: str | Path, out: str | Path) -> Path:
     """Render runs A and B side by side with a differential flame graph."""
     a, b = load(a_dir), load(b_dir)
-    stacks_a = read_folded(a.path / "profiles" / "profile.folded")
-    stacks_b = read_folded(b.path / "profiles" / "profile.folded")
-    diff = diff_tree(stacks_a, stacks_b) if stacks_a and stacks_b else None
+    prof_a = load_profile(a.path / "profiles" / "profile.folded")
+    prof_b = load_profile(b.path / "profiles" / "profile.folded")
+    diff = diff_tree(prof_a, prof_b) if prof_a.samples and prof_b.samples else None
     path = Path(out)
     path.write_text(render_compare(a, b, diff), encoding="utf-8")
     return path

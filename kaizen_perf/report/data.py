@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from kaizen_perf.errors import ConfigError
-from kaizen_perf.report.flame import Node, build_tree, read_folded, top_frames
+from kaizen_perf.profiles.folded import top_functions
+from kaizen_perf.report.flame import Node, build_tree, load_profile
 from kaizen_perf.runner.rundir import load_run
 
 MAX_POINTS = 600  #: points per time series after downsampling (a 30-hour run stays small)
@@ -46,12 +47,14 @@ def load(path: str | Path) -> ReportData:
         raise ConfigError(msg)
     run = load_run(root)
     hooks = _json(root / "hooks.json", {"agents": {}})
-    stacks = read_folded(root / "profiles" / "profile.folded")
-    flames = {"cpu" if not run.get("idle") else "wall": build_tree(stacks)} if stacks else {}
-    wall = read_folded(root / "profiles" / "profile-wall.folded")
-    if wall:
-        flames["wall"] = build_tree(wall)
-    return ReportData(root, run, hooks, _series(root), flames, top_frames(stacks),
+    profile = load_profile(root / "profiles" / "profile.folded")
+    kind = "wall" if run.get("idle") else "cpu"
+    flames = {kind: build_tree(profile)} if profile.samples else {}
+    for path in sorted((root / "profiles" / "by-agent").glob("*.folded")):
+        agent_profile = load_profile(path)
+        if agent_profile.samples:  # per-agent trees: the report's agent filter
+            flames[f"{kind}:{path.stem}"] = build_tree(agent_profile, root=path.stem)
+    return ReportData(root, run, hooks, _series(root), flames, top_functions(profile),
                       _jsonl(root / "alerts.jsonl"))
 
 

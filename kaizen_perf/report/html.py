@@ -92,7 +92,7 @@ def _model_row(model: str, r: dict[str, Any]) -> str:
 
 def _flame_section(flames: dict[str, Node], agents: list[str], diff: bool, title: str) -> str:
     kinds = "".join(f'<option value="{k}">{"on-CPU" if k == "cpu" else "wall-clock"}</option>'
-                    for k in flames)
+                    for k in flames if ":" not in k)
     agent_opts = "".join(f'<option value="{_e(a)}">{_e(a)}</option>' for a in agents)
     return (f'<section><h2>{_e(title)}</h2><div class="controls">'
             f'<label>profile <select id="flame-kind">{kinds}</select></label>'
@@ -136,7 +136,8 @@ def render_run(d: ReportData) -> str:
     agents = d.hooks.get("agents", {})
     body = "".join(_agent_section(a, s, d.series.get(a, [])) for a, s in agents.items())
     if d.flames:
-        body += _flame_section(d.flames, list(agents), False, "Flame graph")
+        split = sorted({k.split(":", 1)[1] for k in d.flames if ":" in k})
+        body += _flame_section(d.flames, split, False, "Flame graph")
     if d.top:
         rows = "".join(f"<tr><td>{_e(n)}</td><td>{c}</td></tr>" for n, c in d.top)
         body += f"<section><h2>Hottest functions (self samples)</h2><table>{rows}</table></section>"
@@ -144,7 +145,7 @@ def render_run(d: ReportData) -> str:
     if d.run.get("warnings"):
         body += "<section><h2>Warnings</h2><ul>" + "".join(
             f"<li>{_e(w)}</li>" for w in d.run["warnings"]) + "</ul></section>"
-    data = {"flames": d.flames, "diff": False, "pid_agents": d.run.get("pid_agents", {})}
+    data = {"flames": d.flames, "diff": False}
     return _page(f"kaizen-perf run {d.run.get('run_id', '')}", _header(d), body, data)
 
 

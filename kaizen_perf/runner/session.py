@@ -167,6 +167,8 @@ class Session:
     # -- the end ----------------------------------------------------------------------------
     def _finish(self, info: dict[str, Any], status: dict[str, Any], code: int) -> int:
         profile = self._profiler.stop(timeout_s=5.0) if self._profiler is not None else None
+        if profile is not None and profile.available:
+            self._write_agent_profiles(profile)
         self.receiver.stop()
         self.mon.flush()
         agents = self.collector.agents()
@@ -185,6 +187,20 @@ class Session:
         self.close()
         return code
 
+    def _write_agent_profiles(self, profile: Any) -> None:
+        """profiles/by-agent/<agent>.folded: the stacks of each agent's processes."""
+        from kaizen_perf.profiles.folded import write_folded
+
+        agents = self.collector.agent_of_pid
+        default = self.collector.default_agent
+        split = profile.by_agent(lambda pid: agents.get(pid, default) if pid else default)
+        if len(split) < 2:
+            return  # one agent: the whole profile is already its profile
+        out = self.rundir.profiles / "by-agent"
+        out.mkdir(exist_ok=True)
+        for agent, part in split.items():
+            write_folded(part, out / f"{_safe_name(agent)}.folded")
+
     def _write_report(self) -> str:
         """The HTML report, written at the end of every run (a failure is reported, not raised)."""
         from kaizen_perf.report.build import write_report
@@ -198,6 +214,11 @@ class Session:
         """Stop the receiver and the monitor (idempotent)."""
         self.receiver.stop()
         self.mon.shutdown(2.0)
+
+
+def _safe_name(name: str) -> str:
+    """A file name for an agent id."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
 
 def _socket_path(run_path: Path) -> str:

@@ -121,3 +121,51 @@ def test_report_data_is_versioned_and_small(run_dir: Path) -> None:
     assert json.loads((run_dir / "run.json").read_text())["format_version"] == 1
     text = write_report(run_dir).read_text()
     assert "<script src" not in text and "http://" not in text.split("<main>")[1][:200]
+
+
+TWO_AGENTS = """
+import os, subprocess, sys, time
+
+def spin(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+def planner_work():
+    spin(2.0)
+
+if len(sys.argv) > 1:
+    def coder_work():
+        spin(2.0)
+    coder_work()
+else:
+    kid = subprocess.Popen([sys.executable, __file__, "child"],
+                           env=dict(os.environ, KAIZEN_PERF_AGENT_ID="coder"))
+    planner_work()
+    kid.wait()
+"""
+
+
+def test_flame_graph_filters_by_agent(browser: Any, tmp_path: Path) -> None:
+    """With two agents in one tree, choosing an agent shows only its processes' functions."""
+    script = tmp_path / "two.py"
+    script.write_text(TWO_AGENTS)
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "kaizen_perf", "run", "--agent-id", "planner",
+                           "--metrics-addr", ":0", "--out", str(out), "--", sys.executable,
+                           str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "hottest functions" in proc.stdout
+    page, errors, _ = _open(browser, out / "report.html")
+    try:
+        def names() -> set[str]:
+            return {n.split(" ")[0] for n in page.locator("#flame .frame").evaluate_all(
+                "els => els.map(e => e.dataset.name)")}
+        assert {"planner_work", "coder_work"} <= names()
+        page.select_option("#flame-agent", "coder")
+        assert "coder_work" in names() and "planner_work" not in names()
+        page.select_option("#flame-agent", "planner")
+        assert "planner_work" in names() and "coder_work" not in names()
+        assert errors == []
+    finally:
+        page.close()

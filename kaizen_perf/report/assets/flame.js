@@ -25,21 +25,13 @@
     const h = hue(node.n);
     return `hsl(${15 + (h % 40)},${70 + (h % 20)}%,${55 + (h % 15)}%)`;
   }
-  function pidOf(name) {
-    const m = /^process (\d+)/.exec(name);
-    return m ? m[1] : null;
-  }
-  function rootFor(tree) {
-    const agent = agentSel ? agentSel.value : "";
-    if (!agent || !tree.c) return tree;
-    const pids = DATA.pid_agents || {};
-    const kids = tree.c.filter((c) => pidOf(c.n) === null || pids[pidOf(c.n)] === agent);
-    return {n: "all (" + agent + ")", v: kids.reduce((s, c) => s + c.v, 0), c: kids};
-  }
   function draw() {
-    const tree = DATA.flames[kindSel ? kindSel.value : Object.keys(DATA.flames)[0]];
+    // per-agent trees are stored as "<kind>:<agent>" (split by the sampled process's agent)
+    const kind = kindSel ? kindSel.value : Object.keys(DATA.flames)[0];
+    const agent = agentSel ? agentSel.value : "";
+    const tree = DATA.flames[agent ? kind + ":" + agent : kind];
     if (!tree) { box.textContent = "No stack samples in this run."; return; }
-    current = rootFor(tree);
+    current = tree;
     const top = focus && contains(current, focus) ? focus : current;
     box.innerHTML = "";
     const width = box.clientWidth || 1000;
