@@ -39,6 +39,11 @@ ENV_ALERTS = "KAIZEN_PERF_ALERTS"
 ENV_ALERT_RULES = "KAIZEN_PERF_ALERT_RULES"
 ENV_ALERT_WEBHOOK = "KAIZEN_PERF_ALERT_WEBHOOK"
 ENV_STUCK_AFTER = "KAIZEN_PERF_STUCK_AFTER_S"
+ENV_AUDIT_URL = "KAIZEN_PERF_AUDIT_URL"
+ENV_AUDIT_KEY = "KAIZEN_PERF_AUDIT_KEY"
+ENV_AUDIT_POLICY = "KAIZEN_PERF_AUDIT_POLICY"
+ENV_AUDIT_RETENTION_DAYS = "KAIZEN_PERF_AUDIT_RETENTION_DAYS"
+ENV_AUDIT_AUTO = "KAIZEN_PERF_AUDIT_AUTO"
 
 
 # -- parsers: str -> value, raising ValueError with the expected form ---------
@@ -102,6 +107,36 @@ def _parse_url(raw: str) -> str:
     if not raw.strip().startswith(("http://", "https://")):
         raise ValueError("an http:// or https:// URL, such as http://127.0.0.1:9000/alerts")
     return raw.strip()
+
+
+def _audit_url(raw: str) -> str:
+    url = raw.strip()
+    if not url.startswith(("sqlite:///", "jsonl:///", "postgresql://", "postgres://")):
+        raise ValueError("sqlite:///PATH, jsonl:///DIR or postgresql://USER@HOST/DB")
+    return url
+
+
+def _audit_key(raw: str) -> str:
+    if len(raw.encode()) < 16:
+        raise ValueError("a secret of at least 16 bytes, such as 64 random hex digits")
+    return raw
+
+
+def _audit_policy(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("deny", "wait", "degrade"):
+        raise ValueError("one of deny, wait, degrade")
+    return value
+
+
+def _audit_auto(raw: str) -> str:
+    kinds = [k.strip().lower() for k in raw.split(",") if k.strip()]
+    allowed = ("tool", "permission", "checkpoint", "interrupt")
+    if kinds == ["none"]:
+        return "none"
+    if not kinds or any(k not in allowed for k in kinds):
+        raise ValueError(f"a comma-separated list of {', '.join(allowed)}, or none")
+    return ",".join(kinds)
 
 
 def parse_addr(raw: str) -> tuple[str, int]:
@@ -180,6 +215,23 @@ class Settings:
     stuck_after_s: float = field(default=600.0, metadata=_spec(
         ENV_STUCK_AFTER, _positive_float,
         "Seconds without a finished loop iteration before an agent counts as stuck."))
+    audit_url: str | None = field(default=None, metadata=_spec(
+        ENV_AUDIT_URL, _audit_url,
+        "Audit store: sqlite:///PATH, jsonl:///DIR or postgresql://… "
+        "(unset: sqlite:///.kaizen/audit.db)."))
+    audit_key: str | None = field(default=None, repr=False, metadata=_spec(
+        ENV_AUDIT_KEY, _audit_key,
+        "HMAC key signing audit checkpoints (unset: a random key kept beside the trail, "
+        "which does not stop someone who can read it)."))
+    audit_policy: str = field(default="deny", metadata=_spec(
+        ENV_AUDIT_POLICY, _audit_policy,
+        "When the audit store cannot write: deny the action, wait (then deny), or degrade."))
+    audit_retention_days: int = field(default=30, metadata=_spec(
+        ENV_AUDIT_RETENTION_DAYS, _positive_int,
+        "Audit entries older than this many days are pruned behind a signed record."))
+    audit_auto: str = field(default="tool,permission,checkpoint,interrupt", metadata=_spec(
+        ENV_AUDIT_AUTO, _audit_auto,
+        "Hook events recorded in the audit trail automatically (comma list, or none)."))
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -72,5 +72,9 @@ def open_trail(url: str | None, *, agent_id: str, key: bytes | str | None = None
 
 
 def default_redactor() -> Redactor | None:
-    """kaizen-perf's own redaction function when it is installed, else None (identity)."""
-    return None
+    """kaizen-perf's secret/PII scrubber (``kaizen_perf.redact.redact``), if present."""
+    try:
+        from kaizen_perf.redact import redact
+    except ImportError:
+        return None
+    return redact

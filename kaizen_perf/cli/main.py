@@ -30,7 +30,8 @@ def _register() -> None:
     # One line per command module; each module owns its commands.
     from kaizen_perf.cli import info, regression, report, run, top
     from kaizen_perf.cli import pricing, rules
-    for module in (info, run, regression, report, top, pricing, rules):
+    from kaizen_perf.cli import audit
+    for module in (info, run, regression, report, top, pricing, rules, audit):
         for command in module.COMMANDS:
             cli.add_command(command)
 
