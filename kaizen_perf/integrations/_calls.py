@@ -151,6 +151,10 @@ class CallTracker:
             self.provider, model, u.input_tokens, u.output_tokens, u.cache_read_tokens,
             u.cache_write_tokens, max(0.0, now - self.attempt_start), err,
             cache_write_1h_tokens=u.cache_write_1h_tokens)
+        if self.streamed and not self.usage and error is None:
+            _log(f"no-usage:{self.provider}", f"kaizen-perf saw no token usage in a streamed "
+                 f"{self.provider} call ({model}): its tokens and cost are not counted. For "
+                 "OpenAI chat completions pass stream_options={'include_usage': True}.")
         if self.recorder.on_call is None:
             return
         ttft = None if self.first_token is None else self.first_token - self.start
