@@ -181,8 +181,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import kaizen_perf
 
-    state = run_agent(args.iterations, kaizen_perf.get_monitor(), seed=args.seed,
-                      scale=args.scale, duration_s=args.duration)
+    mon = kaizen_perf.get_monitor()
+    print(f"reference agent {mon.agent_id!r}: running"
+          + (f" for {args.duration:.0f} s" if args.duration else f" {args.iterations} iterations"),
+          flush=True)
+    state = run_agent(args.iterations, mon, seed=args.seed, scale=args.scale,
+                      duration_s=args.duration)
     print(f"reference agent: {state.iteration} iterations, {state.failures} failed tool calls")
 
 
