@@ -79,7 +79,9 @@ class SlicedWindow:
             slices.append((idx, {}))
             if len(slices) > _SLICES + 2:
                 slices.popleft()
-        counts = next((c for i, c in reversed(slices) if i <= idx), slices[0][1])
+        last_idx, counts = slices[-1]
+        if last_idx != idx:  # a late event (another thread's clock read): its own slice
+            counts = next((c for i, c in reversed(slices) if i <= idx), slices[0][1])
         vec = counts.get(key)
         if vec is None:
             if len(counts) >= _MAX_KEYS:  # cardinality bound: fold like the metric families
@@ -120,7 +122,10 @@ _EVENT_OF = {"kaizen_tool_duration_seconds": ToolEvent, "kaizen_tool_calls_total
              "kaizen_agent_loop_iterations_total": LoopEvent}
 
 
-def _matcher(labels: tuple[str, ...], match: Mapping[str, str]) -> Callable[[Key], bool]:
+def _matcher(labels: tuple[str, ...], match: Mapping[str, str]) -> Callable[[Key], bool] | None:
+    """A label filter, or None when the rule watches every series (the common, fast case)."""
+    if not match:
+        return None
     pairs = [(labels.index(k), v) for k, v in match.items()]
     return lambda key: all(key[i] == v for i, v in pairs)
 
@@ -138,7 +143,7 @@ class LatencyEvaluator:
     def observe(self, event: Event, now_ns: int) -> None:
         """Count the event's duration in its bucket."""
         key, duration, end_ns, _ = _extract(event)
-        if self._match(key):
+        if self._match is None or self._match(key):
             self._window.add(end_ns, key, bisect_left(self._buckets, duration))
 
     def evaluate(self, now_ns: int, probe: Probe) -> list[Finding]:
@@ -169,7 +174,7 @@ class ErrorRateEvaluator:
     def observe(self, event: Event, now_ns: int) -> None:
         """Count the call, and the error if any."""
         key, _, end_ns, error = _extract(event)
-        if self._match(key):
+        if self._match is None or self._match(key):
             self._window.add(end_ns, key, 0)
             if error is not None:
                 self._window.add(end_ns, key, 1)
