@@ -175,11 +175,13 @@ def _bench_summary(result: results_io.RunResult) -> None:
               default=None, help="Also write the raw results JSON here.")
 @click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Append the ratios to this history file (main-branch runs).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write an HTML report (ratios with CIs as a chart).")
 def check_cmd(suite: str, patterns: tuple[str, ...], quick: bool, rounds: int | None,
               seed: int | None, targets_path: Path | None, timeout: float, no_progress: bool,
               base: str | None, head: str, against: Path | None, gate: str | None,
               strict: bool, fmt: str, out: Path | None, results_path: Path | None,
-              history_path: Path | None) -> int:
+              history_path: Path | None, html_path: Path | None) -> int:
     """Compare a candidate with a baseline: interleaved pairs in one job, gated verdicts."""
     if (base is None) == (against is None):
         msg = "Pass exactly one of --base REF|DIR (paired, recommended) or --against FILE."
@@ -206,6 +208,11 @@ def check_cmd(suite: str, patterns: tuple[str, ...], quick: bool, rounds: int | 
         history.append(history_path, outcome, commit=head_side.commit,
                        reference=base, created=result.created)
     emit(outcome, fmt, out, strict)
+    if html_path is not None:
+        from kaizen_perf.report.regression import render_check_html
+
+        html_path.write_text(render_check_html(outcome), encoding="utf-8")
+        click.echo(f"HTML report written to {html_path}", err=True)
     click.echo(f"check took {result.duration_s:.0f} s", err=True)
     return outcome.exit_code(strict=strict)
 

@@ -2,6 +2,7 @@
 // agent selection, differential colouring. No dependencies, no network.
 (function () {
   "use strict";
+  if (!document.getElementById("flame")) return;
   const DATA = JSON.parse(document.getElementById("kp-data").textContent);
   const box = document.getElementById("flame");
   const info = document.getElementById("flame-info");
