@@ -27,7 +27,7 @@ def _x(change: float, span: float) -> float:
 def _span(rows: list[Row]) -> float:
     ends = [abs(v - 1) for r in rows if r.estimate for v in (r.estimate.low, r.estimate.high)
             if math.isfinite(v)] + [r.gate * 2 for r in rows]
-    return min(1.0, max(ends + [0.05]) * 1.1)
+    return min(1.0, max([*ends, 0.05]) * 1.1)
 
 
 def forest_svg(rows: list[Row]) -> str:
