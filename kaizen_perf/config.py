@@ -44,6 +44,19 @@ ENV_AUDIT_KEY = "KAIZEN_PERF_AUDIT_KEY"
 ENV_AUDIT_POLICY = "KAIZEN_PERF_AUDIT_POLICY"
 ENV_AUDIT_RETENTION_DAYS = "KAIZEN_PERF_AUDIT_RETENTION_DAYS"
 ENV_AUDIT_AUTO = "KAIZEN_PERF_AUDIT_AUTO"
+ENV_TRACES = "KAIZEN_PERF_TRACES"
+ENV_OTLP_ENDPOINT = "KAIZEN_PERF_OTLP_ENDPOINT"
+ENV_OTLP_METRICS = "KAIZEN_PERF_OTLP_METRICS"
+ENV_EXPORT_TIMEOUT = "KAIZEN_PERF_EXPORT_TIMEOUT"
+ENV_TRACE_SAMPLE_RATIO = "KAIZEN_PERF_TRACE_SAMPLE_RATIO"
+ENV_SLOW_THRESHOLD = "KAIZEN_PERF_SLOW_THRESHOLD_S"
+ENV_PROPAGATE_SUBPROCESS = "KAIZEN_PERF_PROPAGATE_SUBPROCESS"
+ENV_LOG_EVENTS = "KAIZEN_PERF_LOG_EVENTS"
+ENV_LOG_FILE = "KAIZEN_PERF_LOG_FILE"
+ENV_LOG_RETENTION_DAYS = "KAIZEN_PERF_LOG_RETENTION_DAYS"
+ENV_STATSD_ADDR = "KAIZEN_PERF_STATSD_ADDR"
+ENV_STATSD_PREFIX = "KAIZEN_PERF_STATSD_PREFIX"
+ENV_STATSD_TAGS = "KAIZEN_PERF_STATSD_TAGS"
 
 
 # -- parsers: str -> value, raising ValueError with the expected form ---------
@@ -152,6 +165,30 @@ def _parse_addr_str(raw: str) -> str:
     return f"{host}:{port}"
 
 
+def _traces(raw: str) -> str:
+    kinds = [k.strip().lower() for k in raw.split(",") if k.strip()]
+    if not kinds or any(k not in ("otlp", "console", "memory", "none") for k in kinds):
+        raise ValueError("a comma-separated list of otlp, console, memory or none")
+    return ",".join(kinds)
+
+
+def _ratio(raw: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("a fraction from 0 to 1, such as 0.1") from None
+    if not 0 <= value <= 1:
+        raise ValueError("a fraction from 0 to 1, such as 0.1")
+    return value
+
+
+def _log_events(raw: str) -> str:
+    low = raw.strip().lower()
+    if low not in ("off", "errors", "all"):
+        raise ValueError("one of off, errors, all")
+    return low
+
+
 def _spec(env: str, parse: Callable[[str], Any], doc: str) -> dict[str, Any]:
     return {"env": env, "parse": parse, "doc": doc}
 
@@ -232,6 +269,41 @@ class Settings:
     audit_auto: str = field(default="tool,permission,checkpoint,interrupt", metadata=_spec(
         ENV_AUDIT_AUTO, _audit_auto,
         "Hook events recorded in the audit trail automatically (comma list, or none)."))
+
+    traces: str | None = field(default=None, metadata=_spec(
+        ENV_TRACES, _traces,
+        "Span exporters: otlp, console, memory or none, comma-separated (unset: the "
+        "standard OTEL_TRACES_EXPORTER decides)."))
+    otlp_endpoint: str | None = field(default=None, metadata=_spec(
+        ENV_OTLP_ENDPOINT, _parse_url,
+        "Base URL of the OTLP/HTTP receiver (unset: OTEL_EXPORTER_OTLP_ENDPOINT)."))
+    otlp_metrics: bool | None = field(default=None, metadata=_spec(
+        ENV_OTLP_METRICS, _parse_bool,
+        "Export gen_ai.client.* metrics over OTLP (unset: OTEL_METRICS_EXPORTER=otlp decides)."))
+    export_timeout_s: float = field(default=3.0, metadata=_spec(
+        ENV_EXPORT_TIMEOUT, _positive_float, "Timeout of one export request, seconds."))
+    trace_sample_ratio: float = field(default=1.0, metadata=_spec(
+        ENV_TRACE_SAMPLE_RATIO, _ratio,
+        "Fraction of traces kept; errors and slow operations are always kept."))
+    slow_threshold_s: float = field(default=10.0, metadata=_spec(
+        ENV_SLOW_THRESHOLD, _positive_float,
+        "Spans at least this long are kept whatever the sample ratio, seconds."))
+    propagate_subprocess: bool = field(default=False, metadata=_spec(
+        ENV_PROPAGATE_SUBPROCESS, _parse_bool,
+        "Add the current TRACEPARENT to the environment of every subprocess started."))
+    log_events: str = field(default="off", metadata=_spec(
+        ENV_LOG_EVENTS, _log_events, "Log hook events as JSON lines: off, errors or all."))
+    log_file: str | None = field(default=None, metadata=_spec(
+        ENV_LOG_FILE, _parse_str, "Write JSON logs to this file, rotated daily (unset: stderr)."))
+    log_retention_days: int = field(default=30, metadata=_spec(
+        ENV_LOG_RETENTION_DAYS, _positive_int, "Rotated log files older than this are deleted."))
+    statsd_addr: str | None = field(default=None, metadata=_spec(
+        ENV_STATSD_ADDR, _parse_addr_str, "Send metrics over UDP to a StatsD server at HOST:PORT."))
+    statsd_prefix: str = field(default="kaizen", metadata=_spec(
+        ENV_STATSD_PREFIX, _parse_str, "Prefix of every StatsD metric name."))
+    statsd_tags: bool = field(default=False, metadata=_spec(
+        ENV_STATSD_TAGS, _parse_bool,
+        "DogStatsD tags (|#agent:…) instead of labels folded into the metric name."))
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
