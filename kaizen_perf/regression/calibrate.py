@@ -10,6 +10,7 @@ applies pytest-benchmark's ``mean:5%`` rule to the same samples.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from kaizen_perf.regression.verdicts import Verdict, effective_gate, judge
 
 PYTEST_RULE = 0.05  # --benchmark-compare-fail=mean:5%
 _NOT_COMPARED = ("parity:", "single:")
+CLUSTERED = True  # as `check` does; False shows what pair-level intervals alone would give
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ def rounds_of(js: JobSamples) -> dict[int, list[Pair]]:
 
 def _draw(groups: list[list[Pair]], k: int, rng: random.Random) -> list[list[Pair]]:
     # Without replacement while the pool allows it: a subsample never repeats a worker pair.
-    return rng.sample(groups, k) if k <= len(groups) else rng.choices(groups, k=k)
+    chosen = rng.sample(groups, k) if k <= len(groups) else rng.choices(groups, k=k)
+    # Renumber, so a group drawn twice still counts as two clusters like two real rounds.
+    return [[dataclasses.replace(p, round=i) for p in g] for i, g in enumerate(chosen)]
 
 
 def experiment(groups: list[list[Pair]], design: Design, gate: float, direction: str,
@@ -75,7 +79,7 @@ def _verdict(pairs: Sequence[Pair], gate: float, direction: str,
              unit: str) -> tuple[Verdict, float, Sequence[Pair]]:
     x = [p.x for p in pairs]
     y = [p.y for p in pairs if p.y is not None]
-    est = paired_estimate(x, y)
+    est = paired_estimate(x, y, clusters=[p.round for p in pairs] if CLUSTERED else None)
     g = effective_gate(gate, unit, float(np.median(x)))
     return judge(est, g, direction), est.mde, pairs
 

@@ -89,7 +89,7 @@ def compare_row(js: JobSamples, targets: Targets, alpha: float = 0.05) -> Row:
     y = [p.y for p in js.pairs if p.y is not None]
     if not x:
         return Row(info.name, info.unit, Verdict.ERROR, gate, note="no samples were taken")
-    est = paired_estimate(x, y, alpha)
+    est = paired_estimate(x, y, alpha, clusters=[p.round for p in js.pairs if p.y is not None])
     gate = effective_gate(gate, info.unit, float(np.median(x)))
     return Row(info.name, info.unit, judge(est, gate, info.direction), gate, est,
                mad_noise(x, y), mean_change(x, y))
@@ -152,7 +152,8 @@ def _overhead(result: RunResult, target: Target) -> ParityRow:
         return ParityRow(target, Parity.ERROR, note=_first_line(js.error or "no samples"))
     x = [p.x for p in js.pairs if p.y is not None]
     y = [p.y for p in js.pairs if p.y is not None]
-    check = overhead_check(paired_estimate(x, y), target.budget)
+    rounds = [p.round for p in js.pairs if p.y is not None]
+    check = overhead_check(paired_estimate(x, y, clusters=rounds), target.budget)
     return ParityRow(target, check.status, check)
 
 

@@ -68,17 +68,42 @@ def log_ratios(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
     return np.asarray(np.log(ya / xa))
 
 
-def paired_estimate(x: Sequence[float], y: Sequence[float], alpha: float = 0.05) -> Estimate:
-    """Median ratio ``y/x`` over pairs with a sign-test confidence interval."""
-    d = np.sort(log_ratios(x, y))
+def paired_estimate(x: Sequence[float], y: Sequence[float], alpha: float = 0.05, *,
+                    clusters: Sequence[int] | None = None) -> Estimate:
+    """Median ratio ``y/x`` over pairs with a sign-test confidence interval.
+
+    With ``clusters`` (the worker pair of each pair), the interval is widened to
+    also cover the sign-test interval of the per-cluster medians: pairs from one
+    worker pair share its layout luck, so they are not fully independent.
+    """
+    raw = log_ratios(x, y)
+    d = np.sort(raw)
     n = int(d.size)
     if n == 0:
         return Estimate(1.0, 0.0, math.inf, 0, 0.0, math.inf)
-    k = sign_test_rank(n, alpha)
-    low, high = (d[k - 1], d[n - k]) if k > 0 else (-math.inf, math.inf)
+    low, high = _sign_interval(d, alpha)
+    if clusters is not None:
+        c_low, c_high = cluster_interval(raw, clusters, alpha)
+        low, high = min(low, c_low), max(high, c_high)
     mid = float(np.median(d))
     return Estimate(ratio=math.exp(mid), low=_exp(low), high=_exp(high), n=n,
-                    win_rate=float(np.mean(d > 0)), mde=_mde(float(low), float(high), alpha))
+                    win_rate=float(np.mean(d > 0)), mde=_mde(low, high, alpha))
+
+
+def _sign_interval(d_sorted: np.ndarray, alpha: float) -> tuple[float, float]:
+    n = int(d_sorted.size)
+    k = sign_test_rank(n, alpha)
+    if k == 0:
+        return -math.inf, math.inf
+    return float(d_sorted[k - 1]), float(d_sorted[n - k])
+
+
+def cluster_interval(d: np.ndarray, clusters: Sequence[int],
+                     alpha: float = 0.05) -> tuple[float, float]:
+    """The sign-test interval of per-cluster median log ratios (unbounded below 6 clusters)."""
+    labels = np.asarray(clusters)
+    medians = np.sort([float(np.median(d[labels == c])) for c in np.unique(labels)])
+    return _sign_interval(medians, alpha)
 
 
 def _exp(v: float) -> float:

@@ -44,7 +44,7 @@ def test_other_versions_are_refused_with_the_fix(tmp_path: Path) -> None:
     doc = json.loads(path.read_text())
     doc["version"] = 99
     path.write_text(json.dumps(doc))
-    with pytest.raises(BaselineError, match="version 99.*kaizen-perf bench"):
+    with pytest.raises(BaselineError, match=r"version 99.*kaizen-perf bench"):
         results.load(path)
 
 

@@ -72,6 +72,6 @@ def test_gated_verdict_detects_a_five_percent_slowdown_at_realistic_noise() -> N
     d = _aa_log_ratios(rng, 0.002, 0.05, 40.0, 0.03 / np.sqrt(2), True, np.log(1.05))
     hits = 0
     for row in d[:1000]:
-        est = paired_estimate(np.ones(N_PAIRS), np.exp(row))
+        est = paired_estimate([1.0] * N_PAIRS, list(np.exp(row)))
         hits += judge(est, 0.03).value == "REGRESSION"
     assert hits / 1000 >= 0.9

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kaizen_perf.regression.stats import (
@@ -85,7 +85,7 @@ def test_quantile_bounds_bracket_the_sample_quantile(xs: list[float], q: float) 
 
 
 def test_upper_bound_of_the_median_has_95_percent_coverage() -> None:
-    """Over many exponential samples the median bound is below the true median <= 5 % of the time."""
+    """Over many exponential samples the bound misses the true median <= 5 % of the time."""
     rng = np.random.default_rng(3)
     misses = sum(quantile_upper_bound(list(rng.exponential(1.0, 30)), 0.5) < math.log(2)
                  for _ in range(2000))
@@ -107,3 +107,18 @@ def test_mean_change_and_noise() -> None:
     x = np.ones(4000)
     y = np.exp(rng.normal(0, 0.02, 4000))
     assert mad_noise(list(x), list(y)) == pytest.approx(0.02, rel=0.1)
+
+
+@given(st.lists(st.tuples(positive, positive), min_size=12, max_size=80),
+       st.integers(min_value=1, max_value=12))
+def test_worker_pair_clusters_only_widen_the_interval(pairs: list[tuple[float, float]],
+                                                      groups: int) -> None:
+    """Accounting for worker pairs never makes the interval narrower than pair-level."""
+    x, y = [p[0] for p in pairs], [p[1] for p in pairs]
+    clusters = [i % groups for i in range(len(pairs))]
+    flat, clustered = paired_estimate(x, y), paired_estimate(x, y, clusters=clusters)
+    assert clustered.ratio == flat.ratio
+    assert clustered.low <= flat.low and clustered.high >= flat.high
+    if groups < 6:  # too few worker pairs for a 95 % sign-test interval over them
+        assert clustered.low == 0.0 and math.isinf(clustered.high)
+
