@@ -1,0 +1,1 @@
+"""Exporters: the export thread (``batch``), spans, StatsD and OTLP metrics."""

@@ -1,0 +1,124 @@
+"""Optional OTLP metrics: ``gen_ai.client.token.usage`` and ``gen_ai.client.operation.duration``.
+
+The two GenAI client histograms, with the conventions' bucket boundaries, are
+fed from API-call events on the dispatcher thread. The SDK's periodic reader
+would add a thread that blocks exit on a dead backend, so a pull reader is used
+instead: every ``interval_s`` the dispatcher takes a (cumulative) snapshot and
+offers it to a :class:`~kaizen_perf.exporters.batch.BatchExporter`, whose thread
+sends only the newest snapshot (cumulative data makes older ones redundant).
+
+Switched on by ``KAIZEN_PERF_OTLP_METRICS=1`` or ``OTEL_METRICS_EXPORTER=otlp``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExporter, MetricsData
+from opentelemetry.sdk.resources import Resource
+
+from kaizen_perf import genai as g
+from kaizen_perf.config import Settings
+from kaizen_perf.events import ApiCallEvent, Event
+from kaizen_perf.exporters.batch import BatchExporter
+
+
+class OtlpMetricsSink:
+    """Pipeline sink: API calls → GenAI client histograms → periodic OTLP export."""
+
+    def __init__(self, exporter: MetricExporter, *, resource: Resource | None = None,
+                 interval_s: float = 10.0, timeout_s: float = 3.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._reader = InMemoryMetricReader()
+        self._provider = MeterProvider(metric_readers=[self._reader],
+                                       resource=resource or Resource.create({}),
+                                       shutdown_on_exit=False)
+        meter = self._provider.get_meter("kaizen_perf")
+        self._tokens = meter.create_histogram(
+            g.METRIC_TOKEN_USAGE, unit="{token}", description="Tokens used per operation.",
+            explicit_bucket_boundaries_advisory=list(g.TOKEN_USAGE_BUCKETS))
+        self._duration = meter.create_histogram(
+            g.METRIC_OPERATION_DURATION, unit="s", description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=list(g.OPERATION_DURATION_BUCKETS))
+        timeout_ms = timeout_s * 1000
+
+        def export(snapshots: Sequence[MetricsData]) -> bool:
+            result = exporter.export(snapshots[-1], timeout_millis=timeout_ms)
+            return result.name == "SUCCESS"
+
+        self._queue = BatchExporter[MetricsData]("metrics-otlp", export,
+                                                 shutdown=exporter.shutdown, max_queue=4,
+                                                 max_batch=4, interval_s=1.0)
+        self._interval, self._clock = interval_s, clock
+        self._last = clock()
+        self._dirty = False
+
+    def handle(self, batch: Sequence[Event]) -> None:
+        """Record the API calls of a batch; snapshot for export every ``interval_s``."""
+        for e in batch:
+            if type(e) is ApiCallEvent:
+                self._record(e)
+        if self._dirty and self._clock() - self._last >= self._interval:
+            self._snapshot()
+
+    def _record(self, e: ApiCallEvent) -> None:
+        attrs: dict[str, str] = {g.OPERATION_NAME: g.OP_CHAT, g.PROVIDER_NAME: e.provider,
+                                 g.REQUEST_MODEL: e.model}
+        if e.error is not None:
+            attrs[g.ERROR_TYPE] = e.error
+        self._duration.record(e.duration_s, attrs)
+        if e.error is None:
+            total_in = g.input_tokens(e.input_tokens, e.cache_read_tokens, e.cache_write_tokens)
+            self._tokens.record(total_in, {**attrs, g.TOKEN_TYPE: g.TOKEN_TYPE_INPUT})
+            self._tokens.record(e.output_tokens, {**attrs, g.TOKEN_TYPE: g.TOKEN_TYPE_OUTPUT})
+        self._dirty = True
+
+    def _snapshot(self) -> None:
+        self._last, self._dirty = self._clock(), False
+        data = self._reader.get_metrics_data()
+        if data is not None:
+            self._queue.offer([data])
+
+    @property
+    def export_errors(self) -> dict[str, int]:
+        """Failed exports, for ``kaizen_perf_export_errors_total{exporter="metrics-otlp"}``."""
+        return {self._queue.name: self._queue.export_errors}
+
+    @property
+    def exported(self) -> int:
+        """Snapshots the backend accepted."""
+        return self._queue.exported
+
+    def close(self, timeout_s: float) -> None:
+        """Send a last snapshot within the deadline."""
+        if self._dirty:
+            self._snapshot()
+        self._queue.close(timeout_s)
+        self._provider.shutdown(timeout_millis=0)
+
+    def after_fork(self) -> None:
+        """A forked child exports nothing of the parent's queue."""
+        self._queue.after_fork()
+
+
+def otlp_metrics_sink(settings: Settings, *,
+                      environ: Mapping[str, str]) -> OtlpMetricsSink | None:
+    """The sink when OTLP metrics are asked for, else None."""
+    wanted = settings.otlp_metrics
+    if wanted is None:
+        wanted = environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "otlp"
+    if not wanted:
+        return None
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    from kaizen_perf.exporters.quiet import quiet_otel_exporter_logs
+    from kaizen_perf.tracing import resource_for
+    quiet_otel_exporter_logs()
+    endpoint = None
+    if settings.otlp_endpoint is not None:
+        endpoint = settings.otlp_endpoint.rstrip("/") + "/v1/metrics"
+    exporter = OTLPMetricExporter(endpoint=endpoint, timeout=settings.export_timeout_s)
+    return OtlpMetricsSink(exporter, resource=resource_for(settings, environ),
+                           timeout_s=settings.export_timeout_s)

@@ -1,0 +1,194 @@
+"""Hook events → OpenTelemetry ``ReadableSpan`` objects, built off the hot path.
+
+The hot path already chose every id (``trace_id``, ``span_id``, ``parent_id``)
+and read the clock, so spans are built here as finished ``ReadableSpan``
+objects with exactly those ids and times and handed straight to a
+``SpanExporter`` (OTLP, console, in-memory). Going through a ``Tracer`` would
+mean new random ids, a ``SpanProcessor`` on the agent's thread, and the SDK's
+exit hooks that block on a dead backend.
+
+Span per event:
+
+=====================  =========================  ========
+event                  span name                  kind
+=====================  =========================  ========
+LoopEvent              ``invoke_agent {agent}``   INTERNAL
+ToolEvent              ``execute_tool {tool}``    INTERNAL
+ApiCallEvent           ``chat {model}``           CLIENT
+PermissionEvent        ``permission_check {tool}``  INTERNAL
+CheckpointEvent        ``checkpoint {op}``        INTERNAL
+HookEvent              ``hook {hook}``            INTERNAL
+ControlEvent           ``control_request {kind}``  INTERNAL
+InterruptEvent         ``interrupt {kind}`` (0 s)  INTERNAL
+TaskEvent              ``task {task_type}``       INTERNAL
+=====================  =========================  ========
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from kaizen_perf import genai as g
+from kaizen_perf._context import new_trace_id
+from kaizen_perf._version import __version__
+from kaizen_perf.events import (
+    ApiCallEvent,
+    CheckpointEvent,
+    ControlEvent,
+    Event,
+    HookEvent,
+    InterruptEvent,
+    LoopEvent,
+    PermissionEvent,
+    TaskEvent,
+    ToolEvent,
+)
+from kaizen_perf.redact import Redactor
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_OK = Status(StatusCode.UNSET)
+_SCOPE = InstrumentationScope("kaizen_perf", __version__)
+
+
+@dataclass(frozen=True)
+class SpanData:
+    """What a span needs besides its ids: the sampler looks at it before a span is built."""
+
+    name: str
+    kind: SpanKind
+    start_ns: int  # wall clock
+    end_ns: int
+    error: str | None
+    attributes: dict[str, Any]
+
+
+Keep = Callable[[int, int, str | None], bool]
+"""``keep(trace_id, duration_ns, error)``: the sampler's decision."""
+
+
+class SpanBuilder:
+    """Turns hook events into finished spans with the events' own ids and times."""
+
+    def __init__(self, *, resource: Resource, redactor: Redactor,
+                 root: tuple[int, int] | None = None) -> None:
+        self._resource, self._redact = resource, redactor.redact_text
+        self._root = root
+        self._describe: dict[type, Callable[[Any, int], SpanData]] = {
+            LoopEvent: self._loop, ToolEvent: self._tool, ApiCallEvent: self._chat,
+            PermissionEvent: self._permission, CheckpointEvent: self._checkpoint,
+            HookEvent: self._hook, ControlEvent: self._control,
+            InterruptEvent: self._interrupt, TaskEvent: self._task,
+        }
+
+    def build(self, event: Event, offset_ns: int, keep: Keep | None) -> ReadableSpan | None:
+        """The span of ``event`` (None for events that are not spans, or not sampled).
+
+        ``offset_ns`` turns the monitor's perf-counter readings into Unix ns.
+        """
+        describe = self._describe.get(type(event))
+        if describe is None:
+            return None
+        data = describe(event, offset_ns)
+        trace_id, parent_id = event.trace_id, event.parent_id  # type: ignore[union-attr]
+        remote = False
+        if trace_id == 0:  # recorded outside any scope: the caller's trace, or its own
+            trace_id, parent_id = self._root if self._root is not None else (new_trace_id(), 0)
+        if self._root is not None and parent_id == self._root[1]:
+            remote = True
+        if keep is not None and not keep(trace_id, data.end_ns - data.start_ns, data.error):
+            return None
+        attrs = data.attributes
+        status = _OK
+        if data.error is not None:
+            attrs[g.ERROR_TYPE] = data.error
+            status = Status(StatusCode.ERROR, data.error)
+        parent = (SpanContext(trace_id, parent_id, remote, _SAMPLED) if parent_id else None)
+        return ReadableSpan(
+            data.name, SpanContext(trace_id, event.span_id, False, _SAMPLED),  # type: ignore[union-attr]
+            parent, self._resource, attrs, kind=data.kind, status=status,
+            start_time=data.start_ns, end_time=data.end_ns, instrumentation_scope=_SCOPE)
+
+    # -- one describer per event type ---------------------------------------------------------
+    def _loop(self, e: LoopEvent, off: int) -> SpanData:
+        agent = self._redact(e.agent)
+        return SpanData(f"{g.OP_INVOKE_AGENT} {agent}", SpanKind.INTERNAL, e.start_ns + off,
+                        e.end_ns + off, e.error,
+                        {g.OPERATION_NAME: g.OP_INVOKE_AGENT, g.AGENT_NAME: agent})
+
+    def _tool(self, e: ToolEvent, off: int) -> SpanData:
+        tool = self._redact(e.tool)
+        return SpanData(f"{g.OP_EXECUTE_TOOL} {tool}", SpanKind.INTERNAL, e.start_ns + off,
+                        e.end_ns + off, e.error,
+                        {g.OPERATION_NAME: g.OP_EXECUTE_TOOL, g.TOOL_NAME: tool,
+                         g.AGENT_NAME: self._redact(e.agent)})
+
+    def _chat(self, e: ApiCallEvent, off: int) -> SpanData:
+        model = self._redact(e.model)
+        attrs: dict[str, Any] = {
+            g.OPERATION_NAME: g.OP_CHAT, g.PROVIDER_NAME: self._redact(e.provider),
+            g.REQUEST_MODEL: model, g.AGENT_NAME: self._redact(e.agent),
+            g.USAGE_INPUT_TOKENS: g.input_tokens(e.input_tokens, e.cache_read_tokens,
+                                                 e.cache_write_tokens),
+            g.USAGE_OUTPUT_TOKENS: e.output_tokens,
+            g.USAGE_CACHE_READ_INPUT_TOKENS: e.cache_read_tokens,
+            g.USAGE_CACHE_WRITE_INPUT_TOKENS: e.cache_write_tokens,
+        }
+        if e.cost_micros >= 0:
+            attrs[g.COST_USD] = e.cost_micros / 1e6
+        else:
+            attrs[g.COST_UNPRICED] = True
+        if e.tool is not None:
+            attrs[g.ACTIVE_TOOL] = self._redact(e.tool)
+        end = e.end_ns + off
+        return SpanData(f"{g.OP_CHAT} {model}", SpanKind.CLIENT, end - _ns(e.duration_s), end,
+                        e.error, attrs)
+
+    def _point(self, name: str, end_ns: int, duration_s: float, error: str | None,
+               attrs: dict[str, Any]) -> SpanData:
+        return SpanData(name, SpanKind.INTERNAL, end_ns - _ns(duration_s), end_ns, error, attrs)
+
+    def _permission(self, e: PermissionEvent, off: int) -> SpanData:
+        tool = self._redact(e.tool)
+        attrs: dict[str, Any] = {g.TOOL_NAME: tool, g.PERMISSION_DECISION: e.decision,
+                                 g.AGENT_NAME: self._redact(e.agent)}
+        if e.reason:
+            attrs[g.PERMISSION_REASON] = self._redact(e.reason)
+        return self._point(f"permission_check {tool}", e.end_ns + off, e.duration_s, None, attrs)
+
+    def _checkpoint(self, e: CheckpointEvent, off: int) -> SpanData:
+        return self._point(f"checkpoint {e.op}", e.end_ns + off, e.duration_s, e.error,
+                           {g.CHECKPOINT_OP: e.op, g.CHECKPOINT_SIZE: e.size_bytes,
+                            g.AGENT_NAME: self._redact(e.agent)})
+
+    def _hook(self, e: HookEvent, off: int) -> SpanData:
+        hook = self._redact(e.hook)
+        return self._point(f"hook {hook}", e.end_ns + off, e.duration_s, e.error,
+                           {g.HOOK_NAME: hook, g.AGENT_NAME: self._redact(e.agent)})
+
+    def _control(self, e: ControlEvent, off: int) -> SpanData:
+        kind = self._redact(e.kind)
+        error = None if e.outcome == "ok" else e.outcome
+        return self._point(f"control_request {kind}", e.end_ns + off, e.duration_s, error,
+                           {g.CONTROL_KIND: kind, g.CONTROL_OUTCOME: e.outcome,
+                            g.AGENT_NAME: self._redact(e.agent)})
+
+    def _interrupt(self, e: InterruptEvent, off: int) -> SpanData:
+        return self._point(f"interrupt {e.kind}", e.end_ns + off, 0.0, None,
+                           {g.INTERRUPT_KIND: e.kind, g.AGENT_NAME: self._redact(e.agent)})
+
+    def _task(self, e: TaskEvent, off: int) -> SpanData:
+        task = self._redact(e.task_type)
+        return self._point(f"task {task}", e.end_ns + off, e.duration_s, e.error,
+                           {g.TASK_TYPE: task, g.TASK_COMPLEXITY: self._redact(e.complexity),
+                            g.AGENT_NAME: self._redact(e.agent)})
+
+
+def _ns(seconds: float) -> int:
+    return round(seconds * 1e9)
