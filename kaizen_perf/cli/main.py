@@ -31,7 +31,8 @@ def _register() -> None:
     from kaizen_perf.cli import info, regression, report, run, top
     from kaizen_perf.cli import pricing, rules
     from kaizen_perf.cli import audit
-    for module in (info, run, regression, report, top, pricing, rules, audit):
+    from kaizen_perf.cli import dashboards
+    for module in (info, run, regression, report, top, pricing, rules, audit, dashboards):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -40,6 +40,9 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Stop after this many seconds."),
         click.option("--window", type=click.FloatRange(min=1.0), default=10.0,
                      show_default=True, help="Profile window length, seconds."),
+        click.option("--sd-file", type=click.Path(dir_okay=False),
+                     help="Write a Prometheus file_sd target for /metrics here (labels agent, "
+                     "run_id); removed when the run ends."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -50,7 +53,8 @@ def _options(kw: dict[str, Any]) -> RunOptions:
     return RunOptions(agent_id=kw["agent_id"], out=kw["out"], interval_s=kw["interval"],
                       rate_hz=kw["rate"], idle=kw["idle"], profile=not kw["no_profile"],
                       pyroscope=kw["pyroscope"], metrics_addr=kw["metrics_addr"],
-                      duration_s=kw["duration"], window_s=kw["window"])
+                      duration_s=kw["duration"], window_s=kw["window"],
+                      sd_file=kw["sd_file"])
 
 
 def _with_progress(opts: RunOptions, body: Callable[[Session], int]) -> int:

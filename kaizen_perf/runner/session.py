@@ -48,6 +48,7 @@ class RunOptions:
     duration_s: float | None = None
     window_s: float = 10.0
     grace_s: float = 5.0
+    sd_file: str | None = None
 
 
 class Session:
@@ -125,6 +126,7 @@ class Session:
         self._echo(f"kaizen-perf: monitoring PID {pid} as agent {agent!r}; "
                    f"metrics at {self.mon.server.url}/metrics; run directory {self.rundir.path}")
         self._start_profiler(pid)
+        self._write_sd_file(agent)
         start = time.time()
         self.rundir.write_run_json({**info, "agents": [agent], "start": start})
         deadline = None if self.opts.duration_s is None else time.monotonic() + self.opts.duration_s
@@ -159,6 +161,19 @@ class Session:
                                        idle=self.opts.idle, window_s=self.opts.window_s,
                                        on_warning=self._warn)
         self._profiler.start()
+
+    def _write_sd_file(self, agent: str) -> None:
+        """Announce /metrics to Prometheus file_sd (removed in close()); a failure only warns."""
+        if not self.opts.sd_file:
+            return
+        from kaizen_perf.dashboards.file_sd import target_address, write_target
+
+        addr = target_address(self.mon.server.host, self.mon.server.port)
+        try:
+            write_target(self.opts.sd_file, addr, {"agent": agent, "run_id": self.rundir.run_id})
+        except OSError as exc:
+            self._warn(f"cannot write --sd-file {self.opts.sd_file!r}: {exc.strerror}; "
+                       "Prometheus will not discover this run")
 
     def _warn(self, message: str) -> None:
         self._warnings.append(message)
@@ -212,6 +227,9 @@ class Session:
 
     def close(self) -> None:
         """Stop the receiver and the monitor (idempotent)."""
+        if self.opts.sd_file:
+            from kaizen_perf.dashboards.file_sd import remove_target
+            remove_target(self.opts.sd_file)
         self.receiver.stop()
         self.mon.shutdown(2.0)
 
