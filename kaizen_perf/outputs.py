@@ -34,7 +34,8 @@ def default_sinks(settings: Settings, *, to_wall_ns: Callable[[int], int],
         from kaizen_perf.logs import EventLogSink, configure_logging
         configure_logging(settings)
         if settings.log_events != "off":
-            sinks.append(EventLogSink(errors_only=settings.log_events == "errors"))
+            sinks.append(EventLogSink(errors_only=settings.log_events == "errors",
+                                      to_wall_ns=to_wall_ns))
     if settings.statsd_addr is not None:
         from kaizen_perf.exporters.statsd import StatsdSink
         sinks.append(StatsdSink.from_settings(settings))
