@@ -70,7 +70,8 @@ def test_hook_event_lines_carry_the_ids_of_their_spans(out: io.StringIO) -> None
         ctx = spans[span].context
         assert by_event[event]["trace_id"] == f"{ctx.trace_id:032x}", event
         assert by_event[event]["span_id"] == f"{ctx.span_id:016x}", event
-    assert by_event["tool"]["parent_id"] == f"{spans['invoke_agent researcher'].context.span_id:016x}"
+    loop_id = spans["invoke_agent researcher"].context.span_id
+    assert by_event["tool"]["parent_id"] == f"{loop_id:016x}"
     assert by_event["api_call"]["input_tokens"] == 5
     assert by_event["tool"]["duration_s"] >= 0
 
