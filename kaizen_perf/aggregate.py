@@ -55,6 +55,8 @@ class MetricsSink:
         h[ev.TaskEvent] = self._task  # type: ignore[assignment]
         h[ev.InvalidInput] = self._invalid  # type: ignore[assignment]
         h[ev.ProcessSample] = self._process  # type: ignore[assignment]
+        h[ev.KernelCounter] = self._kernel_counter  # type: ignore[assignment]
+        h[ev.KernelHistogram] = self._kernel_histogram  # type: ignore[assignment]
 
     def handle(self, batch: Sequence[ev.Event]) -> None:
         """Aggregate a batch (events of unknown types are ignored)."""
@@ -149,6 +151,16 @@ class MetricsSink:
         f["kaizen_process_count"].set(a, e.processes)
         if e.run_queue_wait_s >= 0:
             f["kaizen_offcpu_seconds_total"].set((e.agent, "runqueue"), e.run_queue_wait_s)
+
+    def _kernel_counter(self, e: ev.KernelCounter) -> None:
+        fam = self._f.get(e.metric)
+        if fam is not None:  # labels: (agent,) or (agent, kind)
+            fam.inc((e.agent, e.label)[:len(fam.spec.labels)], e.value)
+
+    def _kernel_histogram(self, e: ev.KernelHistogram) -> None:
+        fam = self._f.get(e.metric)
+        if fam is not None:
+            fam.add_buckets((e.agent, e.label)[:len(fam.spec.labels)], e.counts, e.sum_s)
 
     def _invalid(self, e: ev.InvalidInput) -> None:
         self._f["kaizen_perf_invalid_events_total"].inc((e.reason,))

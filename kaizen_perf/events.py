@@ -163,10 +163,38 @@ class InvalidInput(NamedTuple):
     message: str
 
 
+class KernelCounter(NamedTuple):
+    """A kernel counter's increase over one eBPF window (off-CPU seconds, retransmits, faults).
+
+    ``metric`` names a counter of the metrics table; ``label`` is its second label's value
+    (``kind`` for off-CPU and page faults) or ``""`` when it has only ``agent``.
+    """
+
+    agent: str
+    metric: str
+    label: str
+    value: float
+
+
+class KernelHistogram(NamedTuple):
+    """Kernel latencies observed in one eBPF window, already counted in the metric's buckets.
+
+    ``counts`` has one entry per bucket of ``metric`` plus ``+Inf``; ``sum_s`` is exact.
+    """
+
+    agent: str
+    metric: str
+    label: str
+    counts: tuple[int, ...]
+    sum_s: float
+
+
 Event = (LoopEvent | ToolEvent | ApiCallEvent | PermissionEvent | CheckpointEvent | HookEvent
-         | InterruptEvent | ControlEvent | TaskEvent | ProcessSample | InvalidInput)
+         | InterruptEvent | ControlEvent | TaskEvent | ProcessSample | InvalidInput
+         | KernelCounter | KernelHistogram)
 
 EVENT_TYPES: tuple[type, ...] = (
     LoopEvent, ToolEvent, ApiCallEvent, PermissionEvent, CheckpointEvent, HookEvent,
     InterruptEvent, ControlEvent, TaskEvent, ProcessSample, InvalidInput,
+    KernelCounter, KernelHistogram,
 )

@@ -124,6 +124,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_tcp_connect_duration_seconds", "histogram", "agent",
        "TCP connect latency (eBPF).", KERNEL_BUCKETS),
     _m("kaizen_tcp_retransmits_total", "counter", "agent", "TCP retransmits (eBPF)."),
+    _m("kaizen_page_faults_total", "counter", "agent kind",
+       "Page faults (eBPF): major exact, minor sampled 1 in 100 and scaled."),
     _m("kaizen_perf_profiler_cpu_seconds_total", "counter", "profiler",
        "CPU used by kaizen-perf's out-of-process profilers (py-spy, bpftrace)."),
     _m("kaizen_perf_events_dropped_total", "counter", "sink",
@@ -191,6 +193,13 @@ class Family:
         slot = self._slot(key)
         slot[bisect_left(self.buckets, value)] += 1
         slot[-1] += value
+
+    def add_buckets(self, key: tuple[str, ...], counts: tuple[int, ...], total: float) -> None:
+        """Add observations already counted per bucket (+Inf last) to a histogram series."""
+        slot = self._slot(key)
+        for i, count in enumerate(counts[:len(slot) - 1]):
+            slot[i] += count
+        slot[-1] += total
 
     def remove(self, key: tuple[str, ...]) -> None:
         """Forget a series (a gauge of a process that exited)."""

@@ -43,6 +43,12 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sd-file", type=click.Path(dir_okay=False),
                      help="Write a Prometheus file_sd target for /metrics here (labels agent, "
                      "run_id); removed when the run ends."),
+        click.option("--ebpf", is_flag=True,
+                     help="Kernel latency per agent with bpftrace: off-CPU, block I/O, TCP, "
+                     "page faults, key syscalls (root or CAP_BPF+CAP_PERFMON; docs/ebpf.md)."),
+        click.option("--ebpf-syscalls", type=click.FloatRange(min=1.0), metavar="SECONDS",
+                     help="Also time EVERY syscall for this many seconds (costly; implies "
+                     "--ebpf)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -54,7 +60,8 @@ def _options(kw: dict[str, Any]) -> RunOptions:
                       rate_hz=kw["rate"], idle=kw["idle"], profile=not kw["no_profile"],
                       pyroscope=kw["pyroscope"], metrics_addr=kw["metrics_addr"],
                       duration_s=kw["duration"], window_s=kw["window"],
-                      sd_file=kw["sd_file"])
+                      sd_file=kw["sd_file"], ebpf=kw["ebpf"] or bool(kw["ebpf_syscalls"]),
+                      ebpf_syscalls_s=kw["ebpf_syscalls"])
 
 
 def _with_progress(opts: RunOptions, body: Callable[[Session], int]) -> int:

@@ -49,6 +49,8 @@ class RunOptions:
     window_s: float = 10.0
     grace_s: float = 5.0
     sd_file: str | None = None
+    ebpf: bool = False
+    ebpf_syscalls_s: float | None = None
 
 
 class Session:
@@ -62,6 +64,7 @@ class Session:
         self._sock = _socket_path(self.rundir.path)
         self.receiver = ForwardReceiver(self._sock, self.mon.pipeline.put).start()
         self._profiler: Any = None
+        self._ebpf: Any = None
         self._warnings: list[str] = []
 
     # -- entry points ------------------------------------------------------------------
@@ -126,6 +129,7 @@ class Session:
         self._echo(f"kaizen-perf: monitoring PID {pid} as agent {agent!r}; "
                    f"metrics at {self.mon.server.url}/metrics; run directory {self.rundir.path}")
         self._start_profiler(pid)
+        self._start_ebpf(pid, agent)
         self._write_sd_file(agent)
         start = time.time()
         self.rundir.write_run_json({**info, "agents": [agent], "start": start})
@@ -147,10 +151,14 @@ class Session:
         for sample in samples:
             self.mon.pipeline.put(sample)
         self.rundir.append_samples(time.time() - start, samples)
-        if self._profiler is not None:
-            with self.mon.pipeline.lock:
-                self.mon.metrics.families["kaizen_perf_profiler_cpu_seconds_total"].set(
-                    ("py-spy",), self._profiler.cpu_seconds)
+        self._tick_profilers()
+
+    def _tick_profilers(self) -> None:
+        for name, profiler in (("py-spy", self._profiler), ("bpftrace", self._ebpf)):
+            if profiler is not None:
+                with self.mon.pipeline.lock:
+                    self.mon.metrics.families["kaizen_perf_profiler_cpu_seconds_total"].set(
+                        (name,), profiler.cpu_seconds)
 
     def _start_profiler(self, pid: int) -> None:
         if not self.opts.profile:
@@ -161,6 +169,20 @@ class Session:
                                        idle=self.opts.idle, window_s=self.opts.window_s,
                                        on_warning=self._warn)
         self._profiler.start()
+
+    def _start_ebpf(self, pid: int, agent: str) -> None:
+        """Kernel latency per agent (--ebpf); when eBPF cannot run, one warning and /proc only."""
+        if not (self.opts.ebpf or self.opts.ebpf_syscalls_s):
+            return
+        from kaizen_perf.collectors.ebpf import EbpfCollector, process_tree
+
+        seen = self.collector.agent_of_pid  # every process seen, also those that exited
+        self._ebpf = EbpfCollector(process_tree(pid), put=self.mon.pipeline.put,
+                                   agent_of=lambda p: seen.get(p, agent),
+                                   run_dir=self.rundir.path, warn=self._warn,
+                                   syscalls_s=self.opts.ebpf_syscalls_s)
+        if not self._ebpf.start():
+            self._ebpf = None
 
     def _write_sd_file(self, agent: str) -> None:
         """Announce /metrics to Prometheus file_sd (removed in close()); a failure only warns."""
@@ -184,6 +206,9 @@ class Session:
         profile = self._profiler.stop(timeout_s=5.0) if self._profiler is not None else None
         if profile is not None and profile.available:
             self._write_agent_profiles(profile)
+        if self._ebpf is not None:
+            self._ebpf.stop(timeout_s=5.0)  # flushes the last window into the pipeline
+            self._tick_profilers()
         self.receiver.stop()
         self.mon.flush()
         agents = self.collector.agents()
@@ -230,6 +255,8 @@ class Session:
         if self.opts.sd_file:
             from kaizen_perf.dashboards.file_sd import remove_target
             remove_target(self.opts.sd_file)
+        if self._ebpf is not None:
+            self._ebpf.stop(timeout_s=2.0)  # idempotent; covers runs that end in an error
         self.receiver.stop()
         self.mon.shutdown(2.0)
 
