@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from kaizen_perf import events as ev
 from kaizen_perf.config import Settings, parse_addr
@@ -90,8 +89,11 @@ class StatsdSink:
         def gauge(name: str, labels: Labels, value: float) -> None:
             lines.append(self._key(name, labels).format(_num(value), "g"))
 
+        emitters = _EMIT
         for event in batch:
-            _EMIT.get(type(event), _ignore)(event, count, timer, gauge)
+            emit = emitters.get(type(event))
+            if emit is not None:
+                emit(event, count, timer, gauge)
         lines.extend(key.format(_num(value), "c") for key, value in counters.items())
         self._send(lines)
 
@@ -129,10 +131,6 @@ def _num(value: float) -> str:
 
 
 Count = Callable[..., None]
-
-
-def _ignore(*_: Any) -> None:
-    return None
 
 
 def _loop(e: ev.LoopEvent, count: Count, timer: Count, gauge: Count) -> None:

@@ -80,7 +80,8 @@ def test_large_batches_are_split_into_datagrams_under_the_limit() -> None:
             with mon.tool(f"tool-{i}"):
                 pass
         mon.shutdown(2.0)
-        sizes, lines = [], []
+        sizes: list[int] = []
+        lines: list[str] = []
         while len(lines) < 200:
             data = rx.recv(65536)
             sizes.append(len(data))
