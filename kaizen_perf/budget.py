@@ -277,7 +277,7 @@ class BudgetTracker:
                    "budget_usd": budget.limit_usd, "spent_usd": crossing.spent_pico / PICO,
                    "mode": "callback" if self.on_exceeded is not None else "raise"}
         try:
-            self.audit("budget_stop", details, "stopped")
+            self.audit("budget_stop", details, "denied")
         except Exception as exc:  # the stop still applies; the failure is logged
             self._log("budget-audit", f"kaizen-perf could not audit a budget stop: {exc!r}")
 

@@ -67,6 +67,16 @@ class Monitor:
         self._root = parse_traceparent(env.get("TRACEPARENT"))
         self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
         extra = default_sinks(settings, to_wall_ns=self._to_wall_ns)
+        self._audit: Any = None
+        self._audit_lock = threading.Lock()
+        if self._enabled and settings.audit_url and settings.audit_auto != "none":
+            # automatic entries only once a store is configured: a library import never
+            # creates an audit database in the working directory by itself
+            from kaizen_perf.audit import AuditSink
+            from kaizen_perf.audit.sink import parse_auto
+
+            extra.append(AuditSink(self.audit, kinds=parse_auto(settings.audit_auto),
+                                   to_wall_ns=self._to_wall_ns))
         if settings.forward_socket:
             from kaizen_perf.forward import ForwardSink
             extra.append(ForwardSink(settings.forward_socket))
@@ -119,6 +129,20 @@ class Monitor:
             self._invalid(v.label(name, "tool name") or "invalid_label")
             return NOOP
         return self._tool_scope(self, name)
+
+    @property
+    def audit(self) -> Any:
+        """The audit trail (``KAIZEN_PERF_AUDIT_URL``, default ``.kaizen/audit.db``), opened on
+        first use; ``mon.audit.record(...)`` returns once the entry is durable."""
+        if self._audit is None:
+            with self._audit_lock:
+                if self._audit is None:
+                    from kaizen_perf.audit import open_trail
+
+                    s = self.settings
+                    self._audit = open_trail(s.audit_url, agent_id=self.agent_id, key=s.audit_key,
+                                             policy=s.audit_policy)
+        return self._audit
 
     def _start_pyroscope(self, url: str) -> None:
         """Continuous profiling pushed to Pyroscope; tool scopes then tag samples (decided once)."""
@@ -309,6 +333,8 @@ class Monitor:
         ok = self.pipeline.shutdown(timeout)
         if self.profiler is not None:
             ok = self.profiler.shutdown_with_deadline(max(0.0, deadline - time.monotonic())) and ok
+        if self._audit is not None:
+            self._audit.close(max(0.0, deadline - time.monotonic()))
         if self.server is not None:
             self.server.stop(max(0.0, deadline - time.monotonic()))
         return ok

@@ -75,7 +75,7 @@ def test_hard_stop_raises_on_the_next_hook_and_is_audited(
     with pytest.raises(BudgetExceeded):
         mon.record_api_call("anthropic", HAIKU, input_tokens=1)
     assert audited == [("budget_stop", {"scope": "agent", "key": "coster", "budget_usd": 0.005,
-                                        "spent_usd": 0.005, "mode": "raise"}, "stopped")]
+                                        "spent_usd": 0.005, "mode": "raise"}, "denied")]
     assert not mon.health().ready
     mon.budget.set(1.0, scope="agent", key="coster", hard_stop=True)  # raise the budget
     with mon.tool("search"):
