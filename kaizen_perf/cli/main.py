@@ -28,10 +28,17 @@ def cli() -> None:
 
 def _register() -> None:
     # One line per command module; each module owns its commands.
-    from kaizen_perf.cli import info, regression, report, run, top
-    from kaizen_perf.cli import pricing, rules
-    from kaizen_perf.cli import audit
-    from kaizen_perf.cli import dashboards
+    from kaizen_perf.cli import (
+        audit,
+        dashboards,
+        info,
+        pricing,
+        regression,
+        report,
+        rules,
+        run,
+        top,
+    )
     for module in (info, run, regression, report, top, pricing, rules, audit, dashboards):
         for command in module.COMMANDS:
             cli.add_command(command)
