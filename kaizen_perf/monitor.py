@@ -108,7 +108,7 @@ class Monitor:
                 try:
                     self.serve(settings.metrics_addr)
                 except BaseException:
-                    self.pipeline.shutdown(0.5)  # a failed construction must not leak a thread
+                    self.shutdown(0.5)  # a failed construction must not leak a thread
                     raise
         _register_exit_hook(self)
 
