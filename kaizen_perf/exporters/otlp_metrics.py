@@ -12,6 +12,7 @@ Switched on by ``KAIZEN_PERF_OTLP_METRICS=1`` or ``OTEL_METRICS_EXPORTER=otlp``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -95,8 +96,10 @@ class OtlpMetricsSink:
         """Send a last snapshot within the deadline."""
         if self._dirty:
             self._snapshot()
-        self._queue.close(timeout_s)
-        self._provider.shutdown(timeout_millis=0)
+        self._queue.close(timeout_s - min(0.25, timeout_s * 0.2))  # leave time to later sinks
+        # an in-memory reader: nothing to wait for, but the SDK may still complain
+        with contextlib.suppress(Exception):
+            self._provider.shutdown(timeout_millis=100)
 
     def after_fork(self) -> None:
         """A forked child exports nothing of the parent's queue."""
