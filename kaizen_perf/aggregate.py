@@ -93,6 +93,11 @@ class MetricsSink:
         tokens.inc((*key, "output"), e.output_tokens)
         tokens.inc((*key, "cache_read"), e.cache_read_tokens)
         tokens.inc((*key, "cache_write"), e.cache_write_tokens)
+        if e.error is not None:
+            f["kaizen_api_errors_total"].inc(
+                (*key, "none" if e.status_code is None else str(e.status_code)))
+        if e.ttft_s is not None:
+            f["kaizen_api_time_to_first_token_seconds"].observe(key, e.ttft_s)
         if e.cost_micros >= 0:
             f["kaizen_api_cost_usd_total"].inc(key, e.cost_micros)
             if e.tool is not None:

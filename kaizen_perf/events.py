@@ -56,6 +56,11 @@ class ApiCallEvent(NamedTuple):
     trace_id: int
     span_id: int
     parent_id: int
+    # optional details from the client integrations (appended: the wire order is positional)
+    ttft_s: float | None = None
+    stop_reason: str | None = None
+    status_code: int | None = None
+    request_id: str | None = None
 
 
 class PermissionEvent(NamedTuple):

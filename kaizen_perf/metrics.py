@@ -43,7 +43,7 @@ class MetricSpec:
     #: labels whose values come from a closed set; the others fold into __overflow__.
     bounded: frozenset[str] = frozenset({"status", "decision", "kind", "op", "outcome", "type",
                                          "mode", "direction", "reason", "sink", "exporter",
-                                         "metric", "profiler"})
+                                         "metric", "profiler", "status_code"})
     #: multiply stored values by this on export (costs are kept in integer pico-dollars).
     scale: float = 1.0
 
@@ -65,6 +65,10 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
        "LLM API requests by outcome."),
     _m("kaizen_api_request_duration_seconds", "histogram", "agent provider model",
        "LLM API request duration.", GENAI_BUCKETS),
+    _m("kaizen_api_time_to_first_token_seconds", "histogram", "agent provider model",
+       "Time from request to the first streamed token.", GENAI_BUCKETS),
+    _m("kaizen_api_errors_total", "counter", "agent provider model status_code",
+       "Failed LLM API attempts by HTTP status (retried attempts included; 'none' = no response)."),
     _m("kaizen_api_tokens_total", "counter", "agent provider model type",
        "Tokens by type: input (uncached), output, cache_read, cache_write."),
     _m("kaizen_api_cost_usd_total", "counter", "agent provider model",

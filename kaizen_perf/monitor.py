@@ -162,11 +162,16 @@ class Monitor:
     def record_api_call(self, provider: str, model: str, input_tokens: int = 0,
                         output_tokens: int = 0, cache_read_tokens: int = 0,
                         cache_write_tokens: int = 0, duration_s: float = 0.0,
-                        error: object = None, *, cache_write_1h_tokens: int = 0) -> float | None:
+                        error: object = None, *, cache_write_1h_tokens: int = 0,
+                        ttft_s: float | None = None, stop_reason: str | None = None,
+                        status_code: int | None = None,
+                        request_id: str | None = None) -> float | None:
         """Record one LLM API call; returns its cost in USD, or None if the model is unpriced.
 
         ``input_tokens`` are the provider's uncached input tokens; cache reads and
-        writes are counted separately (as Anthropic reports them).
+        writes are counted separately (as Anthropic reports them). The keyword-only
+        details (time to first token, stop reason, HTTP status, request id) come from
+        the client integrations and reach metrics and the ``chat`` span.
         """
         if not self._enabled:
             return None
@@ -197,7 +202,8 @@ class Monitor:
             self._put(ApiCallEvent(
                 self.agent_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens + cache_write_1h_tokens, float(duration_s),
-                v.error_name(error), cost, tool, self._clock(), trace, new_span_id(), parent))
+                v.error_name(error), cost, tool, self._clock(), trace, new_span_id(), parent,
+                ttft_s, stop_reason, status_code, request_id))
             if self._budget_charge is not None and cost > 0:
                 self._budget_charge(cost)  # per-user budgets: only this thread knows the user
             return None if cost < 0 else cost / PICO

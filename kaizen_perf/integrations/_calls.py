@@ -127,7 +127,8 @@ class CallTracker:
         self.retried.append(Attempt(status, now - self.attempt_start))
         error = "connection_error" if status is None else f"http_{status}"
         self.recorder.target().record_api_call(self.provider, self.model,
-                                               duration_s=now - self.attempt_start, error=error)
+                                               duration_s=now - self.attempt_start, error=error,
+                                               status_code=status)
 
     def token_seen(self) -> None:
         if self.first_token is None:
@@ -147,21 +148,23 @@ class CallTracker:
         now, u = self.recorder.clock(), Usage(**self.usage)
         model = self.response_model or self.model
         err = None if error is None else type(error).__name__
+        ttft = None if self.first_token is None else self.first_token - self.start
+        status = getattr(error, "status_code", None)
+        status = status if isinstance(status, int) else None
         cost = self.recorder.target().record_api_call(
             self.provider, model, u.input_tokens, u.output_tokens, u.cache_read_tokens,
             u.cache_write_tokens, max(0.0, now - self.attempt_start), err,
-            cache_write_1h_tokens=u.cache_write_1h_tokens)
+            cache_write_1h_tokens=u.cache_write_1h_tokens, ttft_s=ttft,
+            stop_reason=self.stop_reason, status_code=status, request_id=self.request_id)
         if self.streamed and not self.usage and error is None:
             _log(f"no-usage:{self.provider}", f"kaizen-perf saw no token usage in a streamed "
                  f"{self.provider} call ({model}): its tokens and cost are not counted. For "
                  "OpenAI chat completions pass stream_options={'include_usage': True}.")
         if self.recorder.on_call is None:
             return
-        ttft = None if self.first_token is None else self.first_token - self.start
-        status = getattr(error, "status_code", None)
         self.recorder.on_call(ApiCallRecord(
             self.provider, self.operation, model, u, now - self.start, self.streamed, ttft,
-            self.stop_reason, err, status if isinstance(status, int) else None,
+            self.stop_reason, err, status,
             tuple(self.retried), self.request_id, self.response_id, cost))
 
 

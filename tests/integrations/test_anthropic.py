@@ -122,6 +122,10 @@ def test_stream_true_records_time_to_first_token_and_final_usage(
     assert rec.time_to_first_token_s is not None
     assert 0.15 <= rec.time_to_first_token_s < rec.duration_s
     assert rec.duration_s >= 0.35
+    assert ev.ttft_s == pytest.approx(rec.time_to_first_token_s)
+    assert ev.stop_reason == "max_tokens"
+    assert value(mon, "kaizen_api_time_to_first_token_seconds_count", agent="tester",
+                 provider="anthropic", model=MODEL) == 1
 
 
 @pytest.mark.usefixtures("instrumented")
@@ -156,6 +160,9 @@ def test_retries_are_counted_with_status_codes(server: LLMServer, mon: Monitor,
                  model=MODEL, status="error") == 2
     assert value(mon, "kaizen_api_requests_total", agent="tester", provider="anthropic",
                  model=MODEL, status="ok") == 1
+    for code in ("429", "500"):
+        assert value(mon, "kaizen_api_errors_total", agent="tester", provider="anthropic",
+                     model=MODEL, status_code=code) == 1
 
 
 @pytest.mark.usefixtures("instrumented")
