@@ -16,7 +16,12 @@ nothing creates files or directories until it is first used.
 
 from __future__ import annotations
 
-from kaizen_perf.compat.audit import AuditStorage, AuditTrailManager, FileAuditStorage
+from kaizen_perf.compat.audit import (
+    AuditStorage,
+    AuditTrailManager,
+    FileAuditStorage,
+    TrailStorage,
+)
 from kaizen_perf.compat.logging import LoggingManager, StructuredLogger
 from kaizen_perf.compat.manager import ComponentDisabled, ObservabilityManager
 from kaizen_perf.compat.metrics import MetricsCollector
@@ -24,7 +29,19 @@ from kaizen_perf.compat.tracing import TracingManager
 from kaizen_perf.compat.types import AuditEntry, LogEntry, Metric, MetricType, Span
 
 __all__ = [
-    "AuditEntry", "AuditStorage", "AuditTrailManager", "ComponentDisabled", "FileAuditStorage",
-    "LogEntry", "LoggingManager", "Metric", "MetricType", "MetricsCollector",
-    "ObservabilityManager", "Span", "StructuredLogger", "TracingManager",
+    "AuditEntry",
+    "AuditStorage",
+    "AuditTrailManager",
+    "ComponentDisabled",
+    "FileAuditStorage",
+    "LogEntry",
+    "LoggingManager",
+    "Metric",
+    "MetricType",
+    "MetricsCollector",
+    "ObservabilityManager",
+    "Span",
+    "StructuredLogger",
+    "TracingManager",
+    "TrailStorage",
 ]

@@ -141,3 +141,31 @@ class AuditTrailManager:
     async def query_by_action(self, action: str) -> list[AuditEntry]:
         """Every entry of one action."""
         return await self.storage.query(action=action)
+
+
+class TrailStorage:
+    """``AuditStorage`` over a kaizen-perf :class:`~kaizen_perf.audit.AuditTrail`: the original
+    API on the durable, hash-chained stores (SQLite, JSON lines, PostgreSQL), e.g.
+    ``AuditTrailManager(TrailStorage(mon.audit))``."""
+
+    def __init__(self, trail: Any) -> None:
+        self.trail = trail
+
+    def _append(self, entry: AuditEntry) -> None:
+        unix_ns = int(_aware(entry.timestamp).timestamp() * 1e9)
+        draft = self.trail.draft(entry.action, entry.details, entry.result, entry.user_id,
+                                 entry.metadata, agent_id=entry.agent_id, unix_ns=unix_ns)
+        self.trail.settle(draft, self.trail.submit(draft))
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Store ``entry``; returns once it is durable (the event loop never waits on fsync)."""
+        await asyncio.to_thread(self._append, entry)
+
+    async def query(self, agent_id: str | None = None, start_time: datetime | None = None,
+                    end_time: datetime | None = None,
+                    action: str | None = None) -> list[AuditEntry]:
+        """The entries matching every given filter, oldest first."""
+        rows = await self.trail.aquery(agent_id=agent_id, action=action, start=start_time,
+                                       end=end_time)
+        return [AuditEntry(r.timestamp, r.agent_id, r.action, r.details, r.result, r.user_id,
+                           r.metadata or {}) for r in rows]

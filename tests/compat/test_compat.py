@@ -7,6 +7,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -174,3 +175,26 @@ def test_disabled_components() -> None:
     assert asyncio.run(obs.export_metrics()) == ""
     with pytest.raises(ComponentDisabled, match="enable_logging=True"):
         obs.get_logger("x")
+
+
+def test_audit_manager_over_the_durable_trail(tmp_path: Path) -> None:
+    """The original AuditTrailManager API works over kaizen-perf's hash-chained SQLite trail."""
+    from kaizen_perf.audit import open_trail
+    from kaizen_perf.compat.audit import AuditTrailManager, TrailStorage
+
+    trail = open_trail(f"sqlite:///{tmp_path / 'a.db'}", agent_id="compat")
+    manager = AuditTrailManager(TrailStorage(trail))
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        await manager.record("agent-1", "tool_execute", {"tool": "search"}, "success")
+        await manager.record("agent-2", "permission_check", {"tool": "bash"}, "denied")
+        return await manager.query_by_agent("agent-1"), await manager.query_by_action(
+            "permission_check")
+
+    try:
+        by_agent, by_action = asyncio.run(scenario())
+        assert trail.verify().ok
+    finally:
+        trail.close(2.0)
+    assert [e.action for e in by_agent] == ["tool_execute"]
+    assert [(e.agent_id, e.result) for e in by_action] == [("agent-2", "denied")]
