@@ -89,6 +89,8 @@ class EbpfCollector:
         if not found.ok:
             self._error(f"eBPF unavailable: {found.reason}. Fix: {found.fix}.")
             return False
+        self._record({"type": "start", "pids": self._pids, "programs": list(self._names),
+                      "syscalls_s": self._syscalls_s, "window_s": self._window_s})
         try:
             self._launch("main", self._names, found.bpftrace, None)
             if self._syscalls_s:
@@ -99,8 +101,6 @@ class EbpfCollector:
             self.stop()
             return False
         self.enabled = True
-        self._record({"type": "start", "pids": self._pids, "programs": list(self._names),
-                      "syscalls_s": self._syscalls_s, "window_s": self._window_s})
         return True
 
     def _launch(self, role: str, names: Sequence[str], bpftrace: str,
@@ -112,7 +112,9 @@ class EbpfCollector:
         suffix = "" if role == "main" else f"-{role}"
         self._streams[role] = BpftraceStream(
             bpftrace, path, on_window=lambda w: self._window(role, w), on_error=self._error,
-            attach_timeout_s=self._attach_timeout_s, name=f"kaizen-perf-ebpf{suffix}").start()
+            attach_timeout_s=self._attach_timeout_s, name=f"kaizen-perf-ebpf{suffix}",
+            on_attached=lambda n: self._record({"type": "attached", "source": role,
+                                                "probes": n})).start()
 
     def wait_attached(self, timeout_s: float) -> bool:
         """True once every started stream attached its probes (tests and the CLI wait here)."""

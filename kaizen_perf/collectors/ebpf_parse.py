@@ -1,7 +1,9 @@
 """bpftrace ``-f json`` output: lines into windows, windows into kernel events.
 
 bpftrace 0.17 prints one JSON object per line: ``{"type": "map"|"hist"|"stats",
-"data": {"@name": …}}``, ``{"type": "attached_probes", "data": {"probes": N}}``, and
+"data": {"@name": …}}``, ``{"type": "attached_probes", "data": {"probes": N}}`` (printed BEFORE the probes
+attach: readiness is the ``kaizen-perf: tracing`` printf of BEGIN, which bpftrace runs
+once every probe is attached), and
 others (``printf``, ``time``, ``lost_events``) that the programs do not use. Maps are
 keyed by PID first (``"1234"`` or ``"1234,label"``). A window ends with the
 ``@kaizen_window`` counter; a value not above the last one is a repeat (bpftrace
@@ -29,6 +31,7 @@ from kaizen_perf.metrics import KERNEL_BUCKETS
 _BOUNDS_US = tuple(b * 1e6 for b in KERNEL_BUCKETS)
 _TOLERANCE = 1.025
 MINOR_FAULT_PERIOD = 100  # faults.bt samples minor faults 1 in 100
+READY = "kaizen-perf: tracing"
 _DATA_TYPES = frozenset({"map", "hist", "stats"})
 _IGNORED_TYPES = frozenset({"printf", "time", "lost_events", "syscall", "join", "cat"})
 #: x86_64 numbers of syscalls an agent commonly makes (syscalls_all.bt reports numbers).
@@ -68,6 +71,7 @@ class StreamParser:
 
     def __init__(self) -> None:
         self.attached_probes: int | None = None
+        self.tracing = False  # BEGIN ran: bpftrace triggers it once every probe is attached
         self.lost_events = 0
         self._maps: dict[str, Any] = {}
         self._last_window = 0
@@ -81,6 +85,9 @@ class StreamParser:
         kind, data = msg.get("type"), msg.get("data")
         if kind == "attached_probes" and isinstance(data, dict):
             self.attached_probes = int(data.get("probes", 0))
+            return None
+        if kind == "printf" and isinstance(data, str) and data.startswith(READY):
+            self.tracing = True
             return None
         if kind in _IGNORED_TYPES:
             if kind == "lost_events" and isinstance(data, dict):

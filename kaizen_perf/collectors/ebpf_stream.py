@@ -1,4 +1,4 @@
-"""One streaming bpftrace process: start, wait for ``attached_probes``, read, stop.
+"""One streaming bpftrace process: start, wait until BEGIN ran, read, stop.
 
 The reader thread (``kaizen-perf-ebpf``) polls stdout with ``select`` so it can enforce
 the start-up deadline and notice a stop request without a second thread. Anything
@@ -30,10 +30,11 @@ class BpftraceStream:
 
     def __init__(self, bpftrace: str, program: Path, *, on_window: Callable[[Window], None],
                  on_error: Callable[[str], None], attach_timeout_s: float = 30.0,
+                 on_attached: Callable[[int], None] = lambda probes: None,
                  name: str = "kaizen-perf-ebpf") -> None:
         self._argv = [bpftrace, "-f", "json", str(program)]
         self._stderr_path = program.with_suffix(".stderr")
-        self._on_window, self._on_error = on_window, on_error
+        self._on_window, self._on_error, self._on_attached = on_window, on_error, on_attached
         self._attach_timeout_s, self._name = attach_timeout_s, name
         self.parser = StreamParser()
         self.attached = threading.Event()
@@ -113,8 +114,9 @@ class BpftraceStream:
 
     def _line(self, line: str) -> None:
         window = self.parser.feed(line)
-        if self.parser.attached_probes is not None and not self.attached.is_set():
+        if self.parser.tracing and not self.attached.is_set():
             self.attached.set()
+            self._on_attached(self.parser.attached_probes or 0)
         if window is not None:
             self._sample_usage()
             self._on_window(window)
