@@ -6,7 +6,8 @@ blocks: past ``max_queue`` the oldest waiting items are dropped and counted
 (``kaizen-perf-export-<name>``) sends batches of up to ``max_batch`` every
 ``interval_s`` or sooner when a batch is full. A failed export is counted,
 logged rate-limited, and its items are dropped: retrying would let a dead
-backend grow memory. ``close(timeout_s)`` sends what is left but gives up at the
+backend grow memory. ``close(timeout_s)`` sends what is left (unless the last
+export failed: a dead backend would only eat the deadline) but gives up at the
 deadline: the thread is a daemon, so a black-holed backend cannot hold the
 process past it (OpenTelemetry's own BatchSpanProcessor blocked exit ~30 s).
 """
@@ -50,6 +51,7 @@ class BatchExporter(Generic[T]):
         self.exported = 0  # items a backend accepted
         self.dropped = 0  # items lost: queue full or a failed export
         self.export_errors = 0  # failed export calls
+        self._healthy = True  # did the last export succeed?
 
     # -- dispatcher side -------------------------------------------------------------------
     def offer(self, items: Iterable[T]) -> None:
@@ -110,6 +112,7 @@ class BatchExporter(Generic[T]):
             self._log(f"export:{self.name}:raise", f"kaizen-perf {self.name} exporter raised "
                       f"{exc!r}; {len(batch)} items dropped")
         with self._lock:  # the dispatcher updates ``dropped`` too
+            self._healthy = ok
             if ok:
                 self.exported += len(batch)
                 return
@@ -133,7 +136,8 @@ class BatchExporter(Generic[T]):
                     self.dropped += len(self._queue)
                     self._queue.clear()
                 return False
-        self._send_all(deadline=deadline)
+        if self._healthy:  # a backend that just failed would only eat the deadline
+            self._send_all(deadline=deadline)
         with self._lock:
             self.dropped += len(self._queue)
             self._queue.clear()
