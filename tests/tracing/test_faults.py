@@ -56,7 +56,7 @@ def _check(normal: dict[str, Any], faulty: dict[str, Any], exit_s: float) -> Non
 
 @pytest.mark.slow
 def test_refused_endpoint_for_a_minute_does_not_hurt_the_agent() -> None:
-    """Connection refused for 60 s: hot path unaffected, memory flat, failures counted, quick exit."""
+    """Refused for 60 s: hot path unaffected, memory flat, failures counted, prompt exit."""
     with otlp_receiver() as rec:
         normal, _ = _run_agent(rec.url, BASELINE_SECONDS)
     faulty, exit_s = _run_agent(f"http://127.0.0.1:{free_port()}", SECONDS)
