@@ -62,6 +62,7 @@ def test_windows_stream_before_stop(pyspy: str, start_workload: Start, tmp_path:
         assert _wait_for(first.exists, 10.0)
         assert read_folded(first).samples > 0
         assert prof.cpu_seconds > 0
+        time.sleep(0.6)  # let the second window record some samples before interrupting it
     finally:
         result = prof.stop(timeout_s=5)
     assert result.windows >= 2  # the interrupted window was written too
