@@ -1,9 +1,9 @@
 """bpftrace ``-f json`` output: lines into windows, windows into kernel events.
 
 bpftrace 0.17 prints one JSON object per line: ``{"type": "map"|"hist"|"stats",
-"data": {"@name": …}}``, ``{"type": "attached_probes", "data": {"probes": N}}`` (printed BEFORE the probes
-attach: readiness is the ``kaizen-perf: tracing`` printf of BEGIN, which bpftrace runs
-once every probe is attached), and
+"data": {"@name": …}}``, ``{"type": "attached_probes", "data": {"probes": N}}``
+(printed BEFORE the probes attach: readiness is the ``kaizen-perf: tracing`` printf
+of BEGIN, which bpftrace runs once every probe is attached), and
 others (``printf``, ``time``, ``lost_events``) that the programs do not use. Maps are
 keyed by PID first (``"1234"`` or ``"1234,label"``). A window ends with the
 ``@kaizen_window`` counter; a value not above the last one is a repeat (bpftrace
@@ -20,7 +20,7 @@ edges are 1024·4^k µs, so a bound "le=0.001" really holds observations up to
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +129,7 @@ def bucket_index(entry: Mapping[str, int]) -> int:
     return len(_BOUNDS_US)
 
 
-def to_buckets(entries: list[Mapping[str, int]]) -> tuple[int, ...]:
+def to_buckets(entries: Sequence[Mapping[str, int]]) -> tuple[int, ...]:
     """A bpftrace histogram as counts per KERNEL_BUCKETS slot, +Inf last."""
     counts = [0] * (len(_BOUNDS_US) + 1)
     for entry in entries:
@@ -190,28 +190,32 @@ KernelEvent = KernelCounter | KernelHistogram
 
 def window_events(window: Window, agent_of: Callable[[int], str]) -> list[KernelEvent]:
     """Per-agent events of one window: PIDs summed per agent, labels mapped."""
-    counters: dict[tuple[str, str, str], float] = {}
-    hists: dict[tuple[str, str, str], list[float]] = {}
-    for name, value in window.maps.items():
-        if name in _COUNTERS:
-            metric, label_of, scale = _COUNTERS[name]
-            for pid, label, item in _keyed(value, name):
-                key = (agent_of(pid), metric, label_of(label))
-                counters[key] = counters.get(key, 0.0) + float(item) * scale
-        elif name in _HISTS:
-            metric, sum_name, label_of = _HISTS[name]
-            sums = window.maps.get(sum_name, {})
-            for pid, label, item in _keyed(value, name):
-                key = (agent_of(pid), metric, label_of(label))
-                slot = hists.setdefault(key, [0.0] * (len(_BOUNDS_US) + 2))
-                for i, n in enumerate(to_buckets(item)):
-                    slot[i] += n
-                raw_key = f"{pid},{label}" if label else str(pid)
-                slot[-1] += float(sums.get(raw_key, 0)) * 1e-9
-        elif name not in _SUMS:
-            raise OutputFormatError(f"bpftrace printed an unknown map {name}")
-    events: list[KernelEvent] = [KernelCounter(a, m, lab, v) for (a, m, lab), v in
-                                 counters.items()]
-    events += [KernelHistogram(a, m, lab, tuple(int(c) for c in s[:-1]), s[-1])
-               for (a, m, lab), s in hists.items()]
-    return events
+    unknown = set(window.maps) - set(_COUNTERS) - set(_HISTS) - _SUMS
+    if unknown:
+        raise OutputFormatError(f"bpftrace printed an unknown map {sorted(unknown)[0]}")
+    return [*_counter_events(window, agent_of), *_histogram_events(window, agent_of)]
+
+
+def _counter_events(window: Window, agent_of: Callable[[int], str]) -> list[KernelEvent]:
+    totals: dict[tuple[str, str, str], float] = {}
+    for name in _COUNTERS.keys() & window.maps.keys():
+        metric, label_of, scale = _COUNTERS[name]
+        for pid, label, item in _keyed(window.maps[name], name):
+            key = (agent_of(pid), metric, label_of(label))
+            totals[key] = totals.get(key, 0.0) + float(item) * scale
+    return [KernelCounter(a, m, lab, v) for (a, m, lab), v in totals.items()]
+
+
+def _histogram_events(window: Window, agent_of: Callable[[int], str]) -> list[KernelEvent]:
+    slots: dict[tuple[str, str, str], list[float]] = {}
+    for name in _HISTS.keys() & window.maps.keys():
+        metric, sum_name, label_of = _HISTS[name]
+        sums = window.maps.get(sum_name, {})
+        for pid, label, item in _keyed(window.maps[name], name):
+            slot = slots.setdefault((agent_of(pid), metric, label_of(label)),
+                                    [0.0] * (len(_BOUNDS_US) + 2))
+            for i, n in enumerate(to_buckets(item)):
+                slot[i] += n
+            slot[-1] += float(sums.get(f"{pid},{label}" if label else str(pid), 0)) * 1e-9
+    return [KernelHistogram(a, m, lab, tuple(int(c) for c in s[:-1]), s[-1])
+            for (a, m, lab), s in slots.items()]

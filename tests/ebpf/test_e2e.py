@@ -22,7 +22,7 @@ CONNECTS = 9
 
 def _scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        return resp.read().decode()
+        return str(resp.read().decode())
 
 
 def _wait_for_connects(port: int, agent: str, timeout_s: float = 30.0) -> str:
