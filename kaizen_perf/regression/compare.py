@@ -56,15 +56,21 @@ def check_jobs(base: Sequence[BenchInfo], head: Sequence[BenchInfo], targets: Ta
     new = [i.name for i in head_sel if i.name not in base_names]
     head_names = {i.name for i in head_sel}
     missing = [i.name for i in select(base, patterns) if i.name not in head_names]
-    return jobs + parity_jobs(head, targets, {j.key for j in jobs}), new, missing
+    return jobs + parity_jobs(head, targets, {j.key for j in jobs}, head_sel), new, missing
 
 
-def parity_jobs(head: Sequence[BenchInfo], targets: Targets, covered: set[str]) -> list[Job]:
-    """One paired job per overhead target, one single job per uncovered absolute target."""
+def parity_jobs(head: Sequence[BenchInfo], targets: Targets, covered: set[str],
+                selected: Sequence[BenchInfo] | None = None) -> list[Job]:
+    """One paired job per overhead target, one single job per uncovered absolute target.
+
+    Only targets whose benchmark is ``selected`` run; an overhead target's reference
+    may be any benchmark of the suite.
+    """
     by_name = {i.name: i for i in head}
+    chosen = {i.name for i in (head if selected is None else selected)}
     jobs: list[Job] = []
     for t in targets.targets:
-        if t.benchmark not in by_name:
+        if t.benchmark not in chosen:
             continue
         if t.kind == "overhead" and t.reference in by_name:
             jobs.append(Job(PARITY_PREFIX + t.name, Operand("head", t.reference),
@@ -112,9 +118,10 @@ def run_bench(head: Side, design: Design, targets: Targets, *, patterns: Sequenc
               progress: Progress = no_progress) -> tuple[RunResult, Outcome]:
     """Run one side's suite (samples only, plus its parity targets)."""
     start = time.monotonic()
-    infos = select(discover([head], design)["head"], patterns)
+    found = discover([head], design)["head"]
+    infos = select(found, patterns)
     jobs = [Job(i.name, Operand("head", i.name), None, _with_gate(i, targets)) for i in infos]
-    jobs += parity_jobs(infos, targets, {j.key for j in jobs})
+    jobs += parity_jobs(found, targets, {j.key for j in jobs}, infos)
     samples: dict[str, JobSamples] = {}
     run_rounds(jobs, {"head": head}, design, samples, rounds=design.rounds,
                rng=random.Random(design.seed), progress=progress)

@@ -134,9 +134,11 @@ def evaluate_parity(result: RunResult, targets: Targets) -> tuple[ParityRow, ...
     for target in targets.targets:
         if target.kind == "overhead":
             out.append(_overhead(result, target))
+        elif (error := _error_of(result, target.benchmark)) is not None:
+            out.append(ParityRow(target, Parity.ERROR, note=_first_line(error)))
         elif target.benchmark not in head:
             out.append(ParityRow(target, Parity.NOT_RUN,
-                                 note=f"benchmark {target.benchmark} is not in the suite"))
+                                 note=f"{target.benchmark} not in the suite (or not selected)"))
         else:
             check = absolute_check(head[target.benchmark], target.budget, target.quantile)
             out.append(ParityRow(target, check.status, check))
@@ -147,7 +149,8 @@ def _overhead(result: RunResult, target: Target) -> ParityRow:
     js = result.job(PARITY_PREFIX + target.name)
     if js is None:
         return ParityRow(target, Parity.NOT_RUN,
-                         note=f"{target.benchmark} or {target.reference} is not in the suite")
+                         note=f"{target.benchmark} or {target.reference} not in the suite "
+                         "(or not selected)")
     if js.error is not None or not js.pairs:
         return ParityRow(target, Parity.ERROR, note=_first_line(js.error or "no samples"))
     x = [p.x for p in js.pairs if p.y is not None]
@@ -155,6 +158,15 @@ def _overhead(result: RunResult, target: Target) -> ParityRow:
     rounds = [p.round for p in js.pairs if p.y is not None]
     check = overhead_check(paired_estimate(x, y, clusters=rounds), target.budget)
     return ParityRow(target, check.status, check)
+
+
+def _error_of(result: RunResult, bench: str) -> str | None:
+    """The error of the job that runs ``bench`` on the candidate, if it failed."""
+    for js in result.jobs:
+        ops = [js.job.x, *([js.job.y] if js.job.y else [])]
+        if js.error and any(op.side == "head" and op.bench == bench for op in ops):
+            return js.error
+    return None
 
 
 def _first_line(text: str) -> str:

@@ -74,6 +74,7 @@ class Suite:
             return 1  # value benchmarks measure one whole call each; nothing to warm
 
         if loops is None:
+            fn()  # lazy state (monitors, files) is built here, not in the calibration timing
             loops = calibrate(fn)
         warm_up(fn, loops)
         return loops
