@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -24,6 +24,14 @@ from typing import Any
 import psutil
 
 from kaizen_perf.collectors.process import AGENT_ENV, ProcessCollector
+from kaizen_perf.config import (
+    ENV_ALERT_RULES,
+    ENV_ALERT_WEBHOOK,
+    ENV_ALERTS,
+    ENV_BUDGET_USD,
+    ENV_PRICING_FILE,
+    ENV_STUCK_AFTER,
+)
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.forward import ForwardReceiver
 from kaizen_perf.monitor import Monitor
@@ -56,13 +64,14 @@ class RunOptions:
 class Session:
     """Monitors one process tree and writes its run directory."""
 
+    mon: Monitor  # set by _open(), once the root agent's name is known
+    receiver: ForwardReceiver
+
     def __init__(self, opts: RunOptions, *, echo: Callable[[str], None] = print,
                  progress: Callable[[float], None] | None = None) -> None:
         self.opts, self._echo, self._progress = opts, echo, progress
         self.rundir = RunDir.create(opts.out)
-        self.mon = Monitor("kaizen-perf-run", environ={}, metrics_addr=opts.metrics_addr)
         self._sock = _socket_path(self.rundir.path)
-        self.receiver = ForwardReceiver(self._sock, self.mon.pipeline.put).start()
         self._profiler: Any = None
         self._ebpf: Any = None
         self._warnings: list[str] = []
@@ -70,7 +79,8 @@ class Session:
     # -- entry points ------------------------------------------------------------------
     def run(self, cmd: Sequence[str]) -> int:
         """Start ``cmd`` under monitoring; returns its exit status."""
-        agent = self.opts.agent_id or Path(cmd[0]).name
+        agent = os.environ.get(AGENT_ENV) or self.opts.agent_id or Path(cmd[0]).name
+        self._open(agent)
         try:
             child = subprocess.Popen(list(cmd), env=self.child_env(agent))
         except FileNotFoundError:
@@ -105,9 +115,17 @@ class Session:
             raise ConfigError(msg)
         proc = psutil.Process(pid)
         agent = self.opts.agent_id or proc.name()
+        self._open(agent)
         info = {"mode": "attach", "command": _cmdline(proc), "root_pid": pid}
         status = self._monitor(pid, agent, info, lambda: not _alive(proc))
         return self._finish(info, status, 0)
+
+    def _open(self, agent: str) -> None:
+        """The runner's monitor (named after the root agent, whose budget it tracks) and the
+        socket children forward their hook events to."""
+        self.mon = Monitor(agent, environ=_runner_environ(os.environ),
+                           metrics_addr=self.opts.metrics_addr)
+        self.receiver = ForwardReceiver(self._sock, self.mon.pipeline.put).start()
 
     # -- the loop ---------------------------------------------------------------------------
     def child_env(self, agent: str) -> dict[str, str]:
@@ -115,6 +133,9 @@ class Session:
         env = dict(os.environ)
         env.setdefault(AGENT_ENV, agent)
         env["KAIZEN_PERF_BOOTSTRAP"] = "1"
+        # alerts are evaluated once, here, over every agent's forwarded events (no duplicates);
+        # budgets stay on in the children too: only they can stop their own agent code
+        env[ENV_ALERTS] = "0"
         env["KAIZEN_PERF_FORWARD_SOCKET"] = self._sock
         env.pop("KAIZEN_PERF_METRICS_ADDR", None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (BOOTSTRAP_DIR, env.get("PYTHONPATH"))
@@ -257,8 +278,19 @@ class Session:
             remove_target(self.opts.sd_file)
         if self._ebpf is not None:
             self._ebpf.stop(timeout_s=2.0)  # idempotent; covers runs that end in an error
-        self.receiver.stop()
-        self.mon.shutdown(2.0)
+        if hasattr(self, "mon"):  # absent when the session ended before it started
+            self.receiver.stop()
+            self.mon.shutdown(2.0)
+
+
+#: settings the runner's own monitor takes from the environment: budgets (gauges and
+#: threshold alerts over all agents) and alerting. Never the hard stop: it belongs to the agent.
+_RUNNER_ENV = (ENV_BUDGET_USD, ENV_ALERTS, ENV_ALERT_RULES, ENV_ALERT_WEBHOOK, ENV_STUCK_AFTER,
+               ENV_PRICING_FILE)
+
+
+def _runner_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: environ[k] for k in _RUNNER_ENV if k in environ}
 
 
 def _safe_name(name: str) -> str:

@@ -89,7 +89,8 @@ def test_hooks_of_every_python_process_reach_one_endpoint(tmp_path: Path) -> Non
     runner = subprocess.Popen([*KP, "run", "--no-profile", "--agent-id", "boss",
                                "--metrics-addr", f"127.0.0.1:{port}", "--out",
                                str(tmp_path / "r"), "--", sys.executable, str(script), str(go)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "KAIZEN_PERF_BUDGET_USD": "5"})
     try:
         text, deadline = "", time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -109,6 +110,10 @@ def test_hooks_of_every_python_process_reach_one_endpoint(tmp_path: Path) -> Non
         assert value(text, "kaizen_api_cost_usd_total", agent="boss", provider="anthropic",
                      model="claude-haiku-4-5") == pytest.approx((100 * 1 + 10 * 5) * 3 / 1e6)
         assert value(text, "kaizen_process_resident_memory_bytes", agent="boss") > 0
+        # budgets are tracked by the runner over the forwarded calls of every agent
+        assert value(text, "kaizen_budget_usd", agent="boss") == 5
+        assert value(text, "kaizen_budget_spent_usd", agent="boss") == pytest.approx(
+            (100 * 1 + 10 * 5) * 3 / 1e6)
     finally:
         go.touch()
         out, err = runner.communicate(timeout=30)
