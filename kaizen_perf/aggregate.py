@@ -110,6 +110,8 @@ class MetricsSink:
     def _permission(self, e: ev.PermissionEvent) -> None:
         f = self._f
         f["kaizen_permission_checks_total"].inc((e.agent, e.tool, e.decision))
+        if e.decision == "denied":
+            f["kaizen_permission_denials_total"].inc((e.agent, e.tool, e.reason or "unspecified"))
         f["kaizen_permission_check_duration_seconds"].observe((e.agent,), e.duration_s)
 
     def _checkpoint(self, e: ev.CheckpointEvent) -> None:

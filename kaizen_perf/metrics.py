@@ -77,6 +77,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
        "LLM API requests for models missing from the pricing table (cost unknown, not $0)."),
     _m("kaizen_permission_checks_total", "counter", "agent tool decision",
        "Permission decisions."),
+    _m("kaizen_permission_denials_total", "counter", "agent tool reason",
+       "Denied permission checks by reason (\"unspecified\" when none was given)."),
     _m("kaizen_permission_check_duration_seconds", "histogram", "agent",
        "Permission check duration.", FAST_BUCKETS),
     _m("kaizen_checkpoint_operations_total", "counter", "agent op status",

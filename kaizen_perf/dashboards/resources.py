@@ -60,9 +60,9 @@ def _autonomy_row() -> RowSpec:
               "percentunit",
               q(f"{rate(_PERMS, ['agent'], {'decision': 'approved'})} / {rate(_PERMS, ['agent'])}",
                 "{{agent}}")),
-        panel("Permission denials by tool", "Which tools are denied, and how often? (The "
-              "denial reason is in the audit trail.)", "ops",
-              q(rate(_PERMS, ["agent", "tool"], {"decision": "denied"}), "{{agent}} {{tool}}")),
+        panel("Permission denials by reason", "Which tools are denied, why, and how often?",
+              "ops", q(rate("kaizen_permission_denials_total", ["agent", "tool", "reason"]),
+                       "{{agent}} {{tool}}: {{reason}}")),
         panel("Checkpoint latency p95", "How long does saving or loading state take?", "s",
               q(quantile(0.95, ckpt, ["agent", "op"]), "{{agent}} {{op}}")),
         panel("Checkpoint size", "How big is a checkpoint, on average? (Growth slows every "

@@ -137,7 +137,7 @@ def test_the_issue_panels_are_all_there() -> None:
     assert {"CPU", "Resident memory", "Disk and pipe I/O", "Threads and file descriptors",
             "Off-CPU time", "Syscall latency p95", "Block I/O latency p95",
             "TCP connect latency p95", "TCP retransmits", "Permission approval rate",
-            "Permission denials by tool", "Checkpoint latency p95", "Checkpoint size",
+            "Permission denials by reason", "Checkpoint latency p95", "Checkpoint size",
             "Hook latency p95", "Interrupts", "Control-protocol timeouts", "Overhead",
             "Dropped events", "Export errors", "On-CPU flame graph (Pyroscope)"
             } == titles["kaizen-resources"]

@@ -143,6 +143,7 @@ def test_autonomy_hooks(mon: Monitor) -> None:
     mon.task(task_type="code_review", complexity="high", duration_s=310, ok=True)
     a = {"agent": "tester"}
     assert value(mon, "kaizen_permission_checks_total", tool="bash", decision="denied", **a) == 1
+    assert value(mon, "kaizen_permission_denials_total", tool="bash", reason="policy", **a) == 1
     assert value(mon, "kaizen_permission_check_duration_seconds_count", **a) == 2
     assert value(mon, "kaizen_checkpoint_operations_total", op="load", status="error", **a) == 1
     assert value(mon, "kaizen_checkpoint_size_bytes_sum", op="save", **a) == 52_000
