@@ -225,8 +225,7 @@ class Session:
     # -- the end ----------------------------------------------------------------------------
     def _finish(self, info: dict[str, Any], status: dict[str, Any], code: int) -> int:
         profile = self._profiler.stop(timeout_s=5.0) if self._profiler is not None else None
-        if profile is not None and profile.available:
-            self._write_agent_profiles(profile)
+        by_agent = self._write_agent_profiles(profile) if profile and profile.available else {}
         if self._ebpf is not None:
             self._ebpf.stop(timeout_s=5.0)  # flushes the last window into the pipeline
             self._tick_profilers()
@@ -240,7 +239,8 @@ class Session:
                                     "idle": self.opts.idle,
                                     "warnings": self._warnings})
         with self.mon.pipeline.lock:
-            summary = build_summary(self.mon.metrics.families, self.collector, profile)
+            summary = build_summary(self.mon.metrics.families, self.collector, profile,
+                                    by_agent)
         self.rundir.write_json("hooks.json", summary)
         text = render_summary(summary, self.rundir.path, exit_status=code)
         self.rundir.write_text("summary.txt", text)
@@ -248,19 +248,21 @@ class Session:
         self.close()
         return code
 
-    def _write_agent_profiles(self, profile: Any) -> None:
-        """profiles/by-agent/<agent>.folded: the stacks of each agent's processes."""
+    def _write_agent_profiles(self, profile: Any) -> dict[str, Any]:
+        """profiles/by-agent/<agent>.folded: the stacks of each agent's processes (when the
+        tree has several agents); returns the profile of every agent."""
         from kaizen_perf.profiles.folded import write_folded
 
         agents = self.collector.agent_of_pid
         default = self.collector.default_agent
-        split = profile.by_agent(lambda pid: agents.get(pid, default) if pid else default)
-        if len(split) < 2:
-            return  # one agent: the whole profile is already its profile
-        out = self.rundir.profiles / "by-agent"
-        out.mkdir(exist_ok=True)
-        for agent, part in split.items():
-            write_folded(part, out / f"{_safe_name(agent)}.folded")
+        split: dict[str, Any] = profile.by_agent(
+            lambda pid: agents.get(pid, default) if pid else default)
+        if len(split) > 1:
+            out = self.rundir.profiles / "by-agent"
+            out.mkdir(exist_ok=True)
+            for agent, part in split.items():
+                write_folded(part, out / f"{_safe_name(agent)}.folded")
+        return split
 
     def _write_report(self) -> str:
         """The HTML report, written at the end of every run (a failure is reported, not raised)."""

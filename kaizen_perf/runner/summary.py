@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kaizen_perf.metrics import Family
+from kaizen_perf.profiles.folded import Profile, top_functions
 from kaizen_perf.summary import label_values, stats, total
 
 
@@ -15,12 +16,17 @@ class _Collector(Protocol):
     def average_rss(self, agent: str) -> float: ...
 
 
-def build_summary(fams: dict[str, Family], collector: _Collector, profile: Any) -> dict[str, Any]:
-    """A JSON-ready summary per agent (read with the pipeline lock held)."""
+def build_summary(fams: dict[str, Family], collector: _Collector, profile: Any,
+                  by_agent: dict[str, Profile] | None = None) -> dict[str, Any]:
+    """A JSON-ready summary per agent (read with the pipeline lock held); ``by_agent`` holds
+    each agent's stack samples, for its top functions."""
     agents = sorted(set(collector.agents())
                     | set(label_values(fams["kaizen_agent_loop_iterations_total"], "agent"))
                     | set(label_values(fams["kaizen_tool_calls_total"], "agent")))
     out: dict[str, Any] = {"agents": {a: _agent(fams, collector, a) for a in agents}}
+    for agent, part in (by_agent or {}).items():
+        if agent in out["agents"]:
+            out["agents"][agent]["top_functions"] = top_functions(part, 5)
     if profile is not None:
         out["profile"] = {"available": profile.available, "reason": profile.reason,
                           "samples": profile.samples, "cpu_seconds": profile.cpu_seconds,
@@ -96,6 +102,9 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int)
             p95 = "n/a" if row["p95_s"] is None else f"{row['p95_s'] * 1e3:.1f} ms"
             lines.append(f"  tool {tool:20} calls {row['calls']:6d}  errors {row['errors']:4d}"
                          f"  p95 {p95}")
+        if len(summary["agents"]) > 1 and s.get("top_functions"):
+            lines.append("  top functions: " + ", ".join(
+                f"{name} ({n})" for name, n in s["top_functions"]))
     prof = summary.get("profile")
     if prof is not None:
         if prof["available"]:

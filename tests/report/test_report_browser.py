@@ -156,6 +156,10 @@ def test_flame_graph_filters_by_agent(browser: Any, tmp_path: Path) -> None:
                            str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "hottest functions" in proc.stdout
+    hooks = json.loads((out / "hooks.json").read_text())["agents"]
+    assert hooks["coder"]["top_functions"][0][0] == "spin (two.py)"  # self samples, per agent
+    coder = (out / "profiles" / "by-agent" / "coder.folded").read_text()
+    assert "coder_work" in coder and "planner_work" not in coder
     page, errors, _ = _open(browser, out / "report.html")
     try:
         def names() -> set[str]:
