@@ -162,21 +162,19 @@ def exporter_kinds(settings: Settings, environ: Mapping[str, str]) -> list[str]:
 
 
 def make_exporter(kind: str, settings: Settings) -> SpanExporter:
-    """A span exporter of one kind; OTLP reads OTEL_EXPORTER_OTLP_* itself (headers, TLS)."""
+    """A span exporter of one kind; OTLP reads OTEL_EXPORTER_OTLP_* (endpoint, headers, TLS,
+    compression) like OpenTelemetry's own, with a 4x cheaper encoder (exporters.otlp_wire)."""
     if kind == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
         return ConsoleSpanExporter()
     if kind == "memory":
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
         return InMemorySpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    from kaizen_perf.exporters.quiet import quiet_otel_exporter_logs
-    quiet_otel_exporter_logs()
+    from kaizen_perf.exporters.otlp_wire import OtlpHttpSpanExporter
     endpoint = None
     if settings.otlp_endpoint is not None:
         endpoint = settings.otlp_endpoint.rstrip("/") + "/v1/traces"
-    return OTLPSpanExporter(endpoint=endpoint, timeout=settings.export_timeout_s)
+    return OtlpHttpSpanExporter(endpoint=endpoint, timeout_s=settings.export_timeout_s)
 
 
 def resource_for(settings: Settings, environ: Mapping[str, str]) -> Resource:
