@@ -1,6 +1,7 @@
 """Cost of the eBPF programs on the reference workload: paired, interleaved runs.
 
-``python -m benchmarks.ebpf_overhead [--pairs 10] [--iterations 300] [--all-syscalls]``
+``python -m benchmarks.ebpf_overhead [--pairs 10] [--iterations 300] [--programs offcpu,tcp]
+[--all-syscalls]``
 
 Each pair runs the reference agent (instrumentation off, so only eBPF's cost is
 measured) once with nothing attached and once traced by the default program set
@@ -80,9 +81,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--all-syscalls", action="store_true")
+    parser.add_argument("--programs", default=",".join(ebpf_programs.DEFAULT_PROGRAMS),
+                        help="comma-separated subset of the default programs")
     args = parser.parse_args(argv)
     names = ((ebpf_programs.ALL_SYSCALLS,) if args.all_syscalls
-             else ebpf_programs.DEFAULT_PROGRAMS)
+             else tuple(args.programs.split(",")))
     walls, cpus, traced_runs = [], [], []
     for i in range(args.pairs):
         order = (None, names) if i % 2 == 0 else (names, None)
