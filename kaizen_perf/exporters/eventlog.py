@@ -32,6 +32,7 @@ _LAYOUT: dict[type, tuple[str, list[tuple[str, int]], bool]] = {
           "start_ns" in cls._fields)  # type: ignore[attr-defined]
     for cls, name in _NAMES.items()
 }
+_OURS = frozenset({"timestamp", "level", "event", "logger", "trace_id", "span_id", "parent_id"})
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
@@ -72,7 +73,7 @@ def render_events(batch: Sequence[ev.Event], *, offset_ns: int, errors_only: boo
         name, fields, timed = layout
         record = _record(event, name, fields, timed, offset_ns)
         for key, value in record.items():
-            if type(value) is str and key not in ("timestamp", "level", "event", "logger"):
+            if type(value) is str and key not in _OURS:  # only values the agent gave us
                 record[key] = redact(value)
         lines.append(_dumps(record))
     return ("\n".join(lines) + "\n" if lines else ""), len(lines)
