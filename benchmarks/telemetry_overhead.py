@@ -48,10 +48,10 @@ def _events(n: int) -> list[object]:
 
 def per_item_costs(n: int = 20_000) -> dict[str, float]:
     """Dispatcher CPU per span and per event log line; export-thread encoding per span."""
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     from kaizen_perf.exporters.logfile import LineWriter
+    from kaizen_perf.exporters.otlp_wire import encode_request
     from kaizen_perf.logs import EventLogSink, get_logger
     from kaizen_perf.tracing import TraceSink
 
@@ -72,7 +72,7 @@ def per_item_costs(n: int = 20_000) -> dict[str, float]:
     sink.close(10.0)
     t0 = time.thread_time()
     for i in range(0, len(kept), 512):
-        encode_spans(kept[i:i + 512]).SerializePartialToString()  # type: ignore[arg-type]
+        encode_request(kept[i:i + 512])  # type: ignore[arg-type]
     encode_cpu = (time.thread_time() - t0) / len(kept)
     with tempfile.TemporaryDirectory() as tmp:
         writer = LineWriter(Path(tmp) / "events.jsonl")
