@@ -243,7 +243,7 @@ def baseline_save(suite: str, patterns: tuple[str, ...], quick: bool, rounds: in
                                   patterns=patterns, progress=tick)
     dest = project / "baselines" / f"{name}.json"
     results_io.save(result, dest)
-    click.echo(f"saved {len(result.jobs)} benchmarks to {dest}")
+    click.echo(f"saved {len(result.jobs)} jobs ({len(result.values('head'))} benchmarks) to {dest}")
     return 0
 
 

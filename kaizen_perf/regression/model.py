@@ -46,7 +46,7 @@ class Design:
     suite: str = "benchmarks"
 
 
-QUICK = Design(rounds=6, pairs_per_round=4, topup_rounds=3)
+QUICK = Design(rounds=6, pairs_per_round=3, topup_rounds=2)
 
 
 @dataclass(frozen=True)
