@@ -46,6 +46,28 @@ class Result:
     bpftrace_cpu_s: float = 0.0
     bpftrace_rss: int = 0
     bpftrace_steady_cpu_s: float = 0.0  # after start-up: while the agent ran
+    bpf_run_s: float = 0.0  # time spent inside the BPF programs (kernel.bpf_stats_enabled=1)
+    bpf_runs: int = 0
+
+
+BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
+
+
+def bpf_run_time(pid: int) -> tuple[float, int]:
+    """Seconds spent in, and runs of, the BPF programs a process holds (from fdinfo).
+
+    The kernel counts these only while ``kernel.bpf_stats_enabled`` is 1.
+    """
+    total_ns = runs = 0
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            fields = dict(line.split(":\t", 1) for line in info.read_text().splitlines()
+                          if ":\t" in line)
+        except OSError:
+            continue
+        total_ns += int(fields.get("run_time_ns", 0))
+        runs += int(fields.get("run_cnt", 0))
+    return total_ns / 1e9, runs
 
 
 def run_once(iterations: int, names: tuple[str, ...] | None) -> Result:
@@ -71,8 +93,14 @@ def run_once(iterations: int, names: tuple[str, ...] | None) -> Result:
         if collector is None:
             return Result(wall, cpu)
         steady = collector.cpu_seconds - started_cpu
+        bpf_s, bpf_runs = 0.0, 0
+        for stream in collector._streams.values():
+            if stream.pid is not None:
+                s, n = bpf_run_time(stream.pid)
+                bpf_s, bpf_runs = bpf_s + s, bpf_runs + n
         collector.stop()
-        return Result(wall, cpu, collector.cpu_seconds, collector.peak_rss_bytes, steady)
+        return Result(wall, cpu, collector.cpu_seconds, collector.peak_rss_bytes, steady,
+                      bpf_s, bpf_runs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,15 +109,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--all-syscalls", action="store_true")
+    parser.add_argument("--bpf-stats", action="store_true",
+                        help="set kernel.bpf_stats_enabled=1 for the run (restored after) and "
+                        "report the time spent inside the BPF programs")
     parser.add_argument("--programs", default=",".join(ebpf_programs.DEFAULT_PROGRAMS),
                         help="comma-separated subset of the default programs")
     args = parser.parse_args(argv)
     names = ((ebpf_programs.ALL_SYSCALLS,) if args.all_syscalls
              else tuple(args.programs.split(",")))
+    previous = BPF_STATS.read_text() if args.bpf_stats else None
+    if previous is not None:
+        BPF_STATS.write_text("1")
+    try:
+        _pairs(args.pairs, args.iterations, names)
+    finally:
+        if previous is not None:
+            BPF_STATS.write_text(previous)
+
+
+def _pairs(pairs: int, iterations: int, names: tuple[str, ...]) -> None:
     walls, cpus, traced_runs = [], [], []
-    for i in range(args.pairs):
+    for i in range(pairs):
         order = (None, names) if i % 2 == 0 else (names, None)
-        runs = {n is not None: run_once(args.iterations, n) for n in order}
+        runs = {n is not None: run_once(iterations, n) for n in order}
         off, on = runs[False], runs[True]
         walls.append(on.wall_s / off.wall_s)
         cpus.append(on.cpu_s / off.cpu_s)
@@ -107,6 +149,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{statistics.median(r.bpftrace_steady_cpu_s / r.wall_s for r in traced_runs):.4f}"
           " CPU-s per second once tracing, peak RSS "
           f"{max(r.bpftrace_rss for r in traced_runs) / 2**20:.0f} MiB")
+    inside = [r.bpf_run_s / r.wall_s for r in traced_runs]
+    if any(r.bpf_runs for r in traced_runs):
+        print(f"inside the BPF programs: median {statistics.median(inside) * 100:.3f} % of the "
+              f"agent's wall time ({statistics.median(r.bpf_runs for r in traced_runs):.0f} "
+              "program runs per run, all tasks on the host)")
 
 
 if __name__ == "__main__":
