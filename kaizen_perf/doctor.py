@@ -122,8 +122,18 @@ def check_pyroscope(url: str | None, timeout_s: float = 3.0) -> Finding:
                        "check the URL and that the server listens")
 
 
+def check_tracepoints(run: Runner = run_command) -> Finding:
+    """Everything ``--ebpf`` needs: the bpftrace checks above, plus tracefs for tracepoints."""
+    from kaizen_perf.collectors.ebpf import detect
+
+    found = detect(run)
+    if found.ok:
+        return check_ebpf(run)
+    return Finding("eBPF", False, found.reason, found.fix)
+
+
 def all_findings(pyroscope_url: str | None = None, run: Runner = run_command) -> list[Finding]:
     """Every check, in the order they are printed."""
-    return [check_ptrace_scope(), check_pyspy(run), check_ebpf(run),
+    return [check_ptrace_scope(), check_pyspy(run), check_tracepoints(run),
             check_binary("prometheus", "prometheus", run),
             check_binary("promtool", "prometheus", run), check_pyroscope(pyroscope_url)]

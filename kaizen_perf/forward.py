@@ -67,6 +67,16 @@ class ForwardSink:
         self.dropped = 0
         self.errors = 0
 
+    @property
+    def export_errors(self) -> dict[str, int]:
+        """Failed sends (``kaizen_perf_export_errors_total{exporter="forward"}``)."""
+        return {"forward": self.errors}
+
+    @property
+    def dropped_events(self) -> dict[str, int]:
+        """Events not delivered to the runner (``kaizen_perf_events_dropped_total``)."""
+        return {"forward": self.dropped}
+
     def handle(self, batch: Sequence[Event]) -> None:
         """Send the batch; count what could not be sent."""
         for datagram in encode(batch):

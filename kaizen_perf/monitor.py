@@ -40,7 +40,7 @@ from kaizen_perf.events import (
 )
 from kaizen_perf.exposition import render
 from kaizen_perf.health import HealthReport, pipeline_check
-from kaizen_perf.outputs import default_sinks
+from kaizen_perf.outputs import default_sinks, dropped_events, export_errors
 from kaizen_perf.pipeline import Pipeline, Sink
 
 logger = logging.getLogger("kaizen_perf")
@@ -66,7 +66,7 @@ class Monitor:
         self.pricing = pricing or PriceTable.load(settings.pricing_file)
         self._root = parse_traceparent(env.get("TRACEPARENT"))
         self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
-        extra = default_sinks(settings, to_wall_ns=self._to_wall_ns)
+        extra = default_sinks(settings, to_wall_ns=self._to_wall_ns, environ=env)
         self._audit: Any = None
         self._audit_lock = threading.Lock()
         if self._enabled and settings.audit_url and settings.audit_auto != "none":
@@ -311,8 +311,11 @@ class Monitor:
         pipe, fams = self.pipeline, self.metrics.families
         pipe.drain()
         fams["kaizen_perf_events_dropped_total"].set(("buffer",), pipe.dropped)
-        for sink, errors in pipe.sink_errors.items():
-            fams["kaizen_perf_export_errors_total"].set((sink,), errors)
+        errors = {**pipe.sink_errors, **export_errors(pipe.sinks)}
+        for name, count in errors.items():
+            fams["kaizen_perf_export_errors_total"].set((name,), count)
+        for name, count in dropped_events(pipe.sinks).items():
+            fams["kaizen_perf_events_dropped_total"].set((name,), count)
         cpu = time.process_time()
         fams["kaizen_perf_overhead_ratio"].set((), pipe.dispatcher_cpu_s / cpu if cpu else 0.0)
         self.metrics.update_overflow_counts()

@@ -46,6 +46,18 @@ def default_sinks(settings: Settings, *, to_wall_ns: Callable[[int], int],
     return sinks
 
 
+def dropped_events(sinks: Iterable[object]) -> dict[str, int]:
+    """Events dropped inside sinks, per sink (for ``kaizen_perf_events_dropped_total``):
+    each sink may expose a ``dropped_events`` (or, for the trace sink, ``dropped_spans``) dict."""
+    merged: dict[str, int] = {}
+    for sink in sinks:
+        dropped = getattr(sink, "dropped_events", None) or getattr(sink, "dropped_spans", None)
+        if isinstance(dropped, dict):
+            for name, count in dropped.items():
+                merged[name] = merged.get(name, 0) + count
+    return merged
+
+
 def export_errors(sinks: Iterable[object]) -> dict[str, int]:
     """Failed exports per exporter across ``sinks`` (for ``kaizen_perf_export_errors_total``)."""
     merged: dict[str, int] = {}

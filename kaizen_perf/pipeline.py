@@ -115,6 +115,11 @@ class Pipeline:
             self._sinks = [s for s in self._sinks if s is not sink]
 
     @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The attached sinks."""
+        return tuple(self._sinks)
+
+    @property
     def backlog(self) -> int:
         """Events waiting for the dispatcher."""
         return len(self.buffer)
