@@ -51,7 +51,9 @@ def test_same_code_on_both_sides_is_not_a_regression(
         fast_slow: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     """An A/A check never fails: PASS or INCONCLUSIVE, exit 0."""
     base, _ = fast_slow
-    code = main(["check", "--base", str(base), "--head", str(base), *FAST, "--format", "md"])
+    # With the progress bar on (rich, on stderr) to exercise that path too.
+    code = main(["check", "--base", str(base), "--head", str(base), "--rounds", "6",
+                 "--seed", "1", "--format", "md"])
     out = capsys.readouterr().out
     assert code == exitcodes.OK and "REGRESSION |" not in out and "bench_tiny.bench_work" in out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +54,19 @@ def test_history_file_appends_and_reads_back(tmp_path: Path) -> None:
     assert entries[0]["ratios"] == {"b.bench_x": 1.01} and entries[0]["reference"] == "v1"
     with pytest.raises(BaselineError, match="does not exist"):
         history.read(tmp_path / "missing.jsonl")
+
+
+def test_baseline_history_command_reports_a_slowdown_with_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`kaizen-perf baseline history FILE` names the commit where a level shift began."""
+    from kaizen_perf.cli.main import main
+
+    rng = np.random.default_rng(3)
+    series = np.exp(rng.normal(0, 0.005, 16)) * np.r_[np.ones(8), np.full(8, 1.05)]
+    path = tmp_path / "h.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in _entries(list(series))))
+    assert main(["baseline", "history", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "CHANGE b.bench_x" in out and "from c8" in out
+    path.write_text("".join(json.dumps(e) + "\n" for e in _entries([1.0] * 10)))
+    assert main(["baseline", "history", str(path)]) == 0
