@@ -7,7 +7,10 @@ a dict lookup on the event's class.
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -19,6 +22,9 @@ from prometheus_client.core import (
 from kaizen_perf import events as ev
 from kaizen_perf.metrics import Family, new_families
 from kaizen_perf.spend import SpendLedger
+
+if TYPE_CHECKING:
+    from kaizen_perf.pipeline import Pipeline
 
 
 def _status(error: str | None) -> str:
@@ -173,8 +179,19 @@ class MetricsSink:
         self._f["kaizen_perf_invalid_events_total"].inc((e.reason,))
 
     # -- exposition ---------------------------------------------------------------------
-    def update_overflow_counts(self) -> None:
-        """Copy each family's fold count into kaizen_perf_series_overflow_total."""
+    def refresh_self_metrics(self, pipe: Pipeline) -> None:
+        """Copy the pipeline's and every sink's own counters (drops, export errors, dispatcher
+        CPU, series folds) into their families; called with the pipeline lock held."""
+        from kaizen_perf.outputs import dropped_events, export_errors
+
+        f = self._f
+        f["kaizen_perf_events_dropped_total"].set(("buffer",), pipe.dropped)
+        for name, count in {**pipe.sink_errors, **export_errors(pipe.sinks)}.items():
+            f["kaizen_perf_export_errors_total"].set((name,), count)
+        for name, count in dropped_events(pipe.sinks).items():
+            f["kaizen_perf_events_dropped_total"].set((name,), count)
+        cpu = time.process_time()
+        f["kaizen_perf_overhead_ratio"].set((), pipe.dispatcher_cpu_s / cpu if cpu else 0.0)
         overflow = self._f["kaizen_perf_series_overflow_total"]
         for name, fam in self._f.items():
             if fam.overflowed:
@@ -210,3 +227,29 @@ def to_prometheus(fam: Family) -> Metric:
 
 def _fmt_le(bound: float) -> str:
     return repr(float(bound))
+
+
+class _Refreshable(Protocol):
+    """What MonitorCollector needs of a monitor."""
+
+    pipeline: Pipeline
+    metrics: MetricsSink
+
+    def _refresh_self_metrics(self) -> None: ...
+
+
+class MonitorCollector:
+    """prometheus-client collector over a monitor's families (to combine with other
+    collectors in a user's registry; kaizen-perf's own endpoint renders them directly)."""
+
+    def __init__(self, mon: _Refreshable) -> None:
+        self._mon = weakref.ref(mon)  # the monitor owns the registry that holds us
+
+    def collect(self) -> Iterator[Metric]:
+        """Drain, refresh the self-metrics, and yield every family."""
+        mon = self._mon()
+        if mon is None:
+            return iter(())
+        with mon.pipeline.lock:
+            mon._refresh_self_metrics()
+            return iter(list(mon.metrics.collect_families()))

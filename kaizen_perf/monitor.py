@@ -15,16 +15,15 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric
 
 from kaizen_perf import _validate as v
 from kaizen_perf._context import CURRENT, new_span_id, parse_traceparent
 from kaizen_perf._scopes import NOOP, LoopScope, NoopScope, TaggedToolScope, ToolScope
-from kaizen_perf.aggregate import MetricsSink
+from kaizen_perf.aggregate import MetricsSink, MonitorCollector
 from kaizen_perf.config import Settings
 from kaizen_perf.cost import PICO, PriceTable
 from kaizen_perf.events import (
@@ -40,7 +39,7 @@ from kaizen_perf.events import (
 )
 from kaizen_perf.exposition import render
 from kaizen_perf.health import HealthReport, pipeline_check
-from kaizen_perf.outputs import default_sinks, dropped_events, export_errors
+from kaizen_perf.outputs import default_sinks
 from kaizen_perf.pipeline import Pipeline, Sink
 
 logger = logging.getLogger("kaizen_perf")
@@ -55,39 +54,25 @@ class Monitor:
                  environ: Mapping[str, str] | None = None, pricing: PriceTable | None = None,
                  **overrides: Any) -> None:
         env = os.environ if environ is None else environ
-        if settings is None:
-            settings = Settings.load(env, agent_id=agent_id, **overrides)
-        elif agent_id is not None or overrides:
-            settings = settings.replace(**({"agent_id": agent_id} if agent_id else {}), **overrides)
+        settings = _resolve(settings, env, agent_id, overrides)
         self.settings = settings
         self.agent_id = settings.agent_id
         self._clock, self._wall_clock = clock, wall_clock
         self._strict, self._enabled = settings.strict, settings.enabled
         self.pricing = pricing or PriceTable.load(settings.pricing_file)
         self._root = parse_traceparent(env.get("TRACEPARENT"))
-        self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
-        extra = default_sinks(settings, to_wall_ns=self._to_wall_ns, environ=env)
         self._audit: Any = None
         self._audit_lock = threading.Lock()
-        if self._enabled and settings.audit_url and settings.audit_auto != "none":
-            # automatic entries only once a store is configured: a library import never
-            # creates an audit database in the working directory by itself
-            from kaizen_perf.audit import AuditSink
-            from kaizen_perf.audit.sink import parse_auto
-
-            extra.append(AuditSink(self.audit, kinds=parse_auto(settings.audit_auto),
-                                   to_wall_ns=self._to_wall_ns))
-        if settings.forward_socket:
-            from kaizen_perf.forward import ForwardSink
-            extra.append(ForwardSink(settings.forward_socket))
-        self.pipeline = Pipeline([self.metrics, *extra, *sinks], capacity=settings.buffer_size,
+        self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
+        self.pipeline = Pipeline([self.metrics, *self._own_sinks(env), *sinks],
+                                 capacity=settings.buffer_size,
                                  flush_interval_s=settings.flush_interval_s)
         self._put: Callable[[Event], None] = self.pipeline.put
         self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
         self._high_water = self.pipeline.high_water
         self._warned: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_MonitorCollector(self))
+        self.registry.register(MonitorCollector(self))
         self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog)]
         # hard budget stop / per-user charging: None unless needed (one check on the hot path)
         self._budget_stop: Callable[[], None] | None = None
@@ -98,19 +83,40 @@ class Monitor:
         self._closed = False
         self.profiler: Any = None
         self._tool_scope: type[ToolScope] = ToolScope
-        if self._enabled and settings.pyroscope_url:
-            self._start_pyroscope(settings.pyroscope_url)
         if self._enabled:
-            self.pipeline.start()
-            if self.alerts is not None:
-                self.alerts.start()
-            if settings.metrics_addr:
-                try:
-                    self.serve(settings.metrics_addr)
-                except BaseException:
-                    self.shutdown(0.5)  # a failed construction must not leak a thread
-                    raise
+            self._start()
         _register_exit_hook(self)
+
+    def _own_sinks(self, env: Mapping[str, str]) -> list[Sink]:
+        """Sinks the settings turn on: traces, logs, StatsD, audit entries, forwarding."""
+        s = self.settings
+        extra = default_sinks(s, to_wall_ns=self._to_wall_ns, environ=env)
+        if s.enabled and s.audit_url and s.audit_auto != "none":
+            # automatic entries only once a store is configured: a library import never
+            # creates an audit database in the working directory by itself
+            from kaizen_perf.audit import AuditSink
+            from kaizen_perf.audit.sink import parse_auto
+
+            extra.append(AuditSink(self.audit, kinds=parse_auto(s.audit_auto),
+                                   to_wall_ns=self._to_wall_ns))
+        if s.forward_socket:
+            from kaizen_perf.forward import ForwardSink
+            extra.append(ForwardSink(s.forward_socket))
+        return extra
+
+    def _start(self) -> None:
+        """Start the profiler, the dispatcher, alerting and the HTTP server, in that order."""
+        if self.settings.pyroscope_url:
+            self._start_pyroscope(self.settings.pyroscope_url)
+        self.pipeline.start()
+        if self.alerts is not None:
+            self.alerts.start()
+        if self.settings.metrics_addr:
+            try:
+                self.serve(self.settings.metrics_addr)
+            except BaseException:
+                self.shutdown(0.5)  # a failed construction must not leak a thread
+                raise
 
     # -- scopes -------------------------------------------------------------------------
     def agent_loop(self) -> LoopScope | NoopScope:
@@ -307,18 +313,9 @@ class Monitor:
             return render(self.metrics.families.values(), openmetrics=openmetrics)
 
     def _refresh_self_metrics(self) -> None:
-        """Drain, then copy the pipeline's own counters into their families (lock held)."""
-        pipe, fams = self.pipeline, self.metrics.families
-        pipe.drain()
-        fams["kaizen_perf_events_dropped_total"].set(("buffer",), pipe.dropped)
-        errors = {**pipe.sink_errors, **export_errors(pipe.sinks)}
-        for name, count in errors.items():
-            fams["kaizen_perf_export_errors_total"].set((name,), count)
-        for name, count in dropped_events(pipe.sinks).items():
-            fams["kaizen_perf_events_dropped_total"].set((name,), count)
-        cpu = time.process_time()
-        fams["kaizen_perf_overhead_ratio"].set((), pipe.dispatcher_cpu_s / cpu if cpu else 0.0)
-        self.metrics.update_overflow_counts()
+        """Drain, then bring kaizen-perf's own metrics up to date (pipeline lock held)."""
+        self.pipeline.drain()
+        self.metrics.refresh_self_metrics(self.pipeline)
 
     def health(self) -> HealthReport:
         """Liveness and readiness with a status per component."""
@@ -349,20 +346,14 @@ class Monitor:
         return ok
 
 
-class _MonitorCollector:
-    """prometheus-client collector over the monitor's families (to combine with other
-    collectors in a user's registry; kaizen-perf's own endpoint renders them directly)."""
-
-    def __init__(self, mon: Monitor) -> None:
-        self._mon = weakref.ref(mon)
-
-    def collect(self) -> Iterator[Metric]:
-        mon = self._mon()
-        if mon is None:
-            return iter(())
-        with mon.pipeline.lock:
-            mon._refresh_self_metrics()
-            return iter(list(mon.metrics.collect_families()))
+def _resolve(settings: Settings | None, env: Mapping[str, str], agent_id: str | None,
+             overrides: dict[str, Any]) -> Settings:
+    """Settings from arguments > environment > defaults, or a given Settings with overrides."""
+    if settings is None:
+        return Settings.load(env, agent_id=agent_id, **overrides)
+    if agent_id is not None or overrides:
+        return settings.replace(**({"agent_id": agent_id} if agent_id else {}), **overrides)
+    return settings
 
 
 def _register_exit_hook(mon: Monitor) -> None:
