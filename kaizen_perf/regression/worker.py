@@ -34,6 +34,10 @@ TARGET_S = (0.02, 0.05)  # sample length: long enough for the timer, short enoug
 WARMUP_MAX = 8
 
 
+class SuiteMissing(Exception):
+    """The suite directory does not exist (reported without a traceback)."""
+
+
 class Suite:
     """Benchmarks of one suite directory, their loop counts and setups already run."""
 
@@ -46,7 +50,7 @@ class Suite:
         root = Path(suite).resolve()
         if not root.is_dir():
             msg = f"Suite directory {suite!r} does not exist in {os.getcwd()!r}."
-            raise FileNotFoundError(msg)
+            raise SuiteMissing(msg)
         out = []
         for path in sorted(root.glob("bench_*.py")):
             module = _import(path)
@@ -170,7 +174,7 @@ def serve(inp: TextIO, out: TextIO) -> None:
         except BaseException as exc:  # a crashing benchmark is reported, not fatal
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            tail = traceback.format_exception(exc)[-3:]
+            tail = [] if isinstance(exc, SuiteMissing) else traceback.format_exception(exc)[-3:]
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}",
                      "traceback": "".join(tail)}
         out.write(json.dumps(reply) + "\n")
