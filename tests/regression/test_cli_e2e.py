@@ -147,5 +147,7 @@ def test_calibrate_measures_false_positives_and_power(
                  "--format", "json"])
     rows = {r["inject"]: r for r in json.loads(capsys.readouterr().out)}
     assert code == 0
-    assert rows[0.0]["regression"] == 0.0
-    assert rows[0.5]["regression"] == 1.0 and rows[0.5]["pytest_fail"] == 1.0
+    # rates over 200 experiments resampled from one small real pool: allow a couple of misses
+    # under a loaded CI machine, but a broken detector (no power, or alarms on A/A) fails
+    assert rows[0.0]["regression"] <= 0.02
+    assert rows[0.5]["regression"] >= 0.97 and rows[0.5]["pytest_fail"] >= 0.97
