@@ -243,8 +243,10 @@ class Settings:
     budget_hard_stop: bool = field(default=False, metadata=_spec(
         ENV_BUDGET_HARD_STOP, _parse_bool,
         "At 100 % of the budget, the next hook raises BudgetExceeded in agent code."))
-    alerts_enabled: bool = field(default=True, metadata=_spec(
-        ENV_ALERTS, _parse_bool, "Evaluate alert rules in-process (log, webhook, callbacks)."))
+    alerts_enabled: bool | None = field(default=None, metadata=_spec(
+        ENV_ALERTS, _parse_bool,
+        "Evaluate alert rules in-process (unset: on when a webhook or rule file is set, and in "
+        "`kaizen-perf run`; off otherwise, as it costs dispatcher CPU per event)."))
     alert_rules: str | None = field(default=None, metadata=_spec(
         ENV_ALERT_RULES, _parse_str, "TOML file of alert rules (unset: the built-in rules)."))
     alert_webhook: str | None = field(default=None, metadata=_spec(

@@ -39,7 +39,10 @@ def attach(mon: Monitor) -> tuple[BudgetTracker, AlertEngine | None]:
                                hard_stop=settings.budget_hard_stop))
     mon.pipeline.add_sink(tracker)
     mon.health_checks.append(tracker.health_check)
-    if not settings.alerts_enabled:
+    enabled = settings.alerts_enabled
+    if enabled is None:  # auto: configuring a webhook or rules means wanting alerts
+        enabled = bool(settings.alert_webhook or settings.alert_rules)
+    if not enabled:
         return tracker, None
     if settings.alert_rules:
         config = load_rules(settings.alert_rules, stuck_after_s=settings.stuck_after_s)

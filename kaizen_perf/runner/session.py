@@ -123,8 +123,10 @@ class Session:
     def _open(self, agent: str) -> None:
         """The runner's monitor (named after the root agent, whose budget it tracks) and the
         socket children forward their hook events to."""
-        self.mon = Monitor(agent, environ=_runner_environ(os.environ),
-                           metrics_addr=self.opts.metrics_addr)
+        environ = _runner_environ(os.environ)
+        # the runner evaluates alerts for every agent at no cost to them (unless told not to)
+        environ.setdefault(ENV_ALERTS, "1")
+        self.mon = Monitor(agent, environ=environ, metrics_addr=self.opts.metrics_addr)
         self.receiver = ForwardReceiver(self._sock, self.mon.pipeline.put).start()
 
     # -- the loop ---------------------------------------------------------------------------

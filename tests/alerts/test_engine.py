@@ -203,9 +203,9 @@ def mon_event() -> Event:
 
 
 def test_monitor_runs_the_engine_on_a_named_thread() -> None:
-    """A default monitor evaluates on kaizen-perf-alert-eval and stops it at shutdown."""
+    """With alerts on, a monitor evaluates on kaizen-perf-alert-eval and stops it at shutdown."""
     import threading
-    mon = Monitor("threads", environ={})
+    mon = Monitor("threads", environ={}, alerts_enabled=True)
     assert mon.alerts is not None
     assert "kaizen-perf-alert-eval" in {t.name for t in threading.enumerate()}
     assert {c.name for c in mon.health().components} >= {"pipeline", "budget", "agents",
