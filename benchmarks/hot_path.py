@@ -5,7 +5,10 @@ Run: ``.venv/bin/python -m benchmarks.hot_path [--calls 1000000] [--out FILE]``
 Measures, in one process:
 
 1. caller-thread cost of ``with mon.tool("x"): pass`` with metrics on, minus an
-   empty ``with nullcontext()`` loop (median of repeated 100k-call batches);
+   empty ``with nullcontext()`` loop (median of repeated 100k-call batches), as
+   the calling thread's own CPU time (``time.thread_time``: what the hook costs
+   the agent's thread) and as wall time (which also includes waiting for the GIL
+   while the dispatcher aggregates on the other core);
 2. total process CPU per call including the dispatcher's work, over ``--calls``
    calls (process CPU delta, final drain included, minus the empty loop's CPU);
 3. the same call through the naive stack (prometheus-client Counter and
@@ -36,14 +39,15 @@ import psutil
 import kaizen_perf
 
 
-def _batch_time(fn: Callable[[int], None], n: int, repeats: int) -> float:
+def _batch_time(fn: Callable[[int], None], n: int, repeats: int,
+                clock: Callable[[], float] = time.perf_counter) -> float:
     """Median seconds per call over ``repeats`` batches of ``n`` calls."""
     times = []
     for _ in range(repeats):
         gc.collect()
-        t0 = time.perf_counter()
+        t0 = clock()
         fn(n)
-        times.append((time.perf_counter() - t0) / n)
+        times.append((clock() - t0) / n)
     return statistics.median(times)
 
 
@@ -65,12 +69,14 @@ def caller_cost(repeats: int = 15) -> dict[str, float]:
                 pass
 
     try:
-        base = _batch_time(_empty, 100_000, repeats)
-        hook = _batch_time(hooked, 100_000, repeats)
+        base = _batch_time(_empty, 100_000, repeats, time.thread_time)
+        hook = _batch_time(hooked, 100_000, repeats, time.thread_time)
+        wall_base = _batch_time(_empty, 100_000, repeats)
+        wall_hook = _batch_time(hooked, 100_000, repeats)
     finally:
         mon.shutdown()
     return {"empty_loop_us": base * 1e6, "tool_scope_us": hook * 1e6,
-            "added_us": (hook - base) * 1e6}
+            "added_us": (hook - base) * 1e6, "added_wall_us": (wall_hook - wall_base) * 1e6}
 
 
 def total_cpu(calls: int) -> dict[str, float]:
