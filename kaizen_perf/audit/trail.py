@@ -107,7 +107,7 @@ class AuditTrail:
                user_id: str | None = None, metadata: Any = None) -> AuditReceipt:
         """Record one entry; returns once it is durable (or as the policy says)."""
         draft = self.draft(action, details, result, user_id, metadata)
-        return self.settle(draft, self.submit(draft))
+        return self.settle(draft, self.writer.commit(draft))
 
     async def arecord(self, action: str, details: Any = None, result: str = "success",
                       user_id: str | None = None, metadata: Any = None) -> AuditReceipt:

@@ -42,6 +42,7 @@ class GroupCommitWriter:
         self._queue: list[tuple[Draft, Future[AuditEntry]]] = []
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._busy = False  # a batch is being committed (by the writer thread or a leader)
 
     def submit(self, draft: Draft) -> Future[AuditEntry]:
         """Queue one draft; the future resolves to its stored record once durable."""
@@ -49,27 +50,71 @@ class GroupCommitWriter:
         if self._pid != os.getpid():
             self._reset()  # forked child: the parent's thread does not exist here
         with self._cond:
-            if self._closing:
-                fut.set_exception(AuditStoreError(
-                    f"The audit trail at {self.store.location} is closed; entry not recorded."))
-                return fut
-            self._queue.append((draft, fut))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
-                self._thread.start()
-            self._cond.notify()
+            if self._enqueue(draft, fut):
+                self._wake_writer()
         return fut
+
+    def commit(self, draft: Draft) -> Future[AuditEntry]:
+        """Like :meth:`submit`, for a caller that will wait anyway: when no batch is in
+        flight the caller commits its own batch (leader), saving two thread hand-offs per
+        entry; otherwise it joins the next batch of the writer thread (group commit)."""
+        fut: Future[AuditEntry] = Future()
+        if self._pid != os.getpid():
+            self._reset()
+        with self._cond:
+            if not self._enqueue(draft, fut):
+                return fut
+            if self._busy:
+                self._wake_writer()
+                return fut
+            self._busy = True
+            items = self._take()
+        try:
+            self._commit(items)
+        finally:
+            with self._cond:
+                self._busy = False
+                if self._queue or self._closing:
+                    self._wake_writer()
+        return fut
+
+    def _enqueue(self, draft: Draft, fut: Future[AuditEntry]) -> bool:
+        """Queue a draft (lock held); False, with the future failed, once closing."""
+        if self._closing:
+            fut.set_exception(AuditStoreError(
+                f"The audit trail at {self.store.location} is closed; entry not recorded."))
+            return False
+        self._queue.append((draft, fut))
+        return True
+
+    def _take(self) -> list[tuple[Draft, Future[AuditEntry]]]:
+        items = self._queue[:self.max_batch]
+        del self._queue[:self.max_batch]
+        return items
+
+    def _wake_writer(self) -> None:
+        """Start the writer thread if needed and wake it (lock held)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._closing:
+                # one committer at a time: wait while a leader's batch is in flight
+                while (not self._queue or self._busy) and not (self._closing and not self._busy):
                     self._cond.wait()
                 if not self._queue:
                     break
-                items = self._queue[:self.max_batch]
-                del self._queue[:self.max_batch]
-            self._commit(items)
+                self._busy = True
+                items = self._take()
+            try:
+                self._commit(items)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
         self._finish()
 
     def _commit(self, items: list[tuple[Draft, Future[AuditEntry]]]) -> None:
@@ -99,6 +144,9 @@ class GroupCommitWriter:
         """Commit what is queued, write a closing checkpoint, stop; False if the deadline hit."""
         with self._cond:
             self._closing = True
+            if self._thread is None and (self._queue or self.batches or self._busy):
+                # only leaders wrote so far: the writer thread writes the closing checkpoint
+                self._wake_writer()
             thread = self._thread
             self._cond.notify_all()
         if thread is not None and self._pid == os.getpid():
