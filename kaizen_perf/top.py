@@ -8,6 +8,7 @@ cost per hour) and a tool p95 over that window.
 
 from __future__ import annotations
 
+import math
 import time
 import urllib.request
 from collections import defaultdict
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from kaizen_perf.summary import histogram_quantile
 
 Labels = frozenset[tuple[str, str]]
 
@@ -82,19 +85,12 @@ def _rate(new: dict[str, float], old: dict[str, float] | None, agent: str,
 
 
 def quantile_from_cumulative(q: float, cum: dict[float, float]) -> float | None:
-    """histogram_quantile over cumulative buckets {le: count}."""
-    bounds = sorted(cum)
-    if not bounds or cum[bounds[-1]] <= 0:
+    """histogram_quantile over cumulative buckets {le: count} (None when empty)."""
+    les = sorted(cum)
+    if not les or les[-1] != math.inf or cum[les[-1]] <= 0:
         return None
-    rank, prev_le, prev_c = q * cum[bounds[-1]], 0.0, 0.0
-    for le in bounds:
-        if cum[le] >= rank:
-            if le == float("inf"):
-                return prev_le
-            span = cum[le] - prev_c
-            return prev_le + (le - prev_le) * ((rank - prev_c) / span if span else 0.0)
-        prev_le, prev_c = le, cum[le]
-    return prev_le
+    counts = [cum[le] - (cum[les[i - 1]] if i else 0.0) for i, le in enumerate(les)]
+    return histogram_quantile(q, les[:-1], counts)
 
 
 def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -191,6 +192,42 @@ class Patches:
         while self._saved:
             owner, name, original = self._saved.pop()
             setattr(owner, name, original)
+
+
+class Instrumentation:
+    """One client library's instrumentation: the recorder and the patches in effect.
+
+    ``install`` applies the patches once (later calls only replace the monitor,
+    callback and clock); ``uninstall`` restores the library as it was.
+    """
+
+    def __init__(self) -> None:
+        self.recorder = Recorder()
+        self._lock = threading.Lock()
+        self._patches: Patches | None = None
+
+    def install(self, monitor: Monitor | None, on_call: OnCall | None,
+                clock: Callable[[], float], apply: Callable[[Patches], None]) -> None:
+        """Point the recorder at ``monitor``; patch with ``apply`` unless already patched."""
+        with self._lock:
+            rec = self.recorder
+            rec.monitor, rec.on_call, rec.clock = monitor, on_call, clock
+            if self._patches is None:
+                patches = Patches()
+                apply(patches)
+                self._patches = patches
+
+    def uninstall(self) -> None:
+        """Restore every patched attribute (no-op when not installed)."""
+        with self._lock:
+            if self._patches is not None:
+                self._patches.restore()
+                self._patches = None
+
+    @property
+    def installed(self) -> bool:
+        """Whether the patches are in effect."""
+        return self._patches is not None
 
 
 def patch_retry_hooks(patches: Patches, base_client: type) -> None:

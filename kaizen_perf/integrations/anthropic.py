@@ -18,16 +18,15 @@ cumulative output count (and, in newer API versions, final input counts).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from kaizen_perf.integrations._calls import (
     CallTracker,
+    Instrumentation,
     OnCall,
     Patches,
-    Recorder,
     as_int,
     patch_retry_hooks,
 )
@@ -36,9 +35,7 @@ from kaizen_perf.monitor import Monitor
 
 __all__ = ["instrument", "is_instrumented", "uninstrument"]
 
-_lock = threading.Lock()
-_patches: Patches | None = None
-_recorder = Recorder()
+_state = Instrumentation()
 
 
 def usage_fields(usage: Any, *, only_present: bool = False) -> dict[str, int]:
@@ -97,33 +94,25 @@ def instrument(monitor: Monitor | None = None, *, on_call: OnCall | None = None,
     (time to first token, stop reason, retries with status codes, request id). Calling
     again replaces the monitor and callback. Raises ``ImportError`` without ``anthropic``.
     """
-    global _patches
     import anthropic
     from anthropic.resources.messages import messages as res
 
-    with _lock:
-        _recorder.monitor, _recorder.on_call, _recorder.clock = monitor, on_call, clock
-        if _patches is not None:
-            return
-        patches = Patches()
-        reader = _Reader((anthropic.Stream, anthropic.AsyncStream))
-        patches.wrap(res.Messages, "create", sync_call(_recorder, reader, "messages"))
-        patches.wrap(res.AsyncMessages, "create", async_call(_recorder, reader, "messages"))
-        patches.wrap(res.Messages, "stream", stream_helper(_recorder, reader, "messages"))
-        patches.wrap(res.AsyncMessages, "stream", stream_helper(_recorder, reader, "messages"))
+    def apply(patches: Patches) -> None:
+        rec, reader = _state.recorder, _Reader((anthropic.Stream, anthropic.AsyncStream))
+        patches.wrap(res.Messages, "create", sync_call(rec, reader, "messages"))
+        patches.wrap(res.AsyncMessages, "create", async_call(rec, reader, "messages"))
+        patches.wrap(res.Messages, "stream", stream_helper(rec, reader, "messages"))
+        patches.wrap(res.AsyncMessages, "stream", stream_helper(rec, reader, "messages"))
         patch_retry_hooks(patches, anthropic._base_client.BaseClient)
-        _patches = patches
+
+    _state.install(monitor, on_call, clock, apply)
 
 
 def uninstrument() -> None:
     """Restore the ``anthropic`` client as it was (no-op when not instrumented)."""
-    global _patches
-    with _lock:
-        if _patches is not None:
-            _patches.restore()
-            _patches = None
+    _state.uninstall()
 
 
 def is_instrumented() -> bool:
     """Whether :func:`instrument` is in effect."""
-    return _patches is not None
+    return _state.installed

@@ -19,16 +19,15 @@ no tokens and a warning is logged (never a silent $0 cost per token).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from kaizen_perf.integrations._calls import (
     CallTracker,
+    Instrumentation,
     OnCall,
     Patches,
-    Recorder,
     as_int,
     patch_retry_hooks,
 )
@@ -37,9 +36,7 @@ from kaizen_perf.monitor import Monitor
 
 __all__ = ["instrument", "is_instrumented", "uninstrument", "usage_fields"]
 
-_lock = threading.Lock()
-_patches: Patches | None = None
-_recorder = Recorder()
+_state = Instrumentation()
 
 
 def usage_fields(usage: Any) -> dict[str, int]:
@@ -121,37 +118,28 @@ def instrument(monitor: Monitor | None = None, *, on_call: OnCall | None = None,
     ``on_call`` receives an :class:`~kaizen_perf.integrations.ApiCallRecord` per call.
     Calling again replaces the monitor and callback. Raises ``ImportError`` without ``openai``.
     """
-    global _patches
     import openai
     from openai.resources.chat.completions import completions as chat
     from openai.resources.responses import responses
 
-    with _lock:
-        _recorder.monitor, _recorder.on_call, _recorder.clock = monitor, on_call, clock
-        if _patches is not None:
-            return
-        patches = Patches()
-        streams = (openai.Stream, openai.AsyncStream)
+    def apply(patches: Patches) -> None:
+        rec, streams = _state.recorder, (openai.Stream, openai.AsyncStream)
         chat_reader, resp_reader = _ChatReader(streams), _ResponsesReader(streams)
-        patches.wrap(chat.Completions, "create", sync_call(_recorder, chat_reader, "chat"))
-        patches.wrap(chat.AsyncCompletions, "create", async_call(_recorder, chat_reader, "chat"))
-        patches.wrap(responses.Responses, "create",
-                     sync_call(_recorder, resp_reader, "responses"))
+        patches.wrap(chat.Completions, "create", sync_call(rec, chat_reader, "chat"))
+        patches.wrap(chat.AsyncCompletions, "create", async_call(rec, chat_reader, "chat"))
+        patches.wrap(responses.Responses, "create", sync_call(rec, resp_reader, "responses"))
         patches.wrap(responses.AsyncResponses, "create",
-                     async_call(_recorder, resp_reader, "responses"))
+                     async_call(rec, resp_reader, "responses"))
         patch_retry_hooks(patches, openai._base_client.BaseClient)
-        _patches = patches
+
+    _state.install(monitor, on_call, clock, apply)
 
 
 def uninstrument() -> None:
     """Restore the ``openai`` client as it was (no-op when not instrumented)."""
-    global _patches
-    with _lock:
-        if _patches is not None:
-            _patches.restore()
-            _patches = None
+    _state.uninstall()
 
 
 def is_instrumented() -> bool:
     """Whether :func:`instrument` is in effect."""
-    return _patches is not None
+    return _state.installed

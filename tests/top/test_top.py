@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -38,6 +37,27 @@ def test_rates_come_from_two_scrapes() -> None:
     assert row.cost_usd == pytest.approx(cost)
     assert row.cost_per_hour == pytest.approx(cost / 10 * 3600)
     assert row.tool_p95_s is not None and 0.04 <= row.tool_p95_s <= 0.08
+
+
+def test_quantile_matches_the_histogram_quantile_of_a_monitor() -> None:
+    """top's p95 from cumulative scrape buckets equals the run summary's from raw buckets."""
+    from kaizen_perf.summary import stats
+    from kaizen_perf.top import quantile_from_cumulative
+
+    clock = FakeClock()
+    mon = Monitor("q", environ={}, clock=clock)
+    try:
+        for ms in (1, 3, 3, 8, 30, 30, 60, 200):
+            with mon.tool("t"):
+                clock.advance(ms / 1000)
+        snap = parse(mon.export_metrics(), t=1.0)
+        with mon.pipeline.lock:
+            expected = stats(mon.metrics.families["kaizen_tool_duration_seconds"]).p95
+    finally:
+        mon.shutdown(2.0)
+    got = quantile_from_cumulative(0.95, snap.buckets("kaizen_tool_duration_seconds", "q"))
+    assert got == pytest.approx(expected)
+    assert quantile_from_cumulative(0.95, {}) is None
 
 
 def test_poller_keeps_last_figures_when_the_endpoint_dies() -> None:
@@ -112,4 +132,3 @@ def test_top_in_a_real_terminal(agent_endpoint: str) -> None:
         assert not alive, "top did not quit on q"
     finally:
         subprocess.run([tmux, "kill-session", "-t", session], capture_output=True, check=False)
-    assert shutil.which("tmux")

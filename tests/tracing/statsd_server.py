@@ -71,6 +71,22 @@ class StatsdServer:
         return self.received()
 
 
+def _udp_bound(port: int) -> bool:
+    """Whether some socket is bound to UDP ``port`` on this host (from /proc/net/udp)."""
+    needle = f":{port:04X} "
+    lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    return any(needle in line.split()[1] + " " for line in lines if len(line.split()) > 1)
+
+
+def _wait_bound(port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _udp_bound(port):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 @contextmanager
 def statsd_server(tmp_path: Path) -> Iterator[StatsdServer]:
     """Start statsd on a free UDP port; stop it afterwards."""
@@ -99,6 +115,8 @@ def statsd_server(tmp_path: Path) -> Iterator[StatsdServer]:
     reader.start()
     try:
         need(up.wait(20), "the statsd server did not start within 20 s")
+        # stats.js logs "server is up" before its asynchronous bind() completes.
+        need(_wait_bound(port, 10), f"the statsd server did not bind UDP port {port} in 10 s")
         yield server
     finally:
         proc.terminate()
