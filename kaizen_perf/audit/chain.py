@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from kaizen_perf.audit.encode import Sealed, seal
 from kaizen_perf.audit.model import (
     CHECKPOINT,
     GENESIS,
@@ -23,7 +24,6 @@ from kaizen_perf.audit.model import (
     WRITE_FAILED,
     AuditEntry,
     Draft,
-    chained,
     uuid7,
 )
 from kaizen_perf.audit.signing import Signer
@@ -62,11 +62,12 @@ class Incident:
 
 
 class Batch(NamedTuple):
-    """What a builder hands back to the store to write."""
+    """What a builder hands back to the store to write (``sealed[i].entry is records[i]``)."""
 
     records: list[AuditEntry]
     state: ChainState
     head: HeadAnchor
+    sealed: list[Sealed]
 
 
 #: called by a store under its write lock: (state on disk, incidents) -> batch
@@ -94,20 +95,20 @@ class Chainer:
     def builder(self, drafts: Sequence[Draft], *, final: bool = False) -> Builder:
         """A builder appending ``drafts`` (and a closing checkpoint when ``final``)."""
         def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
-            records: list[AuditEntry] = []
+            records: list[Sealed] = []
             for draft in [*map(self._incident_draft, incidents), *drafts]:
                 state = self._add(records, state, draft)
                 if state.seq - state.ckpt_seq >= self.interval:
                     state = self._checkpoint(records, state)
             if final and state.seq > state.ckpt_seq:
                 state = self._checkpoint(records, state)
-            return Batch(records, state, self.head(state))
+            return self._batch(records, state)
         return build
 
     def retention_builder(self, boundary: PruneBoundary) -> Builder:
         """A builder for the signed record that stands in for pruned records."""
         def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
-            records: list[AuditEntry] = []
+            records: list[Sealed] = []
             for draft in map(self._incident_draft, incidents):
                 state = self._add(records, state, draft)
             b = boundary
@@ -117,7 +118,7 @@ class Chainer:
                        "key_id": self.signer.key_id, "mac": mac}
             state = self._add(records, state, self._system(RETENTION, details))
             state = self._checkpoint(records, state)
-            return Batch(records, state, self.head(state))
+            return self._batch(records, state)
         return build
 
     def head(self, state: ChainState) -> HeadAnchor:
@@ -126,12 +127,15 @@ class Chainer:
                           self.signer.mac("head", state.seq, state.hash))
 
     # -- internals ------------------------------------------------------------------------
-    def _add(self, records: list[AuditEntry], state: ChainState, draft: Draft) -> ChainState:
-        entry = chained(draft, state.seq + 1, state.hash)
-        records.append(entry)
-        return ChainState(entry.seq, entry.hash, state.ckpt_seq, state.ckpt_mac)
+    def _batch(self, records: list[Sealed], state: ChainState) -> Batch:
+        return Batch([s.entry for s in records], state, self.head(state), records)
 
-    def _checkpoint(self, records: list[AuditEntry], state: ChainState) -> ChainState:
+    def _add(self, records: list[Sealed], state: ChainState, draft: Draft) -> ChainState:
+        sealed = seal(draft, state.seq + 1, state.hash)
+        records.append(sealed)
+        return ChainState(sealed.entry.seq, sealed.entry.hash, state.ckpt_seq, state.ckpt_mac)
+
+    def _checkpoint(self, records: list[Sealed], state: ChainState) -> ChainState:
         mac = self.signer.mac("checkpoint", state.seq, state.hash, state.ckpt_mac)
         details = {"covers_seq": state.seq, "head": state.hash, "prev_mac": state.ckpt_mac,
                    "key_id": self.signer.key_id, "mac": mac}

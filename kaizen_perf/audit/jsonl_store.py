@@ -8,6 +8,13 @@ A failed write or fsync fails the batch; the segment is cut back to its last
 durable size and writing continues in a new segment that starts with an
 ``audit.write_failed`` record, so nothing written during the failure is ever
 acknowledged. The signed head anchor lives in ``<dir>/head.json``.
+
+Between batches the store keeps the lock file and the current segment open.
+Under the lock it trusts what it knows about the end of the trail only when
+the segment on disk is still the very file it appends to (same inode), exactly
+as long as it left it, and no segment starting after its last record exists:
+anything another writer did changes one of those. Otherwise it reads the
+directory again as on open.
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ class JsonlStore(JsonlReader):
         self._mutex = threading.Lock()
         self._pid = os.getpid()
         self._head_fd: int | None = None
+        self._lock_fd: int | None = None
+        self._seg: tuple[str, int, int, int] | None = None  # open segment: name, fd, dev, inode
+        self._reread = False  # this batch re-read the directory: reopen the lock file next time
 
     # -- the write path ---------------------------------------------------------------
     def append(self, build: Builder) -> Sequence[AuditEntry]:
@@ -78,35 +88,48 @@ class JsonlStore(JsonlReader):
         batch = build(tail.state, incidents)
         if not batch.records:
             return ()
-        self._write(tail, canonical_lines(batch.records))
+        self._write(tail, b"".join([s.line() for s in batch.sealed]))
         assert self._tail is not None
         self._tail = _Tail(self._tail.segment, self._tail.offset, batch.state, tail.day)
         self._write_head(batch.head)
         return batch.records
 
     def _write(self, tail: _Tail, data: bytes) -> None:
+        """One write (looped only if short) and one fsync for the whole batch."""
         assert tail.segment is not None
-        path = self.dir / tail.segment
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = self._segment_fd(tail.segment)
         try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[self._write_fn(fd, bytes(view)):]
-                self._fsync(fd)
-            except OSError as exc:
-                self._fail(fd, tail, exc)
-            if tail.offset == 0:
-                self._sync_dir()
-        finally:
-            os.close(fd)
+            view = memoryview(data)
+            while view:
+                view = view[self._write_fn(fd, bytes(view)):]
+            self._fsync(fd)
+        except OSError as exc:
+            self._fail(fd, tail, exc)
+        if tail.offset == 0:
+            self._sync_dir()
         self._tail = _Tail(tail.segment, tail.offset + len(data), tail.state, tail.day)
+
+    def _segment_fd(self, name: str) -> int:
+        if self._seg is not None and self._seg[0] == name:
+            return self._seg[1]
+        self._close_segment()
+        fd = os.open(self.dir / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        st = os.fstat(fd)
+        self._seg = (name, fd, st.st_dev, st.st_ino)
+        return fd
+
+    def _close_segment(self) -> None:
+        seg_, self._seg = self._seg, None
+        if seg_ is not None and self._pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(seg_[1])
 
     def _fail(self, fd: int, tail: _Tail, exc: OSError) -> None:
         """Never retry an fsync: cut back what this batch wrote and move to a new segment."""
         assert tail.segment is not None
         with contextlib.suppress(OSError):
             os.ftruncate(fd, tail.offset)
+        self._close_segment()
         self._failure = _Failure(tail.segment, tail.offset, f"{type(exc).__name__}: {exc}")
         self._tail = None  # re-read the trail from disk before the next batch
         msg = (f"Writing the audit segment {self.dir / tail.segment} failed ({exc}); "
@@ -135,8 +158,15 @@ class JsonlStore(JsonlReader):
     # -- finding the end of the trail ------------------------------------------------
     def _sync(self, incidents: list[Incident]) -> _Tail:
         """Catch up with other writers; cut a torn tail (recorded as an incident)."""
-        names = seg.segments(self.dir)
         tail = self._tail
+        if tail is not None and self._unchanged(tail):
+            return tail
+        self._reread = True  # reopen every file by name: any of them may have been replaced
+        self._close_segment()
+        if self._head_fd is not None:
+            os.close(self._head_fd)
+            self._head_fd = None
+        names = seg.segments(self.dir)
         if tail is None or tail.segment not in names:
             tail = _Tail(names[-1] if names else None, 0, seg.state_at_end(self.dir, names), None)
             fresh = True
@@ -157,6 +187,18 @@ class JsonlStore(JsonlReader):
                 state = seg.advance_over(state, lines)
         day = tail.day if tail.segment == names[-1] and tail.day else self._day_of(names[-1])
         return self._remember(_Tail(names[-1], offset, state, day))
+
+    def _unchanged(self, tail: _Tail) -> bool:
+        """True when nobody else wrote since this process did (see the module docstring)."""
+        if self._seg is None or tail.segment != self._seg[0]:
+            return False
+        try:
+            st = os.stat(self.dir / tail.segment)
+        except OSError:
+            return False
+        if (st.st_dev, st.st_ino, st.st_size) != (self._seg[2], self._seg[3], tail.offset):
+            return False
+        return not (self.dir / seg.segment_name(tail.state.seq + 1)).exists()
 
     def _cut_torn(self, name: str, lines: list[seg.Line], incidents: list[Incident],
                   state: ChainState, offset: int) -> tuple[list[seg.Line], int]:
@@ -213,17 +255,26 @@ class JsonlStore(JsonlReader):
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        if self._pid != os.getpid():  # forked: the parent's writer may have held the mutex
+        if self._pid != os.getpid():
+            # forked: the parent's writer may have held the mutex, and the inherited lock
+            # file shares the parent's flock: never use (or unlock) the parent's descriptors
             self._pid, self._mutex, self._tail = os.getpid(), threading.Lock(), None
-            self._head_fd = None
+            self._head_fd = self._lock_fd = self._seg = None
         with self._mutex:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o640)
+            fd = self._lock_fd
+            if fd is None:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                fd = self._lock_fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o640)
+            self._reread = False
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
-                os.close(fd)  # releases the flock
+                if self._reread:  # the directory may have been replaced: open it anew next time
+                    self._lock_fd = None
+                    os.close(fd)  # releases the flock
+                else:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
 
     # -- retention --------------------------------------------------------------------
     def prune(self, cutoff: str, build: PruneBuild) -> int:
@@ -243,9 +294,12 @@ class JsonlStore(JsonlReader):
     def close(self) -> None:
         """Close the head anchor file."""
         with self._mutex:
-            if self._head_fd is not None and self._pid == os.getpid():
-                os.close(self._head_fd)
-            self._head_fd, self._tail = None, None
+            if self._pid == os.getpid():
+                for fd in (self._head_fd, self._lock_fd):
+                    if fd is not None:
+                        os.close(fd)
+                self._close_segment()
+            self._head_fd = self._lock_fd = self._seg = self._tail = None
 
 
 def canonical_lines(records: Sequence[AuditEntry]) -> bytes:

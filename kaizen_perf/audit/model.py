@@ -44,11 +44,18 @@ def normalize(value: Any) -> Any:
     return json.loads(canonical(value))
 
 
+_TS_SECOND: tuple[int, str] = (-1, "")  # the last second formatted (entries come in bursts)
+
+
 def format_ts(unix_ns: int) -> str:
     """Fixed-width UTC timestamp with microseconds."""
+    global _TS_SECOND
     secs, ns = divmod(unix_ns, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    return f"{base}.{ns // 1000:06d}Z"
+    cached = _TS_SECOND
+    if cached[0] != secs:
+        cached = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+        _TS_SECOND = cached  # one tuple store: safe without a lock
+    return f"{cached[1]}.{ns // 1000:06d}Z"
 
 
 def ts_of(moment: datetime) -> str:
@@ -70,7 +77,11 @@ def uuid7(unix_ns: int | None = None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """An entry before it has a place in the chain (built on the caller's thread)."""
+    """An entry before it has a place in the chain (built on the caller's thread).
+
+    ``details_json`` and ``metadata_json``, when given, are ``canonical()`` of
+    details and metadata as text, computed once so the writer need not.
+    """
 
     id: str
     ts: str
@@ -80,6 +91,8 @@ class Draft:
     details: Any
     result: str
     metadata: Any
+    details_json: str | None = field(default=None, compare=False, repr=False)
+    metadata_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

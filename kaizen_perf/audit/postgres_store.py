@@ -123,7 +123,7 @@ class PostgresStore:
         with conn.cursor() as cur:
             cur.executemany(f"INSERT INTO {self.E} ({sql.COLUMNS}) VALUES "
                             "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                            [sql.to_row(e) for e in batch.records])
+                            [s.row() for s in batch.sealed])
         h = batch.head
         conn.execute(f"INSERT INTO {self.H} (one, seq, hash, key_id, mac) VALUES "
                      "(1, %s, %s, %s, %s) ON CONFLICT (one) DO UPDATE SET seq = EXCLUDED.seq, "

@@ -3,6 +3,12 @@
 ``BEGIN IMMEDIATE`` takes SQLite's write lock, so writer threads in several
 processes extend one chain; the head anchor row is updated in the same
 transaction as the records. COMMIT returns after the WAL is fsynced.
+
+The chain state (last seq and hash, last checkpoint) is read from the database
+only when it may have changed: ``PRAGMA data_version`` changes exactly when
+another connection committed, so while it stays the same the state this
+connection committed last is still the end of the chain. After a failed
+transaction, a fork or a prune the state is read again.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ from kaizen_perf.errors import AuditStoreError
 E, H, M = "audit_entries", "audit_head", "audit_meta"
 
 
+#: one transaction's work: (connection, chain state) -> the batch written, if any
+Step = Callable[[sqlite3.Connection, ChainState], Batch | None]
+
+
 def _no_fault(stage: str) -> None:
     """Default fault hook: nothing fails."""
 
@@ -38,43 +48,47 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._mutex = threading.Lock()
+        #: (data_version, chain state) after this connection's last commit
+        self._known: tuple[int, ChainState] | None = None
 
     # -- writing ----------------------------------------------------------------------
     def append(self, build: Builder) -> Sequence[AuditEntry]:
         """Write one batch in one transaction; durable when COMMIT returns."""
-        return self._transaction(lambda conn, state: self._write(conn, build(state, ())))
+        batch = self._transaction(lambda conn, state: self._write(conn, build(state, ())))
+        return batch.records if batch is not None else ()
 
     def prune(self, cutoff: str, build: PruneBuild) -> int:
         """Delete rows up to the last one older than ``cutoff``, behind a retention record."""
-        def step(conn: sqlite3.Connection, state: ChainState) -> Sequence[AuditEntry]:
+        def step(conn: sqlite3.Connection, state: ChainState) -> Batch | None:
             boundary = self._boundary(conn, cutoff)
             if boundary is None:
-                return ()
-            records = self._write(conn, build(boundary)(state, ()))
+                return None
+            batch = self._write(conn, build(boundary)(state, ()))
             conn.execute(f"DELETE FROM {E} WHERE seq <= ?", (boundary.seq,))
             counted.append(boundary.count)
-            return records
+            return batch
         counted: list[int] = []
         self._transaction(step)
         return sum(counted)
 
-    def _transaction(self, step: Callable[[sqlite3.Connection, ChainState],
-                                          Sequence[AuditEntry]]) -> Sequence[AuditEntry]:
+    def _transaction(self, step: Step) -> Batch | None:
         if self._pid != os.getpid():  # forked child: fresh lock and connection
             self._pid, self._mutex, self._conn = os.getpid(), threading.Lock(), None
+            self._known = None
         with self._mutex:  # the writer thread and prune() share one connection
             return self._transaction_locked(step)
 
-    def _transaction_locked(self, step: Callable[[sqlite3.Connection, ChainState],
-                                                 Sequence[AuditEntry]]) -> Sequence[AuditEntry]:
+    def _transaction_locked(self, step: Step) -> Batch | None:
         try:
             conn = self._writer()
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             msg = f"Cannot open the audit database {self.path} for writing: {exc}."
             raise AuditStoreError(msg) from exc
+        known, self._known = self._known, None  # trusted again only once COMMIT returned
         try:
-            records = step(conn, self._state(conn))
+            version, state = self._state(conn, known)
+            batch = step(conn, state)
             self._fault("commit")
             conn.execute("COMMIT")
         except (sqlite3.Error, OSError) as exc:
@@ -84,28 +98,36 @@ class SqliteStore:
         except BaseException:
             self._rollback(conn)
             raise
-        return records
+        self._known = (version, state if batch is None else batch.state)
+        return batch
 
-    def _write(self, conn: sqlite3.Connection, batch: Batch) -> list[AuditEntry]:
+    def _write(self, conn: sqlite3.Connection, batch: Batch) -> Batch:
         if not batch.records:
-            return []
+            return batch
         conn.executemany(f"INSERT INTO {E} ({sql.COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                         [sql.to_row(e) for e in batch.records])
+                         [s.row() for s in batch.sealed])
         h = batch.head
         conn.execute(f"INSERT OR REPLACE INTO {H} (one, seq, hash, key_id, mac) "
                      "VALUES (1, ?, ?, ?, ?)", (h.seq, h.hash, h.key_id, h.mac))
-        return batch.records
+        return batch
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
         with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
             conn.execute("ROLLBACK")
 
-    def _state(self, conn: sqlite3.Connection) -> ChainState:
+    @staticmethod
+    def _state(conn: sqlite3.Connection,
+               known: tuple[int, ChainState] | None) -> tuple[int, ChainState]:
+        """(data_version, end of the chain) inside the write transaction; ``known`` is what
+        this connection committed last, still the end when no one else committed since."""
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        if known is not None and known[0] == version:
+            return known
         last = conn.execute(f"SELECT seq, hash FROM {E} ORDER BY seq DESC LIMIT 1").fetchone()
         ckpt = conn.execute(f"SELECT seq, details FROM {E} WHERE action = ? "
                             "ORDER BY seq DESC LIMIT 1", (CHECKPOINT,)).fetchone()
-        return sql.state_from(last, ckpt)
+        return version, sql.state_from(last, ckpt)
 
     def _boundary(self, conn: sqlite3.Connection, cutoff: str) -> PruneBoundary | None:
         first_new = conn.execute(f"SELECT MIN(seq) FROM {E} WHERE ts >= ?",
@@ -122,6 +144,7 @@ class SqliteStore:
 
     def _writer(self) -> sqlite3.Connection:
         if self._conn is None:
+            self._known = None  # data_version counts per connection
             self._conn = self._connect(create=True)
         return self._conn
 
@@ -185,4 +208,4 @@ class SqliteStore:
         """Close the writer connection."""
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
-        self._conn = None
+        self._conn, self._known = None, None

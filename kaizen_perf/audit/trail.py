@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.audit.chain import Chainer
+from kaizen_perf.audit.encode import json_value
 from kaizen_perf.audit.export import export_entries
 from kaizen_perf.audit.model import (
     RESULTS,
@@ -27,7 +28,6 @@ from kaizen_perf.audit.model import (
     Draft,
     Filter,
     format_ts,
-    normalize,
     ts_of,
     uuid7,
 )
@@ -85,19 +85,23 @@ class AuditTrail:
             msg = f"Audit result {result!r} is not valid: expected success, failure or denied."
             raise ConfigError(msg)
         now = self._clock() if unix_ns is None else unix_ns
+        details, details_json = self._clean(details)
+        metadata, metadata_json = self._clean(metadata)
         return Draft(uuid7(now), format_ts(now), agent_id or self.agent_id,
                      None if user_id is None else str(user_id), action,
-                     self._clean(details), result, self._clean(metadata))
+                     details, result, metadata, details_json, metadata_json)
 
-    def _clean(self, value: Any) -> Any:
-        """Redact before hashing; never store what the redactor could not handle."""
+    def _clean(self, value: Any) -> tuple[Any, str]:
+        """Redact before hashing, then the stored JSON value and its canonical text (so the
+        writer thread never serialises details); never store what the redactor could not
+        handle."""
         if value is None:
-            return None
+            return None, "null"
         try:
-            return normalize(self._redact(value))
+            return json_value(self._redact(value))
         except Exception as exc:
             self._log("audit-redact", f"kaizen-perf audit redactor failed: {exc!r}")
-            return {"redaction_failed": type(exc).__name__}
+            return json_value({"redaction_failed": type(exc).__name__})
 
     def submit(self, draft: Draft) -> Future[AuditEntry]:
         """Queue a draft for the next group commit (the sink uses this)."""
