@@ -3,8 +3,9 @@
 ``python -m benchmarks.telemetry_overhead [--rounds 7] [--iterations 2000]``
 
 1. **Dispatcher CPU per span / per log line** (``time.thread_time`` around the
-   sink's ``handle`` on 20,000 real events; plus the export thread's OTLP
-   protobuf encoding per span).
+   sink's ``handle`` on 20,000 real events: a span record per event); the export
+   thread's OTLP protobuf encoding per span record; and the cost of an SDK
+   ``ReadableSpan`` per span (paid only by console/in-memory exporters, when read).
 2. **Agent-thread CPU per ``get_logger().info()`` line** written to a file.
 3. **Loop overhead**: an agent loop whose iteration runs one 1 ms tool call
    (``--tool cpu``: a busy wait, the worst case, the dispatcher competes for the
@@ -48,32 +49,36 @@ def _events(n: int) -> list[object]:
 
 def per_item_costs(n: int = 20_000) -> dict[str, float]:
     """Dispatcher CPU per span and per event log line; export-thread encoding per span."""
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.sdk.resources import Resource
 
     from kaizen_perf.exporters.logfile import LineWriter
-    from kaizen_perf.exporters.otlp_wire import encode_request
+    from kaizen_perf.exporters.otlp_records import RecordEncoder
+    from kaizen_perf.exporters.span_outputs import MemorySpanExporter
+    from kaizen_perf.exporters.spans import SpanBuilder
     from kaizen_perf.logs import EventLogSink, get_logger
+    from kaizen_perf.redact import default_redactor
     from kaizen_perf.tracing import TraceSink
 
-    kept: list[object] = []
-
-    class Keep(SpanExporter):
-        def export(self, spans):  # type: ignore[no-untyped-def]
-            kept.extend(spans)
-            return SpanExportResult.SUCCESS
-
     events = _events(n)
-    sink = TraceSink([("keep", Keep())], to_wall_ns=lambda ns: ns + time.time_ns(),
+    sink = TraceSink([("keep", MemorySpanExporter())], to_wall_ns=lambda ns: ns + time.time_ns(),
                      max_queue=n + 1)
     t0 = time.thread_time()
     for i in range(0, n, 512):
         sink.handle(events[i:i + 512])  # type: ignore[arg-type]
     span_cpu = (time.thread_time() - t0) / n
     sink.close(10.0)
+    builder = SpanBuilder(resource=Resource.create({"service.name": "bench"}),
+                          redactor=default_redactor())
+    records = builder.records(events, time.time_ns(), None)  # type: ignore[arg-type]
+    encoder = RecordEncoder(builder)
     t0 = time.thread_time()
-    for i in range(0, len(kept), 512):
-        encode_request(kept[i:i + 512])  # type: ignore[arg-type]
-    encode_cpu = (time.thread_time() - t0) / len(kept)
+    for i in range(0, len(records), 2048):
+        encoder.request(records[i:i + 2048])
+    encode_cpu = (time.thread_time() - t0) / len(records)
+    t0 = time.thread_time()
+    for record in records:
+        builder.to_sdk(record)
+    sdk_cpu = (time.thread_time() - t0) / len(records)
     with tempfile.TemporaryDirectory() as tmp:
         writer = LineWriter(Path(tmp) / "events.jsonl")
         log_sink = EventLogSink(writer=writer)
@@ -89,7 +94,8 @@ def per_item_costs(n: int = 20_000) -> dict[str, float]:
             log.info("tool finished", tool="web_search", i=i)
         logger_cpu = (time.thread_time() - t0) / (n // 4)
         configure_logging()
-    return {"span_build_us": span_cpu * 1e6, "span_otlp_encode_us": encode_cpu * 1e6,
+    return {"span_record_us": span_cpu * 1e6, "span_otlp_encode_us": encode_cpu * 1e6,
+            "span_sdk_object_us": sdk_cpu * 1e6,
             "event_log_line_us": line_cpu * 1e6, "get_logger_line_us": logger_cpu * 1e6}
 
 

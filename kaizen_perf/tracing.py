@@ -1,9 +1,11 @@
 """OpenTelemetry traces from hook events, and trace context for subprocesses.
 
 :class:`TraceSink` runs on the dispatcher thread: it turns each batch of hook
-events into spans (``invoke_agent``, ``execute_tool``, ``chat`` … see
+events into span records (``invoke_agent``, ``execute_tool``, ``chat`` … see
 :mod:`kaizen_perf.exporters.spans`), samples them, and offers them to one
-:class:`~kaizen_perf.exporters.batch.BatchExporter` per exporter. Nothing here
+:class:`~kaizen_perf.exporters.batch.BatchExporter` per exporter, whose thread
+encodes them for OTLP or builds SDK spans for the others
+(:mod:`kaizen_perf.exporters.span_outputs`). Nothing here
 runs on the agent's thread, nothing blocks the dispatcher, and every drop or
 failed export is counted (``export_errors``, ``dropped_spans``).
 
@@ -29,8 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from kaizen_perf._context import current_traceparent, parse_traceparent
 from kaizen_perf._ratelimit import RateLimitedLog
@@ -38,7 +39,8 @@ from kaizen_perf.config import Settings
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.events import Event
 from kaizen_perf.exporters.batch import BatchExporter
-from kaizen_perf.exporters.spans import SpanBuilder
+from kaizen_perf.exporters.span_outputs import MemorySpanExporter, record_export_fn
+from kaizen_perf.exporters.spans import SpanBuilder, SpanRecord
 from kaizen_perf.redact import Redactor, default_redactor
 
 _FORCED_MAX = 10_000
@@ -75,7 +77,8 @@ class TraceSink:
                  to_wall_ns: Callable[[int], int], resource: Resource | None = None,
                  sampler: Sampler | None = None, root: tuple[int, int] | None = None,
                  redactor: Redactor | None = None, max_queue: int = 8192,
-                 interval_s: float = 1.0, log: RateLimitedLog | None = None) -> None:
+                 max_batch: int = 2048, interval_s: float = 1.0,
+                 log: RateLimitedLog | None = None) -> None:
         self._to_wall_ns = to_wall_ns
         self._builder = SpanBuilder(resource=resource or Resource.create({}),
                                     redactor=redactor or default_redactor(), root=root)
@@ -83,21 +86,20 @@ class TraceSink:
         self._keep = None if sampler is None or sampler._bound >= 1 << 64 else sampler.keep
         self.exporters = dict(exporters)
         self._queues = [
-            BatchExporter[ReadableSpan](f"traces-{name}", _export_fn(exp),
-                                        shutdown=exp.shutdown, max_queue=max_queue,
-                                        interval_s=interval_s, log=log)
+            BatchExporter[SpanRecord](f"traces-{name}", record_export_fn(exp, self._builder),
+                                      shutdown=exp.shutdown, max_queue=max_queue,
+                                      max_batch=max_batch, interval_s=interval_s, log=log)
             for name, exp in exporters]
         self.spans_built = 0
 
     def handle(self, batch: Sequence[Event]) -> None:
-        """Build and queue the spans of a batch (dispatcher thread)."""
+        """Turn the span events of a batch into records and queue them (dispatcher thread)."""
         offset = self._to_wall_ns(0)  # one clock read per batch, not per span
-        build, keep = self._builder.build, self._keep
-        spans = [s for e in batch if (s := build(e, offset, keep)) is not None]
-        if spans:
-            self.spans_built += len(spans)
+        records = self._builder.records(batch, offset, self._keep)
+        if records:
+            self.spans_built += len(records)
             for queue in self._queues:
-                queue.offer(spans)
+                queue.offer(records)
 
     @property
     def export_errors(self) -> dict[str, int]:
@@ -132,12 +134,6 @@ class TraceSink:
             queue.after_fork()
 
 
-def _export_fn(exporter: SpanExporter) -> Callable[[Sequence[ReadableSpan]], bool]:
-    def export(spans: Sequence[ReadableSpan]) -> bool:
-        return exporter.export(spans) is SpanExportResult.SUCCESS
-    return export
-
-
 # -- configuration ------------------------------------------------------------------------------
 def exporter_kinds(settings: Settings, environ: Mapping[str, str]) -> list[str]:
     """The span exporters asked for: ``KAIZEN_PERF_TRACES``, else the OTEL_* variables."""
@@ -168,8 +164,7 @@ def make_exporter(kind: str, settings: Settings) -> SpanExporter:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
         return ConsoleSpanExporter()
     if kind == "memory":
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-        return InMemorySpanExporter()
+        return MemorySpanExporter()
     from kaizen_perf.exporters.otlp_wire import OtlpHttpSpanExporter
     endpoint = None
     if settings.otlp_endpoint is not None:

@@ -3,8 +3,9 @@
 The dispatcher hands items over with :meth:`BatchExporter.offer`, which never
 blocks: past ``max_queue`` the oldest waiting items are dropped and counted
 (the newest say most about a live problem). The thread
-(``kaizen-perf-export-<name>``) sends batches of up to ``max_batch`` every
-``interval_s`` or sooner when a batch is full. A failed export is counted,
+(``kaizen-perf-export-<name>``) sleeps while the queue is empty; once items
+arrive it waits ``interval_s`` for a batch to gather (or less, when ``max_batch``
+items are waiting) and sends batches of up to ``max_batch``. A failed export is counted,
 logged rate-limited, and its items are dropped: retrying would let a dead
 backend grow memory. ``close(timeout_s)`` sends what is left (unless the last
 export failed: a dead backend would only eat the deadline) but gives up at the
@@ -58,6 +59,7 @@ class BatchExporter(Generic[T]):
         """Queue items for export; never blocks (drops the oldest past ``max_queue``)."""
         with self._lock:
             queue = self._queue
+            was_empty = not queue
             queue.extend(items)
             excess = len(queue) - self._max_queue
             if excess > 0:
@@ -67,7 +69,7 @@ class BatchExporter(Generic[T]):
             full = len(queue) >= self._max_batch
         if self._thread is None and not self._stop.is_set():
             self._start()
-        if full:
+        if full or was_empty:  # full: send now; was empty: the idle thread starts a batch
             self._wake.set()
 
     def _start(self) -> None:
@@ -87,9 +89,14 @@ class BatchExporter(Generic[T]):
             return [self._queue.popleft() for _ in range(n)]
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._interval)
-            self._wake.clear()
+        wake, stop = self._wake, self._stop
+        while not stop.is_set():
+            if not self._queue:  # idle: sleep until items arrive (no periodic wake-ups)
+                wake.wait()
+                wake.clear()
+            if not stop.is_set() and len(self._queue) < self._max_batch:
+                wake.wait(self._interval)  # let a batch gather, unless it fills first
+                wake.clear()
             self._send_all(deadline=None)
 
     def _send_all(self, deadline: float | None) -> None:
