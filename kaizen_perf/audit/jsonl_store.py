@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import threading
 import time
@@ -74,6 +73,8 @@ class JsonlStore(JsonlReader):
         self._lock_fd: int | None = None
         self._seg: tuple[str, int, int, int] | None = None  # open segment: name, fd, dev, inode
         self._reread = False  # this batch re-read the directory: reopen the lock file next time
+        self._where = f"{self.dir}{os.sep}"
+        self._today = (-1, "")  # (day number, its date) for the rotation check
 
     # -- the write path ---------------------------------------------------------------
     def append(self, build: Builder) -> Sequence[AuditEntry]:
@@ -146,8 +147,9 @@ class JsonlStore(JsonlReader):
     def _write_head(self, head: HeadAnchor) -> None:
         # After the batch is durable and never fsynced: a stale head only ever lags behind.
         # One fixed-size pwrite into a file kept open (a rename per batch costs as much as
-        # the fsync itself).
-        data = json.dumps(head.to_dict()).encode().ljust(HEAD_BYTES - 1) + b"\n"
+        # the fsync itself). The JSON of head.to_dict() (hex strings and an int).
+        data = (f'{{"seq": {int(head.seq)}, "hash": "{head.hash}", "key_id": "{head.key_id}", '
+                f'"mac": "{head.mac}"}}').encode().ljust(HEAD_BYTES - 1) + b"\n"
         try:
             if self._head_fd is None:
                 self._head_fd = os.open(self.dir / "head.json", os.O_RDWR | os.O_CREAT, 0o640)
@@ -192,13 +194,14 @@ class JsonlStore(JsonlReader):
         """True when nobody else wrote since this process did (see the module docstring)."""
         if self._seg is None or tail.segment != self._seg[0]:
             return False
+        where = self._where
         try:
-            st = os.stat(self.dir / tail.segment)
+            st = os.stat(f"{where}{tail.segment}")
         except OSError:
             return False
         if (st.st_dev, st.st_ino, st.st_size) != (self._seg[2], self._seg[3], tail.offset):
             return False
-        return not (self.dir / seg.segment_name(tail.state.seq + 1)).exists()
+        return not os.path.exists(f"{where}{seg.segment_name(tail.state.seq + 1)}")
 
     def _cut_torn(self, name: str, lines: list[seg.Line], incidents: list[Incident],
                   state: ChainState, offset: int) -> tuple[list[seg.Line], int]:
@@ -228,7 +231,7 @@ class JsonlStore(JsonlReader):
             incidents.insert(0, Incident(WRITE_FAILED, {
                 "segment": failure.segment, "valid_bytes": failure.valid_bytes,
                 "error": failure.error}))
-        today = time.strftime("%Y-%m-%d", time.gmtime(self._clock()))
+        today = self._date()
         rotate = (tail.segment is None or failure is not None or tail.offset >= self._max
                   or (tail.offset > 0 and tail.day is not None and tail.day != today))
         if not rotate:
@@ -236,6 +239,14 @@ class JsonlStore(JsonlReader):
         self.dir.mkdir(parents=True, exist_ok=True)
         name = self._new_name(tail.state.seq + 1)
         return self._remember(_Tail(name, 0, tail.state, today))
+
+    def _date(self) -> str:
+        """Today's UTC date (formatted once a day)."""
+        now = self._clock()
+        day = int(now // 86400)
+        if self._today[0] != day:
+            self._today = (day, time.strftime("%Y-%m-%d", time.gmtime(now)))
+        return self._today[1]
 
     def _new_name(self, first_seq: int) -> str:
         attempt = 0

@@ -9,6 +9,7 @@ can read that key file. Production trails should set a key held elsewhere.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -34,9 +35,9 @@ class Signer:
     #: True when the key came from configuration, False when it is stored beside the trail
     configured: bool = True
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
-        """Fingerprint of the key."""
+        """Fingerprint of the key (computed once: every batch's head anchor names it)."""
         return key_id_of(self.key)
 
     def mac(self, *parts: object) -> str:
