@@ -77,25 +77,28 @@ class JsonlStore(JsonlReader):
         self._today = (-1, "")  # (day number, its date) for the rotation check
 
     # -- the write path ---------------------------------------------------------------
-    def append(self, build: Builder) -> Sequence[AuditEntry]:
+    def append(self, build: Builder,
+               before_sync: Callable[[], None] | None = None) -> Sequence[AuditEntry]:
         """Write one batch and fsync it, under the directory lock."""
         with self._locked():
-            return self._append_locked(build)
+            return self._append_locked(build, before_sync)
 
-    def _append_locked(self, build: Builder) -> Sequence[AuditEntry]:
+    def _append_locked(self, build: Builder,
+                       before_sync: Callable[[], None] | None = None) -> Sequence[AuditEntry]:
         incidents: list[Incident] = []
         tail = self._sync(incidents)
         tail = self._maybe_rotate(tail, incidents)
         batch = build(tail.state, incidents)
         if not batch.records:
             return ()
-        self._write(tail, b"".join([s.line() for s in batch.sealed]))
+        self._write(tail, b"".join([s.line() for s in batch.sealed]), before_sync)
         assert self._tail is not None
         self._tail = _Tail(self._tail.segment, self._tail.offset, batch.state, tail.day)
         self._write_head(batch.head)
         return batch.records
 
-    def _write(self, tail: _Tail, data: bytes) -> None:
+    def _write(self, tail: _Tail, data: bytes,
+               before_sync: Callable[[], None] | None = None) -> None:
         """One write (looped only if short) and one fsync for the whole batch."""
         assert tail.segment is not None
         fd = self._segment_fd(tail.segment)
@@ -103,6 +106,8 @@ class JsonlStore(JsonlReader):
             view = memoryview(data)
             while view:
                 view = view[self._write_fn(fd, bytes(view)):]
+            if before_sync is not None:
+                before_sync()
             self._fsync(fd)
         except OSError as exc:
             self._fail(fd, tail, exc)

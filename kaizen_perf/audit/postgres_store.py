@@ -97,11 +97,14 @@ class PostgresStore:
                 raise AuditStoreError(msg) from exc
 
     # -- writing ----------------------------------------------------------------------
-    def append(self, build: Builder) -> Sequence[AuditEntry]:
+    def append(self, build: Builder,
+               before_sync: Callable[[], None] | None = None) -> Sequence[AuditEntry]:
         """Write one batch in one transaction; durable when COMMIT returns."""
         def step(conn: Conn) -> list[AuditEntry]:
             records = self._write(conn, build(self._state(conn), ()))
             self._fault("commit")
+            if before_sync is not None:
+                before_sync()
             return records
         return list(self._run(step))
 

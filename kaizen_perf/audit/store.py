@@ -6,11 +6,16 @@ the store's exclusive write lock with the chain state read from disk, so
 writers in many threads, processes or hosts extend one chain. ``append`` returns
 only once the batch is durable (fsync or COMMIT returned); if it raises, no
 record of the batch may be acknowledged.
+
+``before_sync`` (optional) is called once, just before the store starts the
+fsync/COMMIT that makes the batch durable, and never after it: the group-commit
+writer acknowledges the *previous* (already durable) batch there, so its
+callers prepare their next entries while the disk syncs this one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,7 +46,8 @@ class AuditStore(Protocol):
     #: a human-readable name of where the records live (path or URL without password)
     location: str
 
-    def append(self, build: Builder) -> Sequence[AuditEntry]:
+    def append(self, build: Builder,
+               before_sync: Callable[[], None] | None = None) -> Sequence[AuditEntry]:
         """Write the batch ``build`` makes, durably; raise AuditStoreError if it is not."""
         ...
 

@@ -7,12 +7,21 @@ after fsync/COMMIT. If the store raises, every future of the batch fails: an
 entry is never acknowledged unless the write that holds it was durable.
 While one batch is being synced, new callers queue up for the next one, so the
 cost of an fsync is shared by everyone who arrived during the previous one.
+
+When more entries are already queued as a batch becomes durable, the writer
+thread goes straight on to the next batch and acknowledges the durable one
+just before the store starts the next fsync/COMMIT (``before_sync``), at the
+latest when that append returns or fails. Acknowledging earlier would wake the
+callers while the writer still needs the GIL to prepare the next batch: they
+would run first and the disk would sit idle; woken just before the sync, they
+prepare their next entries while the disk works.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
@@ -100,26 +109,46 @@ class GroupCommitWriter:
         self._cond.notify_all()
 
     def _run(self) -> None:
+        owed: _Acks | None = None  # a durable batch, acknowledged just before the next sync
+        holding = False  # this thread set _busy
         while True:
-            with self._cond:
-                # one committer at a time: wait while a leader's batch is in flight
-                while (not self._queue or self._busy) and not (self._closing and not self._busy):
-                    self._cond.wait()
-                if not self._queue:
-                    break
-                self._busy = True
-                items = self._take()
+            items = None
+            if owed is not None:
+                with self._cond:
+                    if self._queue:
+                        items = self._take()  # still busy: go straight on to the next batch
+            if items is None:
+                if owed is not None:
+                    owed()
+                    owed = None
+                with self._cond:
+                    if holding:
+                        self._busy = holding = False
+                        self._cond.notify_all()
+                    # one committer at a time: wait while a leader's batch is in flight
+                    while (not self._queue or self._busy) and not (self._closing
+                                                                   and not self._busy):
+                        self._cond.wait()
+                    if not self._queue:
+                        break
+                    self._busy = holding = True
+                    items = self._take()
             try:
-                self._commit(items)
-            finally:
+                owed = self._commit(items, owed, defer=True)
+            except BaseException:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+                raise
         self._finish()
 
-    def _commit(self, items: list[tuple[Draft, Future[AuditEntry]]]) -> None:
+    def _commit(self, items: list[tuple[Draft, Future[AuditEntry]]],
+                owed: _Acks | None = None, *, defer: bool = False) -> _Acks | None:
+        """Append one batch; acknowledges ``owed`` before the sync (at the latest on return).
+        With ``defer`` (the writer thread) returns this batch's acknowledgements instead of
+        settling them: the batch is durable, its callers are woken a moment later."""
         try:
-            records = self.store.append(self.chainer.builder([d for d, _ in items]))
+            records = self.store.append(self.chainer.builder([d for d, _ in items]), owed)
         except Exception as exc:  # a store bug must fail the batch, never kill the writer
             self.failed_batches += 1
             error = exc if isinstance(exc, AuditStoreError) else AuditStoreError(
@@ -127,11 +156,16 @@ class GroupCommitWriter:
             self._log("audit-write", f"kaizen-perf audit batch of {len(items)} failed: {error}")
             for _, fut in items:
                 _settle(fut, error=error)
-            return
+            return None
+        finally:
+            if owed is not None:
+                owed()  # durable before this batch began: never left waiting on its outcome
         self.batches += 1
-        by_id = {r.id: r for r in records}
-        for draft, fut in items:
-            _settle(fut, result=by_id[draft.id])
+        acks = _Acks(items, records)
+        if not defer:
+            acks()
+            return None
+        return acks
 
     def _finish(self) -> None:
         """Close with a final checkpoint so a clean shutdown ends on a signed record."""
@@ -162,6 +196,23 @@ class GroupCommitWriter:
         for _, fut in items:
             _settle(fut, error=AuditStoreError(
                 f"The audit trail at {self.store.location} closed before the entry was durable."))
+
+
+class _Acks:
+    """Resolves the futures of one durable batch, once (callable more than once)."""
+
+    def __init__(self, items: list[tuple[Draft, Future[AuditEntry]]],
+                 records: Sequence[AuditEntry]) -> None:
+        self._items: list[tuple[Draft, Future[AuditEntry]]] | None = items
+        self._records = records
+
+    def __call__(self) -> None:
+        items, self._items = self._items, None
+        if items is None:
+            return
+        by_id = {r.id: r for r in self._records}
+        for draft, fut in items:
+            _settle(fut, result=by_id[draft.id])
 
 
 def _settle(fut: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
