@@ -27,9 +27,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from kaizen_perf import genai as g
-from kaizen_perf.events import LoopEvent, ToolEvent
 from kaizen_perf.exporters.otlp_wire import SMALL, key_value, ld, varint
-from kaizen_perf.exporters.spans import SCOPE, SpanBuilder, SpanRecord
+from kaizen_perf.exporters.spans import LOOP, SCOPE, TOOL, SpanBuilder, SpanRecord
 
 _pack_id = struct.Struct(">Q").pack  # span ids are big-endian bytes on the wire
 _pack_times = struct.Struct("<BQBQ").pack  # fields 7 and 8, fixed64 little-endian
@@ -50,7 +49,7 @@ class RecordEncoder:
     """Encodes batches of span records as OTLP ``ExportTraceServiceRequest`` bytes."""
 
     def __init__(self, builder: SpanBuilder) -> None:
-        self._describe = builder.describe
+        self._describe, self._event_of = builder.describe, builder.event_of
         resource_msg = b"".join(ld(0x0A, key_value(k, v))
                                 for k, v in builder.resource.attributes.items())
         scope_msg = ld(0x0A, SCOPE.name.encode()) + (
@@ -67,18 +66,20 @@ class RecordEncoder:
         extend = parts.extend
         loops, tools = self._loops, self._tools
         for record in records:
-            event, trace_id, parent_id, remote, off = record
-            kind = type(event)
-            if kind is ToolEvent and event.error is None:
-                shape = tools.get((event.agent, event.tool))
+            # the layouts of ToolEvent and LoopEvent after the five resolved items
+            # (the equality test with OpenTelemetry's encoder fails if they change)
+            code = record[0]
+            if code == TOOL and record[9] is None:
+                (_, trace_id, parent_id, remote, off,
+                 agent, tool, start, end, _, _, span_id, _) = record
+                shape = tools.get((agent, tool))
                 if shape is None:
-                    shape = self._shape(tools, (event.agent, event.tool), event)
-                start, end = event.start_ns, event.end_ns
-            elif kind is LoopEvent and event.error is None:
-                shape = loops.get(event.agent)
+                    shape = self._shape(tools, (agent, tool), record)
+            elif code == LOOP and record[8] is None:
+                _, trace_id, parent_id, remote, off, agent, start, end, _, _, span_id, _ = record
+                shape = loops.get(agent)
                 if shape is None:
-                    shape = self._shape(loops, event.agent, event)
-                start, end = event.start_ns, event.end_ns
+                    shape = self._shape(loops, agent, record)
             else:
                 body = self._general(record)
                 extend((b"\x12", _len(len(body)), body))
@@ -91,7 +92,7 @@ class RecordEncoder:
             else:
                 parent, tail, size = b"", _TAIL_LOCAL, fixed
             extend((b"\x12", _len(size), b"\x0a\x10", trace_id.to_bytes(16, "big"),
-                    b"\x12\x08", _pack_id(event.span_id), parent, name_kind,
+                    b"\x12\x08", _pack_id(span_id), parent, name_kind,
                     _pack_times(0x39, start + off, 0x41, end + off), attrs, tail))
         spans = b"".join(parts)
         scope_spans_len = len(self._scope_field) + len(spans)
@@ -102,9 +103,9 @@ class RecordEncoder:
                          scope_spans_head, self._scope_field, spans))
 
     def _shape(self, cache: dict[Any, tuple[bytes, bytes, int]], key: Any,
-               event: Any) -> tuple[bytes, bytes, int]:
+               record: SpanRecord) -> tuple[bytes, bytes, int]:
         """Describe a loop/tool span once; its name, kind and attributes as bytes."""
-        data = self._describe(event, 0)
+        data = self._describe(self._event_of(record), 0)
         name_kind = ld(0x2A, data.name.encode()) + b"\x30" + SMALL[data.kind.value + 1]
         attrs = b"".join(ld(0x4A, key_value(k, v)) for k, v in data.attributes.items())
         shape = (name_kind, attrs, _FIXED + len(name_kind) + len(attrs))
@@ -115,7 +116,8 @@ class RecordEncoder:
 
     def _general(self, record: SpanRecord) -> bytes:
         """Any span, described per span (API calls, point hooks, errors)."""
-        event, trace_id, parent_id, remote, off = record
+        _, trace_id, parent_id, remote, off = record[:5]
+        event = self._event_of(record)
         data = self._describe(event, off)
         parts = [b"\x0a\x10", trace_id.to_bytes(16, "big"), b"\x12\x08", _pack_id(event.span_id)]
         if parent_id:

@@ -135,13 +135,13 @@ def test_memory_exporter_builds_spans_only_when_read_and_keeps_them_after_shutdo
         calls.append(1)
         return ReadableSpan(f"span {len(calls)}")
 
-    assert memory.export_records([("e", 1, 0, False, 0)] * 2, to_sdk)
+    assert memory.export_records([(0, 1, 0, False, 0)] * 2, to_sdk)
     assert calls == []
     memory.shutdown()
     assert [s.name for s in memory.get_finished_spans()] == ["span 1", "span 2"]
     assert [s.name for s in memory.get_finished_spans()] == ["span 1", "span 2"]
     assert len(calls) == 2
-    assert not memory.export_records([("e", 1, 0, False, 0)], to_sdk)
+    assert not memory.export_records([(0, 1, 0, False, 0)], to_sdk)
     memory.clear()
     assert memory.get_finished_spans() == ()
 
