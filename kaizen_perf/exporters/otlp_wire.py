@@ -19,6 +19,7 @@ Configuration follows the OpenTelemetry variables: ``OTEL_EXPORTER_OTLP_TRACES_E
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,9 +34,9 @@ _pack_d = struct.Struct("<d").pack
 _pack_i = struct.Struct("<I").pack
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     if n < 0x80:
-        return _SMALL[n]
+        return SMALL[n]
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -44,23 +45,23 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = [bytes([i]) for i in range(0x80)]
+SMALL = [bytes([i]) for i in range(0x80)]
 
 
-def _ld(tag: int, payload: bytes) -> bytes:
+def ld(tag: int, payload: bytes) -> bytes:
     """A length-delimited field (tag already includes wire type 2)."""
-    return _SMALL[tag] + _varint(len(payload)) + payload if tag < 0x80 else (
-        _varint(tag) + _varint(len(payload)) + payload)
+    return SMALL[tag] + varint(len(payload)) + payload if tag < 0x80 else (
+        varint(tag) + varint(len(payload)) + payload)
 
 
 def _any_value(value: Any) -> bytes:
     if isinstance(value, bool):
         return b"\x10" + (b"\x01" if value else b"\x00")
     if isinstance(value, int):
-        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)
+        return b"\x18" + varint(value & 0xFFFFFFFFFFFFFFFF)
     if isinstance(value, float):
         return b"\x21" + _pack_d(value)
-    return _ld(0x0A, str(value).encode())
+    return ld(0x0A, str(value).encode())
 
 
 _KV_CACHE: dict[tuple[str, Any, type], bytes] = {}
@@ -73,18 +74,14 @@ def key_value(key: str, value: Any) -> bytes:
         hit = _KV_CACHE.get((key, value, type(value)))
         if hit is not None:
             return hit
-    encoded = _ld(0x0A, key.encode()) + _ld(0x12, _any_value(value))
+    encoded = ld(0x0A, key.encode()) + ld(0x12, _any_value(value))
     if cacheable and len(_KV_CACHE) < 20_000:
         _KV_CACHE[(key, value, type(value))] = encoded
     return encoded
 
 
-# the building blocks, for the record encoder (kaizen_perf.exporters.otlp_records)
-SMALL, ld, varint = _SMALL, _ld, _varint
-
-
 def _attributes(tag: int, attrs: Mapping[str, Any] | None) -> list[bytes]:
-    return [_ld(tag, key_value(k, v)) for k, v in (attrs or {}).items()]
+    return [ld(tag, key_value(k, v)) for k, v in (attrs or {}).items()]
 
 
 def encode_span(span: ReadableSpan) -> bytes:
@@ -99,14 +96,14 @@ def encode_span(span: ReadableSpan) -> bytes:
         parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
         if parent.is_remote:
             flags |= 0x200
-    parts += (_ld(0x2A, span.name.encode()), b"\x30", _SMALL[span.kind.value + 1],
+    parts += (ld(0x2A, span.name.encode()), b"\x30", SMALL[span.kind.value + 1],
               b"\x39", _pack_q(span.start_time or 0), b"\x41", _pack_q(span.end_time or 0))
     parts += _attributes(0x4A, span.attributes)
     status = span.status
-    body = _ld(0x12, status.description.encode()) if status.description else b""
+    body = ld(0x12, status.description.encode()) if status.description else b""
     if status.status_code.value:  # UNSET (0) is the protobuf default: not written
-        body += b"\x18" + _SMALL[status.status_code.value]
-    parts.append(_ld(0x7A, body))
+        body += b"\x18" + SMALL[status.status_code.value]
+    parts.append(ld(0x7A, body))
     parts += (b"\x85\x01", _pack_i(flags))  # field 16, fixed32
     return b"".join(parts)
 
@@ -119,17 +116,17 @@ def encode_request(spans: Sequence[ReadableSpan]) -> bytes:
         key = (id(span.resource), id(span.instrumentation_scope))
         if key not in groups:
             groups[key], owners[key] = [], span
-        groups[key].append(_ld(0x12, encode_span(span)))
+        groups[key].append(ld(0x12, encode_span(span)))
     out = []
     for key, encoded in groups.items():
         first = owners[key]
         resource = b"".join(_attributes(0x0A, first.resource.attributes))
         scope = first.instrumentation_scope
         scope_msg = b"" if scope is None else (
-            _ld(0x0A, scope.name.encode()) + (_ld(0x12, scope.version.encode())
+            ld(0x0A, scope.name.encode()) + (ld(0x12, scope.version.encode())
                                               if scope.version else b""))
-        scope_spans = _ld(0x0A, scope_msg) + b"".join(encoded)
-        out.append(_ld(0x0A, _ld(0x0A, resource) + _ld(0x12, scope_spans)))
+        scope_spans = ld(0x0A, scope_msg) + b"".join(encoded)
+        out.append(ld(0x0A, ld(0x0A, resource) + ld(0x12, scope_spans)))
     return b"".join(out)
 
 
@@ -154,7 +151,6 @@ def _session(url: str) -> requests.Session:
     """A session with what requests reads from the environment on every request (proxies
     and ``NO_PROXY``, ``.netrc`` credentials) looked up once, here: per request it cost
     ~200 µs of CPU per batch, in a thread that competes with the agent for the GIL."""
-    import os
     session = requests.Session()
     session.proxies = requests.utils.get_environ_proxies(url)
     session.auth = requests.utils.get_netrc_auth(url)
@@ -170,7 +166,6 @@ class OtlpHttpSpanExporter(SpanExporter):
 
     def __init__(self, *, endpoint: str | None = None, timeout_s: float = 3.0,
                  environ: Mapping[str, str] | None = None) -> None:
-        import os
         env = os.environ if environ is None else environ
         full = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
         base = (env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or "http://localhost:4318")
