@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from kaizen_perf.audit import sql
 from kaizen_perf.audit.chain import Batch, Builder, ChainState, HeadAnchor, PruneBoundary
-from kaizen_perf.audit.model import CHECKPOINT, AuditEntry, Filter
+from kaizen_perf.audit.model import AuditEntry, Filter
 from kaizen_perf.audit.store import PruneBuild, Scanned
 from kaizen_perf.errors import AuditStoreError, ConfigError
 
@@ -138,8 +138,8 @@ class PostgresStore:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
         last = conn.execute(f"SELECT seq, hash FROM {self.E} ORDER BY seq DESC LIMIT 1"
                             ).fetchone()
-        ckpt = conn.execute(f"SELECT seq, details FROM {self.E} WHERE action = %s "
-                            "ORDER BY seq DESC LIMIT 1", (CHECKPOINT,)).fetchone()
+        ckpt = conn.execute(f"SELECT seq, details FROM {self.E} WHERE {sql.IS_CHECKPOINT} "
+                            "ORDER BY seq DESC LIMIT 1").fetchone()
         return sql.state_from(last, ckpt)
 
     def _boundary(self, conn: Conn, cutoff: str) -> PruneBoundary | None:
@@ -151,8 +151,8 @@ class PostgresStore:
         if not row[1]:
             return None
         last = conn.execute(f"SELECT hash FROM {self.E} WHERE seq = %s", (row[0],)).fetchone()
-        ckpt = conn.execute(f"SELECT details FROM {self.E} WHERE action = %s AND seq <= %s "
-                            "ORDER BY seq DESC LIMIT 1", (CHECKPOINT, row[0])).fetchone()
+        ckpt = conn.execute(f"SELECT details FROM {self.E} WHERE {sql.IS_CHECKPOINT} "
+                            f"AND seq <= %s ORDER BY seq DESC LIMIT 1", (row[0],)).fetchone()
         mac = "" if ckpt is None else sql.checkpoint_mac(str(ckpt[0]))
         return PruneBoundary(int(row[0]), str(last[0]), mac, int(row[1]), cutoff)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from kaizen_perf.audit import sql
 from kaizen_perf.audit.chain import Batch, Builder, ChainState, HeadAnchor, PruneBoundary
-from kaizen_perf.audit.model import CHECKPOINT, AuditEntry, Filter
+from kaizen_perf.audit.model import AuditEntry, Filter
 from kaizen_perf.audit.store import PruneBuild, Scanned
 from kaizen_perf.errors import AuditStoreError
 
@@ -145,8 +145,8 @@ class SqliteStore:
         if known is not None and known[0] == version:
             return known
         last = conn.execute(f"SELECT seq, hash FROM {E} ORDER BY seq DESC LIMIT 1").fetchone()
-        ckpt = conn.execute(f"SELECT seq, details FROM {E} WHERE action = ? "
-                            "ORDER BY seq DESC LIMIT 1", (CHECKPOINT,)).fetchone()
+        ckpt = conn.execute(f"SELECT seq, details FROM {E} WHERE {sql.IS_CHECKPOINT} "
+                            "ORDER BY seq DESC LIMIT 1").fetchone()
         return version, sql.state_from(last, ckpt)
 
     def _boundary(self, conn: sqlite3.Connection, cutoff: str) -> PruneBoundary | None:
@@ -157,8 +157,8 @@ class SqliteStore:
         if not row[1]:
             return None
         last = conn.execute(f"SELECT hash FROM {E} WHERE seq = ?", (row[0],)).fetchone()
-        ckpt = conn.execute(f"SELECT details FROM {E} WHERE action = ? AND seq <= ? "
-                            "ORDER BY seq DESC LIMIT 1", (CHECKPOINT, row[0])).fetchone()
+        ckpt = conn.execute(f"SELECT details FROM {E} WHERE {sql.IS_CHECKPOINT} "
+                            f"AND seq <= ? ORDER BY seq DESC LIMIT 1", (row[0],)).fetchone()
         mac = "" if ckpt is None else sql.checkpoint_mac(str(ckpt[0]))
         return PruneBoundary(int(row[0]), str(last[0]), mac, int(row[1]), cutoff)
 

@@ -111,7 +111,13 @@ class AuditTrail:
                user_id: str | None = None, metadata: Any = None) -> AuditReceipt:
         """Record one entry; returns once it is durable (or as the policy says)."""
         draft = self.draft(action, details, result, user_id, metadata)
-        return self.settle(draft, self.writer.commit(draft))
+        try:
+            entry = self.writer.lead(draft)
+        except AuditStoreError as exc:
+            return self._on_failure(draft, None, exc)
+        if entry is None:  # a batch is in flight: join the next group commit
+            return self.settle(draft, self.writer.submit(draft))
+        return AuditReceipt(entry.id, entry.seq)
 
     async def arecord(self, action: str, details: Any = None, result: str = "success",
                       user_id: str | None = None, metadata: Any = None) -> AuditReceipt:
@@ -132,8 +138,9 @@ class AuditTrail:
         except (AuditStoreError, TimeoutError) as exc:
             return self._on_failure(draft, fut, exc)
 
-    def _on_failure(self, draft: Draft, fut: Future[AuditEntry],
+    def _on_failure(self, draft: Draft, fut: Future[AuditEntry] | None,
                     exc: BaseException) -> AuditReceipt:
+        """Apply the policy; ``fut`` is the pending or failed write (None: failed already)."""
         self.failures += 1
         if self.policy == "degrade":
             self.degraded += 1
@@ -149,12 +156,12 @@ class AuditTrail:
                "permissions, database) or set KAIZEN_PERF_AUDIT_POLICY=wait or degrade.")
         raise AuditDenied(msg) from exc
 
-    def _retry(self, draft: Draft, fut: Future[AuditEntry]) -> AuditReceipt | None:
+    def _retry(self, draft: Draft, fut: Future[AuditEntry] | None) -> AuditReceipt | None:
         """Keep trying until ``wait_timeout_s``; a failed batch is resubmitted, never re-synced."""
         deadline = time.monotonic() + self._wait_timeout
         delay = 0.05
         while (left := deadline - time.monotonic()) > 0:
-            if fut.done():  # definitely failed: nothing of it was acknowledged, write it anew
+            if fut is None or fut.done():  # failed: nothing of it was acknowledged, write anew
                 self._sleep(min(delay, left))
                 delay = min(delay * 2, 1.0)
                 fut = self.submit(draft)

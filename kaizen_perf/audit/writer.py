@@ -63,35 +63,51 @@ class GroupCommitWriter:
                 self._wake_writer()
         return fut
 
-    def commit(self, draft: Draft) -> Future[AuditEntry]:
-        """Like :meth:`submit`, for a caller that will wait anyway: when no batch is in
-        flight the caller commits its own batch (leader), saving two thread hand-offs per
-        entry; otherwise it joins the next batch of the writer thread (group commit)."""
-        fut: Future[AuditEntry] = Future()
+    def lead(self, draft: Draft) -> AuditEntry | None:
+        """For a caller that waits anyway: when no batch is in flight, commit ``draft`` (with
+        whatever is queued) on the caller's thread and return its record, saving two thread
+        hand-offs and a future per entry; None while a batch is in flight (then :meth:`submit`
+        joins the writer thread's next group commit). Raises AuditStoreError if the batch
+        failed: nothing of it was acknowledged."""
         if self._pid != os.getpid():
             self._reset()
         with self._cond:
-            if not self._enqueue(draft, fut):
-                return fut
+            if self._closing:
+                raise self._closed()
             if self._busy:
-                self._wake_writer()
-                return fut
+                return None
             self._busy = True
-            items = self._take()
+            queued = self._take() if self._queue else []
         try:
-            self._commit(items)
+            drafts = [d for d, _ in queued]
+            drafts.append(draft)
+            try:
+                records = self.store.append(self.chainer.builder(drafts))
+            except Exception as exc:
+                error = self._failed(queued, exc)
+                raise error from exc
+            self.batches += 1
+            if queued:
+                _Acks(queued, records)()
         finally:
             with self._cond:
                 self._busy = False
                 if self._queue or self._closing:
                     self._wake_writer()
-        return fut
+        for record in reversed(records):  # the draft is last, or before a checkpoint
+            if record.id == draft.id:
+                return record
+        raise AuditStoreError(f"The audit store {self.store.location} did not return the "
+                              f"record of entry {draft.id}.")
+
+    def _closed(self) -> AuditStoreError:
+        return AuditStoreError(
+            f"The audit trail at {self.store.location} is closed; entry not recorded.")
 
     def _enqueue(self, draft: Draft, fut: Future[AuditEntry]) -> bool:
         """Queue a draft (lock held); False, with the future failed, once closing."""
         if self._closing:
-            fut.set_exception(AuditStoreError(
-                f"The audit trail at {self.store.location} is closed; entry not recorded."))
+            fut.set_exception(self._closed())
             return False
         self._queue.append((draft, fut))
         return True
@@ -150,12 +166,7 @@ class GroupCommitWriter:
         try:
             records = self.store.append(self.chainer.builder([d for d, _ in items]), owed)
         except Exception as exc:  # a store bug must fail the batch, never kill the writer
-            self.failed_batches += 1
-            error = exc if isinstance(exc, AuditStoreError) else AuditStoreError(
-                f"The audit store {self.store.location} failed: {type(exc).__name__}: {exc}.")
-            self._log("audit-write", f"kaizen-perf audit batch of {len(items)} failed: {error}")
-            for _, fut in items:
-                _settle(fut, error=error)
+            self._failed(items, exc)
             return None
         finally:
             if owed is not None:
@@ -166,6 +177,17 @@ class GroupCommitWriter:
             acks()
             return None
         return acks
+
+    def _failed(self, items: list[tuple[Draft, Future[AuditEntry]]],
+                exc: Exception) -> AuditStoreError:
+        """Count and log a failed batch and fail its futures; the error to report."""
+        self.failed_batches += 1
+        error = exc if isinstance(exc, AuditStoreError) else AuditStoreError(
+            f"The audit store {self.store.location} failed: {type(exc).__name__}: {exc}.")
+        self._log("audit-write", f"kaizen-perf audit batch failed: {error}")
+        for _, fut in items:
+            _settle(fut, error=error)
+        return error
 
     def _finish(self) -> None:
         """Close with a final checkpoint so a clean shutdown ends on a signed record."""
