@@ -96,10 +96,16 @@ class Chainer:
         """A builder appending ``drafts`` (and a closing checkpoint when ``final``)."""
         def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
             records: list[Sealed] = []
-            for draft in [*map(self._incident_draft, incidents), *drafts]:
-                state = self._add(records, state, draft)
-                if state.seq - state.ckpt_seq >= self.interval:
-                    state = self._checkpoint(records, state)
+            seq, prev, due = state.seq, state.hash, state.ckpt_seq + self.interval
+            for draft in [*map(self._incident_draft, incidents), *drafts] if incidents else drafts:
+                seq += 1
+                sealed = seal(draft, seq, prev)
+                records.append(sealed)
+                prev = sealed.entry.hash
+                if seq >= due:
+                    state = self._checkpoint(records, self._end(state, seq, prev))
+                    seq, prev, due = state.seq, state.hash, state.seq + self.interval
+            state = self._end(state, seq, prev)
             if final and state.seq > state.ckpt_seq:
                 state = self._checkpoint(records, state)
             return self._batch(records, state)
@@ -129,6 +135,12 @@ class Chainer:
     # -- internals ------------------------------------------------------------------------
     def _batch(self, records: list[Sealed], state: ChainState) -> Batch:
         return Batch([s.entry for s in records], state, self.head(state), records)
+
+    @staticmethod
+    def _end(state: ChainState, seq: int, prev: str) -> ChainState:
+        """``state`` moved on to record ``seq`` with hash ``prev`` (the same object if not)."""
+        return state if seq == state.seq else ChainState(seq, prev, state.ckpt_seq,
+                                                          state.ckpt_mac)
 
     def _add(self, records: list[Sealed], state: ChainState, draft: Draft) -> ChainState:
         sealed = seal(draft, state.seq + 1, state.hash)

@@ -31,10 +31,14 @@ TAIL_TRUNCATED = "audit.tail_truncated"
 WRITE_FAILED = "audit.write_failed"
 
 
+#: what ``json.dumps`` builds on every call with these options, built once
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str)
+
+
 def canonical(obj: Any) -> bytes:
     """The one byte form that is hashed and stored."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str).encode()
+    return _CANONICAL.encode(obj).encode()
 
 
 def normalize(value: Any) -> Any:
