@@ -24,7 +24,9 @@ def schema(entries: str, head: str, meta: str, integer: str = "INTEGER") -> list
     every ``interval``-th record touches (the chain state and prune look the last
     checkpoint up). Queries by agent, user, action or result walk back from the
     newest row. Ids are UUIDv7 with 74 random bits: no index enforces them unique.
-    Trails created before kept their older indexes; they stay correct, only slower.
+    A trail created before loses its ``(action, seq)`` index on the next open; the
+    UNIQUE index on ``id`` it may carry stays (SQLite drops one only by rebuilding
+    the table), correct but one more page per commit.
     """
     return [
         f"CREATE TABLE IF NOT EXISTS {entries} (seq {integer} PRIMARY KEY, id TEXT NOT NULL, "
@@ -34,6 +36,7 @@ def schema(entries: str, head: str, meta: str, integer: str = "INTEGER") -> list
         f"CREATE INDEX IF NOT EXISTS {entries}_ts ON {entries} (ts)",
         f"CREATE INDEX IF NOT EXISTS {entries}_checkpoints ON {entries} (seq) "
         f"WHERE {IS_CHECKPOINT}",
+        f"DROP INDEX IF EXISTS {entries}_action",
         f"CREATE TABLE IF NOT EXISTS {head} (one INTEGER PRIMARY KEY CHECK (one = 1), "
         f"seq {integer} NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL, mac TEXT NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
