@@ -79,8 +79,10 @@ class PostgresStore:
             raise AuditStoreError(msg) from exc
         return conn
 
-    def _run(self, step: Callable[[Conn], Any]) -> Any:
-        """Run ``step`` in one transaction on the shared connection (reconnecting if needed)."""
+    def _run(self, step: Callable[[Conn], Any], *, pipeline: bool = False) -> Any:
+        """Run ``step`` in one transaction on the shared connection (reconnecting if needed).
+        With ``pipeline`` statements go out without waiting for each answer: the server
+        runs them in order, and reading a result (or the end) waits for all sent so far."""
         import psycopg
         if self._pid != os.getpid():  # forked child: never share the parent's socket
             self._pid, self._mutex, self._conn = os.getpid(), threading.Lock(), None
@@ -88,8 +90,12 @@ class PostgresStore:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = self._connect()
-                with self._conn.transaction():
-                    return step(self._conn)
+                conn = self._conn
+                if pipeline:  # the COMMIT's answer is read when the pipeline closes
+                    with conn.pipeline(), conn.transaction():
+                        return step(conn)
+                with conn.transaction():
+                    return step(conn)
             except (psycopg.Error, OSError) as exc:
                 if self._conn is not None and self._conn.broken:
                     self._conn = None
@@ -99,14 +105,16 @@ class PostgresStore:
     # -- writing ----------------------------------------------------------------------
     def append(self, build: Builder,
                before_sync: Callable[[], None] | None = None) -> Sequence[AuditEntry]:
-        """Write one batch in one transaction; durable when COMMIT returns."""
+        """Write one batch in one transaction; durable when COMMIT returns. Two round trips:
+        BEGIN, the advisory lock and the end of the chain; then the INSERT, the head anchor
+        and COMMIT (pipeline mode)."""
         def step(conn: Conn) -> list[AuditEntry]:
             records = self._write(conn, build(self._state(conn), ()))
             self._fault("commit")
             if before_sync is not None:
                 before_sync()
             return records
-        return list(self._run(step))
+        return list(self._run(step, pipeline=True))
 
     def prune(self, cutoff: str, build: PruneBuild) -> int:
         """Delete rows up to the last one older than ``cutoff``, behind a retention record."""
@@ -123,10 +131,8 @@ class PostgresStore:
     def _write(self, conn: Conn, batch: Batch) -> list[AuditEntry]:
         if not batch.records:
             return []
-        with conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO {self.E} ({sql.COLUMNS}) VALUES "
-                            "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                            [s.row() for s in batch.sealed])
+        for statement, params in sql.inserts(self.E, batch.sealed, "%s"):
+            conn.execute(statement, params)
         h = batch.head
         conn.execute(f"INSERT INTO {self.H} (one, seq, hash, key_id, mac) VALUES "
                      "(1, %s, %s, %s, %s) ON CONFLICT (one) DO UPDATE SET seq = EXCLUDED.seq, "
@@ -135,12 +141,15 @@ class PostgresStore:
         return batch.records
 
     def _state(self, conn: Conn) -> ChainState:
+        """The end of the chain, read under the lock: a statement after the one that took
+        it, so (READ COMMITTED) its snapshot sees every batch committed before."""
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-        last = conn.execute(f"SELECT seq, hash FROM {self.E} ORDER BY seq DESC LIMIT 1"
-                            ).fetchone()
-        ckpt = conn.execute(f"SELECT seq, details FROM {self.E} WHERE {sql.IS_CHECKPOINT} "
-                            "ORDER BY seq DESC LIMIT 1").fetchone()
-        return sql.state_from(last, ckpt)
+        rows = conn.execute(
+            f"SELECT 'last', * FROM (SELECT seq, hash FROM {self.E} ORDER BY seq DESC "
+            f"LIMIT 1) a UNION ALL SELECT 'ckpt', * FROM (SELECT seq, details FROM {self.E} "
+            f"WHERE {sql.IS_CHECKPOINT} ORDER BY seq DESC LIMIT 1) c").fetchall()
+        found = {str(kind): (seq, text) for kind, seq, text in rows}
+        return sql.state_from(found.get("last"), found.get("ckpt"))
 
     def _boundary(self, conn: Conn, cutoff: str) -> PruneBoundary | None:
         first_new = conn.execute(f"SELECT MIN(seq) FROM {self.E} WHERE ts >= %s",

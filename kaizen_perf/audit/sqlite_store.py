@@ -14,7 +14,6 @@ transaction, a fork or a prune the state is read again.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sqlite3
 import threading
@@ -28,15 +27,6 @@ from kaizen_perf.audit.store import PruneBuild, Scanned
 from kaizen_perf.errors import AuditStoreError
 
 E, H, M = "audit_entries", "audit_head", "audit_meta"
-
-
-ROWS_PER_INSERT = 256  #: 11 parameters a row: far below SQLite's 32,766 variables
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(rows: int) -> str:
-    """INSERT of ``rows`` records in one statement."""
-    return f"INSERT INTO {E} ({sql.COLUMNS}) VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * rows)
 
 
 #: one transaction's work: (connection, chain state) -> the batch written, if any
@@ -120,12 +110,9 @@ class SqliteStore:
     def _write(self, conn: sqlite3.Connection, batch: Batch) -> Batch:
         if not batch.records:
             return batch
-        # one statement (one sqlite3_step, one GIL release) per chunk instead of one per row:
-        # the writer thread loses the GIL to busy callers at every release
-        rows = batch.sealed
-        for at in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[at:at + ROWS_PER_INSERT]
-            conn.execute(_insert_sql(len(chunk)), [v for s in chunk for v in s.row()])
+        # the writer thread loses the GIL to busy callers at every statement: few statements
+        for statement, params in sql.inserts(E, batch.sealed, "?"):
+            conn.execute(statement, params)
         h = batch.head
         conn.execute(f"INSERT OR REPLACE INTO {H} (one, seq, hash, key_id, mac) "
                      "VALUES (1, ?, ?, ?, ?)", (h.seq, h.hash, h.key_id, h.mac))
