@@ -84,7 +84,9 @@ class GroupCommitWriter:
             try:
                 records = self.store.append(self.chainer.builder(drafts))
             except Exception as exc:
-                error = self._failed(queued, exc)
+                error = self._failed(queued, exc, len(drafts))
+                if error is exc:
+                    raise
                 raise error from exc
             self.batches += 1
             if queued:
@@ -166,7 +168,7 @@ class GroupCommitWriter:
         try:
             records = self.store.append(self.chainer.builder([d for d, _ in items]), owed)
         except Exception as exc:  # a store bug must fail the batch, never kill the writer
-            self._failed(items, exc)
+            self._failed(items, exc, len(items))
             return None
         finally:
             if owed is not None:
@@ -178,13 +180,14 @@ class GroupCommitWriter:
             return None
         return acks
 
-    def _failed(self, items: list[tuple[Draft, Future[AuditEntry]]],
-                exc: Exception) -> AuditStoreError:
-        """Count and log a failed batch and fail its futures; the error to report."""
+    def _failed(self, items: list[tuple[Draft, Future[AuditEntry]]], exc: Exception,
+                size: int) -> AuditStoreError:
+        """Count and log a failed batch of ``size`` entries and fail the futures of
+        ``items``; the error to report."""
         self.failed_batches += 1
         error = exc if isinstance(exc, AuditStoreError) else AuditStoreError(
             f"The audit store {self.store.location} failed: {type(exc).__name__}: {exc}.")
-        self._log("audit-write", f"kaizen-perf audit batch failed: {error}")
+        self._log("audit-write", f"kaizen-perf audit batch of {size} failed: {error}")
         for _, fut in items:
             _settle(fut, error=error)
         return error
