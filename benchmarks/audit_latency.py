@@ -14,7 +14,7 @@ temporary directory under ``.kaizen/``, i.e. this machine's project disk).
 only its second half. They differ for SQLite: a new process starts a new WAL
 file, and until the first checkpoint (about 1,000 pages, some 330 single-entry
 commits) every commit also grows the file, so ext4 journals the new size at each
-fsync (~190 µs more per commit here). From then on commits overwrite the WAL in
+fsync (~170-200 µs more per commit here). From then on commits overwrite the WAL in
 place. A 30-hour agent lives in the steady state.
 
 Targets (issue 6): p99 <= 2 ms with 1 writer and <= 5 ms with 16; throughput

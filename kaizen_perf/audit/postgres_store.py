@@ -146,8 +146,8 @@ class PostgresStore:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
         rows = conn.execute(
             f"SELECT 'last', * FROM (SELECT seq, hash FROM {self.E} ORDER BY seq DESC "
-            f"LIMIT 1) a UNION ALL SELECT 'ckpt', * FROM (SELECT seq, details FROM {self.E} "
-            f"WHERE {sql.IS_CHECKPOINT} ORDER BY seq DESC LIMIT 1) c").fetchall()
+            f"LIMIT 1) a UNION ALL SELECT 'ckpt', * FROM ({sql.last_checkpoint(self.E)}) c"
+        ).fetchall()
         found = {str(kind): (seq, text) for kind, seq, text in rows}
         return sql.state_from(found.get("last"), found.get("ckpt"))
 
@@ -160,9 +160,8 @@ class PostgresStore:
         if not row[1]:
             return None
         last = conn.execute(f"SELECT hash FROM {self.E} WHERE seq = %s", (row[0],)).fetchone()
-        ckpt = conn.execute(f"SELECT details FROM {self.E} WHERE {sql.IS_CHECKPOINT} "
-                            f"AND seq <= %s ORDER BY seq DESC LIMIT 1", (row[0],)).fetchone()
-        mac = "" if ckpt is None else sql.checkpoint_mac(str(ckpt[0]))
+        ckpt = conn.execute(sql.last_checkpoint(self.E, "%s"), (row[0],)).fetchone()
+        mac = "" if ckpt is None else sql.checkpoint_mac(str(ckpt[1]))
         return PruneBoundary(int(row[0]), str(last[0]), mac, int(row[1]), cutoff)
 
     def stored_key(self) -> bytes:

@@ -45,6 +45,14 @@ def schema(entries: str, head: str, meta: str, integer: str = "INTEGER") -> list
     ]
 
 
+def last_checkpoint(table: str, upto: str | None = None) -> str:
+    """SELECT (seq, details) of the newest checkpoint row, at or before the sequence number
+    bound to the placeholder ``upto`` when given (served by the partial index)."""
+    bound = f" AND seq <= {upto}" if upto else ""
+    return (f"SELECT seq, details FROM {table} WHERE {IS_CHECKPOINT}{bound} "
+            "ORDER BY seq DESC LIMIT 1")
+
+
 ROWS_PER_INSERT = 256  #: 11 parameters a row: far below SQLite's 32,766 and PostgreSQL's 65,535
 
 

@@ -132,8 +132,7 @@ class SqliteStore:
         if known is not None and known[0] == version:
             return known
         last = conn.execute(f"SELECT seq, hash FROM {E} ORDER BY seq DESC LIMIT 1").fetchone()
-        ckpt = conn.execute(f"SELECT seq, details FROM {E} WHERE {sql.IS_CHECKPOINT} "
-                            "ORDER BY seq DESC LIMIT 1").fetchone()
+        ckpt = conn.execute(sql.last_checkpoint(E)).fetchone()
         return version, sql.state_from(last, ckpt)
 
     def _boundary(self, conn: sqlite3.Connection, cutoff: str) -> PruneBoundary | None:
@@ -144,9 +143,8 @@ class SqliteStore:
         if not row[1]:
             return None
         last = conn.execute(f"SELECT hash FROM {E} WHERE seq = ?", (row[0],)).fetchone()
-        ckpt = conn.execute(f"SELECT details FROM {E} WHERE {sql.IS_CHECKPOINT} "
-                            f"AND seq <= ? ORDER BY seq DESC LIMIT 1", (row[0],)).fetchone()
-        mac = "" if ckpt is None else sql.checkpoint_mac(str(ckpt[0]))
+        ckpt = conn.execute(sql.last_checkpoint(E, "?"), (row[0],)).fetchone()
+        mac = "" if ckpt is None else sql.checkpoint_mac(str(ckpt[1]))
         return PruneBoundary(int(row[0]), str(last[0]), mac, int(row[1]), cutoff)
 
     def _writer(self) -> sqlite3.Connection:

@@ -71,9 +71,8 @@ def test_the_chain_state_lookups_use_the_checkpoint_index(tmp_path: Path) -> Non
     conn = sqlite3.connect(tmp_path / "a.db")
     for ddl in sql.schema("e", "h", "m"):
         conn.execute(ddl)
-    for statement in (f"SELECT seq, details FROM e WHERE {sql.IS_CHECKPOINT} "
-                      "ORDER BY seq DESC LIMIT 1",
-                      f"SELECT details FROM e WHERE {sql.IS_CHECKPOINT} AND seq <= 5 "
-                      "ORDER BY seq DESC LIMIT 1"):
-        plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + statement))
+    for statement, args in ((sql.last_checkpoint("e"), ()),
+                            (sql.last_checkpoint("e", "?"), (5,))):
+        plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + statement,
+                                                         args))
         assert "USING INDEX e_checkpoints" in plan, plan
