@@ -1,4 +1,11 @@
-"""Fixtures for every test: no leaked kaizen-perf threads, a fresh global monitor."""
+"""Fixtures for every test: no leaked kaizen-perf threads, a fresh global monitor.
+
+Also the suite-wide policies: under ``KAIZEN_PERF_REQUIRE_E2E=1`` (CI) every skip,
+wherever it comes from (``need()``, ``importorskip``, ``skipif``, a module-level skip),
+is turned into a failure, so a component missing from CI cannot pass unnoticed; and
+Hypothesis runs without its per-example deadline, which a loaded 2-core machine
+breaks for reasons that have nothing to do with the code under test.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from kaizen_perf import monitor as monitor_module
+from tests.e2e_policy import pytest_make_collect_report, pytest_runtest_makereport
+
+settings.register_profile("kaizen-perf", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kaizen-perf")
+
+__all__ = ["pytest_make_collect_report", "pytest_runtest_makereport"]  # the skip policy
 
 
 def _ours() -> set[threading.Thread]:
