@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
+#: Where a binary is, or None (injected so tests reach every branch without installing it).
+Finder = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,10 @@ def check_ptrace_scope(path: str = "/proc/sys/kernel/yama/ptrace_scope") -> Find
                    + (" (running as root)" if root else ""), "" if ok else PTRACE_FIX)
 
 
-def check_ebpf(run: Runner = run_command, btf: str = "/sys/kernel/btf/vmlinux") -> Finding:
+def check_ebpf(run: Runner = run_command, btf: str = "/sys/kernel/btf/vmlinux",
+               find: Finder = find_tool) -> Finding:
     """bpftrace is installed, the kernel has BTF, and a dry-run program loads."""
-    bpftrace = find_tool("bpftrace")
+    bpftrace = find("bpftrace")
     if bpftrace is None:
         return Finding("eBPF", False, "bpftrace not found", "apt-get install bpftrace")
     if not os.path.exists(btf):

@@ -31,7 +31,7 @@ import psutil
 from kaizen_perf.collectors import ebpf_programs as programs
 from kaizen_perf.collectors.ebpf_parse import KernelEvent, Window, window_events
 from kaizen_perf.collectors.ebpf_stream import BpftraceStream
-from kaizen_perf.doctor import Finding, Runner, check_ebpf, find_tool, run_command
+from kaizen_perf.doctor import Finder, Finding, Runner, check_ebpf, find_tool, run_command
 from kaizen_perf.events import Event, KernelCounter
 
 FORMAT_VERSION = 1
@@ -52,15 +52,16 @@ class Availability:
 
 
 def detect(run: Runner = run_command, *, btf: str = "/sys/kernel/btf/vmlinux",
-           tracefs: Sequence[str] = programs.TRACEFS_EVENTS) -> Availability:
+           tracefs: Sequence[str] = programs.TRACEFS_EVENTS,
+           find: Finder = find_tool) -> Availability:
     """bpftrace on PATH, kernel BTF, a dry run that loads, and tracefs for tracepoints."""
-    finding: Finding = check_ebpf(run, btf)
+    finding: Finding = check_ebpf(run, btf, find)
     if not finding.ok:
         return Availability(False, finding.detail, finding.fix or PRIVILEGE_FIX)
     if not any(Path(p).is_dir() for p in tracefs):
         return Availability(False, "tracefs is not mounted, so no tracepoint can attach",
                             TRACEFS_FIX)
-    return Availability(True, bpftrace=find_tool("bpftrace") or "bpftrace")
+    return Availability(True, bpftrace=find("bpftrace") or "bpftrace")
 
 
 class EbpfCollector:

@@ -7,7 +7,7 @@ import random
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,13 +31,30 @@ def _acks(output: str) -> set[str]:
 
 
 def _kill_at_random(url: str, mode: str, synclog: Path, rng: random.Random) -> set[str]:
-    """Start a writer, kill -9 it after some acknowledgements, return what it acknowledged."""
+    """Start a writer, kill -9 it after a random number of acknowledgements, return them all."""
     child = _child(url, 4, 0, mode, synclog)
-    time.sleep(0.6 + rng.random() * 0.5)  # start-up (imports) plus a random share of writing
-    child.send_signal(signal.SIGKILL)
-    out, err = child.communicate(timeout=30)
+    assert child.stdout is not None and child.stderr is not None
+    # the readiness signal is the writer's own acknowledgements, not a sleep: a busy machine
+    # can take seconds to import before the first one
+    target = rng.randint(20, 400)
+    watchdog = threading.Timer(120, child.kill)  # a writer that hangs fails, never blocks
+    watchdog.start()
+    seen: list[str] = []
+    try:
+        for line in child.stdout:
+            seen.append(line)
+            if len(seen) >= target:
+                break
+        child.send_signal(signal.SIGKILL)
+        # the acknowledgements printed between the last line read and the kill count too
+        seen.append(child.stdout.read())
+        err = child.stderr.read()
+        child.wait(30)
+    finally:
+        watchdog.cancel()
+    assert len(seen) > target, f"the writer stopped after {len(seen)} lines: {err}"
     assert child.returncode == -signal.SIGKILL, err
-    return _acks(out)
+    return _acks("".join(seen))
 
 
 def _power_loss(url: str, synclog: Path, rng: random.Random) -> None:

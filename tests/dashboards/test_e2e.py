@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from kaizen_perf.doctor import check_ebpf
+from kaizen_perf.doctor import check_tracepoints
 from tests.dashboards.support import (
     DASHBOARD_DIR,
     ROOT,
@@ -98,8 +98,10 @@ def _ebpf() -> tuple[bool, str]:
                                capture_output=True, text=True, check=True).stdout
     if "--ebpf" not in help_text:
         return False, "kaizen-perf run has no --ebpf option yet (issue 4 not landed)"
-    finding = check_ebpf()
-    return bool(finding.ok), f"eBPF unavailable on this machine: {finding.detail}"
+    # the same check `doctor` and `run --ebpf` use (bpftrace, BTF, privileges and tracefs)
+    finding = check_tracepoints()
+    return bool(finding.ok), (f"eBPF unavailable on this machine: {finding.detail}"
+                              f" (fix: {finding.fix})")
 
 
 def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
