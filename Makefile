@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo top test lint bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,13 +11,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## demo: run the reference agent under `kaizen-perf run` for 20 s: hooks, process metrics and
-##       stack samples, /metrics served while it runs, a summary and an HTML report at the end
+## demo: run the reference agent under `kaizen-perf run` for DEMO_SECONDS: hooks, process
+##       metrics and stack samples, /metrics served on DEMO_ADDR while it runs (watch it with
+##       `make top` from a second terminal), a summary and an HTML report at the end
+DEMO_ADDR    ?= 127.0.0.1:9464
+DEMO_SECONDS ?= 60
 demo: $(STAMP)
-	$(PY) -m kaizen_perf run --agent-id reference-agent --metrics-addr 127.0.0.1:0 -- \
-	    $(PY) -m benchmarks.workloads.reference_agent --duration 20 --iterations 100000000
-	@echo "Next: open the report above in a browser; 'kaizen-perf top' watches a live run;"
-	@echo "      docs/getting-started.md shows the hooks; 'make test' runs the tests."
+	@echo "The demo runs for $(DEMO_SECONDS) s. Watch it live from a second terminal in this directory:"
+	@echo "    make top        (or: $(VENV)/bin/kaizen-perf top $(DEMO_ADDR))"
+	@echo
+	$(PY) -m kaizen_perf run --agent-id reference-agent --metrics-addr $(DEMO_ADDR) -- \
+	    $(PY) -m benchmarks.workloads.reference_agent --duration $(DEMO_SECONDS) --iterations 100000000
+	@echo
+	@echo "Next:"
+	@echo "  - open the report.html printed above in a browser (or: $(VENV)/bin/kaizen-perf report RUN_DIR)"
+	@echo "  - '. $(VENV)/bin/activate' puts kaizen-perf on PATH; 'kaizen-perf --help' lists the commands"
+	@echo "  - 'make demo' again, and 'make top' in a second terminal while it runs"
+	@echo "  - docs/getting-started.md shows the hooks; 'make test' runs the tests"
+
+## top: watch a running demo (or any `kaizen-perf run` on DEMO_ADDR) live; q quits
+top: $(STAMP)
+	$(VENV)/bin/kaizen-perf top $(DEMO_ADDR)
 
 ## test: the whole test suite (set KAIZEN_PERF_REQUIRE_E2E=1 to fail instead of skip
 ##       when Prometheus, bpftrace, PostgreSQL or Chromium are missing)

@@ -151,6 +151,8 @@ class Session:
         self.collector = ProcessCollector(pid, agent)
         self._echo(f"kaizen-perf: monitoring PID {pid} as agent {agent!r}; "
                    f"metrics at {self.mon.server.url}/metrics; run directory {self.rundir.path}")
+        self._echo(f"kaizen-perf: watch it live from another terminal: {top_command()} "
+                   f"{self.mon.server.host}:{self.mon.server.port}")
         self._start_profiler(pid)
         self._start_ebpf(pid, agent)
         self._write_sd_file(agent)
@@ -295,6 +297,22 @@ _RUNNER_ENV = (ENV_BUDGET_USD, ENV_ALERTS, ENV_ALERT_RULES, ENV_ALERT_WEBHOOK, E
 
 def _runner_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: environ[k] for k in _RUNNER_ENV if k in environ}
+
+
+def top_command(cwd: Path | None = None) -> str:
+    """How to start ``kaizen-perf`` from another terminal: by name when it is on PATH, else
+    the script beside this Python (a virtualenv that is not activated), relative when short."""
+    import shutil
+
+    if shutil.which("kaizen-perf"):
+        return "kaizen-perf top"
+    script = Path(sys.executable).parent / "kaizen-perf"
+    if not script.exists():
+        return f"{sys.executable} -m kaizen_perf top"
+    try:
+        return f"{script.relative_to(cwd or Path.cwd())} top"
+    except ValueError:
+        return f"{script} top"
 
 
 def _safe_name(name: str) -> str:
