@@ -15,18 +15,25 @@ def dashboards_group() -> None:
 
 
 @dashboards_group.command("export")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def export_cmd(directory: Path) -> None:
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the dashboards into this directory, like DIRECTORY.")
+def export_cmd(directory: Path | None, output: Path | None) -> None:
     """Write the dashboards as Grafana JSON into DIRECTORY (created if needed).
 
     \b
     kaizen-perf dashboards export /var/lib/grafana/dashboards/kaizen-perf
+    kaizen-perf dashboards export -o /var/lib/grafana/dashboards/kaizen-perf
 
     Point a Grafana dashboard provider at DIRECTORY (see docs/dashboards.md),
     or import each file with Dashboards > New > Import.
     """
+    from kaizen_perf.cli.rules import single_output
     from kaizen_perf.dashboards import export
 
+    directory = single_output(directory, output, "DIRECTORY")
+    if directory is None:
+        raise click.UsageError("Give the directory to write: DIRECTORY or -o DIRECTORY.")
     try:
         paths = export(directory)
     except ImportError as exc:

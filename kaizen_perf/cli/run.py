@@ -32,8 +32,6 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--idle", is_flag=True,
                      help="Wall-clock stacks: include waiting threads (LLM calls, I/O)."),
         click.option("--no-profile", is_flag=True, help="Do not sample stacks (metrics only)."),
-        click.option("--pyroscope", metavar="URL",
-                     help="Also push profiles to this Pyroscope server (in-process, run only)."),
         click.option("--metrics-addr", default="127.0.0.1:9464", show_default=True,
                      callback=_addr, help="Serve /metrics here; ':0' picks a free port."),
         click.option("--duration", type=click.FloatRange(min=0.1),
@@ -53,6 +51,21 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _unknown_option(command: tuple[str, ...], cmd: click.Command) -> None:
+    """A mistyped option lands in COMMAND (unknown options are kept for the agent's command
+    line): say it is an unknown option, with the nearest real one, before anything starts."""
+    if not command or not command[0].startswith("-") or command[0] == "-":
+        return
+    import difflib
+
+    name = command[0].split("=", 1)[0]
+    known = [o for p in cmd.params if isinstance(p, click.Option) and not p.hidden
+             for o in (*p.opts, *p.secondary_opts)]
+    near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]}?)" if near else " (see --help)"
+    raise click.UsageError(f"unknown option {name!r}{hint}")
 
 
 def _options(kw: dict[str, Any]) -> RunOptions:
@@ -82,6 +95,8 @@ def _with_progress(opts: RunOptions, body: Callable[[Session], int]) -> int:
 @click.command("run", context_settings={"ignore_unknown_options": True,
                                         "allow_interspersed_args": False})
 @_common
+@click.option("--pyroscope", metavar="URL",
+              help="Also push profiles to this Pyroscope server (in-process sampler).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run_cmd(command: tuple[str, ...], **kw: Any) -> int:
     """Run COMMAND under monitoring; exit with its exit status.
@@ -94,12 +109,15 @@ def run_cmd(command: tuple[str, ...], **kw: Any) -> int:
     with py-spy, and collects the hooks of every Python process in the tree
     without code changes. SIGTERM and SIGHUP are forwarded to COMMAND.
     """
+    _unknown_option(command, run_cmd)
     opts = _options(kw)
     return _with_progress(opts, lambda s: s.run(command))
 
 
 @click.command("attach")
 @_common
+# hidden: kept only to explain why attach cannot do it
+@click.option("--pyroscope", metavar="URL", hidden=True)
 @click.argument("pid", type=int)
 def attach_cmd(pid: int, **kw: Any) -> int:
     """Monitor running process PID (and its children) until it exits, --duration or Ctrl-C.

@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from kaizen_perf.cli import exitcodes
 from kaizen_perf.top import AgentRow, Poller
 
 
@@ -81,7 +82,7 @@ def _wait_for_q(fd: object, timeout_s: float) -> bool:
 @click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True,
               help="Seconds between updates.")
 @click.option("--once", is_flag=True, help="Print one table (after two scrapes) and exit.")
-def top_cmd(target: str, interval: float, once: bool) -> None:
+def top_cmd(target: str, interval: float, once: bool) -> int:
     """Live view of monitored agents: CPU, RSS, loop rate, tool p95, cost, cost per hour.
 
     TARGET is a /metrics URL or HOST:PORT (default: the endpoint of a `kaizen-perf run`
@@ -96,7 +97,8 @@ def top_cmd(target: str, interval: float, once: bool) -> None:
         from rich.console import Console
 
         Console().print(render(rows, url, poller.error))
-        return
+        # a script asking for one table must learn that there was nothing to read
+        return exitcodes.RUNTIME if poller.error else exitcodes.OK
     with _keys() as fd, Live(render([], url, None), refresh_per_second=4,
                              screen=False) as live:
         try:
@@ -107,6 +109,7 @@ def top_cmd(target: str, interval: float, once: bool) -> None:
                     break
         except KeyboardInterrupt:
             pass
+    return exitcodes.OK
 
 
 COMMANDS = [top_cmd]

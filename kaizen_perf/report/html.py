@@ -124,11 +124,17 @@ def _header(d: ReportData) -> str:
     host = run.get("host", {})
     return (f"<h1>kaizen-perf run {_e(run.get('run_id', ''))}</h1><div class=meta>"
             f"<code>{_e(' '.join(run.get('command', [])))}</code><br>started {_e(when)}, "
-            f"duration {_e(duration)}, exit status {_e(run.get('exit_status', '?'))}, "
+            f"duration {_e(duration)}, {_e(_exit(run))}, "
             f"{_e(run.get('mode', ''))} on {_e(host.get('hostname', '?'))} "
             f"({_e(host.get('cpus', '?'))} CPUs, kernel {_e(host.get('kernel', '?'))}), "
             f"Python {_e(run.get('versions', {}).get('python', '?'))}, kaizen-perf "
             f"{_e(run.get('versions', {}).get('kaizen_perf', '?'))}</div>")
+
+
+def _exit(run: dict[str, Any]) -> str:
+    """The exit status, when the run knows it (attach watches a process it did not start)."""
+    status = run.get("exit_status")
+    return "exit status not known (attached)" if status is None else f"exit status {status}"
 
 
 def render_run(d: ReportData) -> str:

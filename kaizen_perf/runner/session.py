@@ -118,7 +118,9 @@ class Session:
         self._open(agent)
         info = {"mode": "attach", "command": _cmdline(proc), "root_pid": pid}
         status = self._monitor(pid, agent, info, lambda: not _alive(proc))
-        return self._finish(info, status, 0)
+        # not our child: its exit status is its parent's to read, so none is recorded
+        self._finish(info, {**status, "still_running": _alive(proc)}, None)
+        return 0
 
     def _open(self, agent: str) -> None:
         """The runner's monitor (named after the root agent, whose budget it tracks) and the
@@ -227,7 +229,7 @@ class Session:
         self._echo(f"kaizen-perf: warning: {message}")
 
     # -- the end ----------------------------------------------------------------------------
-    def _finish(self, info: dict[str, Any], status: dict[str, Any], code: int) -> int:
+    def _finish(self, info: dict[str, Any], status: dict[str, Any], code: int | None) -> int:
         profile = self._profiler.stop(timeout_s=5.0) if self._profiler is not None else None
         by_agent = self._write_agent_profiles(profile) if profile and profile.available else {}
         if self._ebpf is not None:
@@ -250,7 +252,7 @@ class Session:
         self.rundir.write_text("summary.txt", text)
         self._echo(text + self._write_report())
         self.close()
-        return code
+        return 0 if code is None else code
 
     def _write_agent_profiles(self, profile: Any) -> dict[str, Any]:
         """profiles/by-agent/<agent>.folded: the stacks of each agent's processes (when the

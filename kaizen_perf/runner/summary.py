@@ -87,9 +87,11 @@ def _mb(n: float) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
-def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int) -> str:
-    """The human-readable summary printed at the end of a run."""
-    lines = [f"\nkaizen-perf run summary (exit status {exit_status})"]
+def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int | None) -> str:
+    """The human-readable summary printed at the end of a run; ``exit_status`` is None for
+    ``attach``, which cannot know the status of a process it did not start."""
+    lines = [f"\nkaizen-perf run summary (exit status {exit_status})" if exit_status is not None
+             else "\nkaizen-perf attach summary"]
     for agent, s in summary["agents"].items():
         lines.append(f"\nagent {agent}: CPU {s['cpu_seconds']:.2f} s, peak RSS "
                      f"{_mb(s['peak_rss_bytes'])} (avg {_mb(s['avg_rss_bytes'])}), I/O read "
