@@ -161,7 +161,7 @@ class MetricsSink:
         cs = f["kaizen_process_context_switches_total"]
         cs.set((e.agent, "voluntary"), e.ctx_voluntary)
         cs.set((e.agent, "involuntary"), e.ctx_involuntary)
-        f["kaizen_process_count"].set(a, e.processes)
+        f["kaizen_process_processes"].set(a, e.processes)
         if e.run_queue_wait_s >= 0:
             f["kaizen_offcpu_seconds_total"].set((e.agent, "runqueue"), e.run_queue_wait_s)
 

@@ -101,7 +101,7 @@ def test_hooks_of_every_python_process_reach_one_endpoint(tmp_path: Path) -> Non
             except OSError:
                 continue
             if value(text, "kaizen_tool_calls_total", agent="helper", tool="fetch",
-                     status="ok") == 5 and value(text, "kaizen_process_count", agent="boss"):
+                     status="ok") == 5 and value(text, "kaizen_process_processes", agent="boss"):
                 break
         assert value(text, "kaizen_tool_calls_total", agent="boss", tool="search",
                      status="ok") == 3
