@@ -104,12 +104,12 @@ class MetricsSink:
                 (*key, "none" if e.status_code is None else str(e.status_code)))
         if e.ttft_s is not None:
             f["kaizen_api_time_to_first_token_seconds"].observe(key, e.ttft_s)
-        if e.cost_micros >= 0:
-            f["kaizen_api_cost_usd_total"].inc(key, e.cost_micros)
+        if e.cost_pico >= 0:
+            f["kaizen_api_cost_usd_total"].inc(key, e.cost_pico)
             if e.tool is not None:
-                f["kaizen_tool_cost_usd_total"].inc((e.agent, e.tool), e.cost_micros)
-            if e.cost_micros:
-                self._spend.add(e.agent, e.end_ns, e.cost_micros)
+                f["kaizen_tool_cost_usd_total"].inc((e.agent, e.tool), e.cost_pico)
+            if e.cost_pico:
+                self._spend.add(e.agent, e.end_ns, e.cost_pico)
         else:
             f["kaizen_api_unpriced_requests_total"].inc(key)
 
@@ -206,7 +206,7 @@ class MetricsSink:
 
 def to_prometheus(fam: Family) -> Metric:
     """Convert one aggregated family to a prometheus-client family."""
-    spec, scale = fam.spec, fam.spec.scale
+    spec, divisor = fam.spec, fam.spec.divisor
     labels = list(spec.labels)
     if spec.kind == "histogram":
         hist = HistogramMetricFamily(spec.name, spec.help, labels=labels)
@@ -216,12 +216,12 @@ def to_prometheus(fam: Family) -> Metric:
             for le, count in zip(les, slot[:-1], strict=True):
                 running += count
                 cumulative.append((le, running))
-            hist.add_metric(list(key), cumulative, slot[-1] * scale)
+            hist.add_metric(list(key), cumulative, slot[-1] / divisor)
         return hist
     cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
     family = cls(spec.name, spec.help, labels=labels)
     for key, slot in fam.series.items():
-        family.add_metric(list(key), slot[0] * scale)
+        family.add_metric(list(key), slot[0] / divisor)
     return family
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kaizen_perf._ratelimit import RateLimitedLog
-from kaizen_perf.cost import PICO
+from kaizen_perf.cost import PICO, usd
 from kaizen_perf.errors import BudgetExceeded, ConfigError
 from kaizen_perf.events import ApiCallEvent, Event
 from kaizen_perf.health import ComponentStatus
@@ -81,7 +81,7 @@ class Budget:
     @property
     def limit_usd(self) -> float:
         """The limit in dollars."""
-        return self.limit_pico / PICO
+        return usd(self.limit_pico)
 
     def describe(self) -> str:
         """``agent 'researcher'``, ``user 'alice'`` or ``run``."""
@@ -99,7 +99,7 @@ class BudgetStatus:
     @property
     def spent_usd(self) -> float:
         """Spend in dollars."""
-        return self.spent_pico / PICO
+        return usd(self.spent_pico)
 
     @property
     def fraction(self) -> float:
@@ -226,12 +226,12 @@ class BudgetTracker:
             accounts = self._accounts
             run = accounts.get(("run", ""))
             for e in batch:
-                if type(e) is ApiCallEvent and e.cost_micros > 0:
+                if type(e) is ApiCallEvent and e.cost_pico > 0:
                     if run is not None:
-                        self._charge(run, e.cost_micros, crossings)
+                        self._charge(run, e.cost_pico, crossings)
                     acct = accounts.get(("agent", e.agent))
                     if acct is not None:
-                        self._charge(acct, e.cost_micros, crossings)
+                        self._charge(acct, e.cost_pico, crossings)
         self._after(crossings)
         fams = self._families() if self._families is not None else None
         if fams is not None:
@@ -255,7 +255,7 @@ class BudgetTracker:
         budget = acct.budget
         ident = (budget.scope, budget.key)
         if budget.hard_stop and acct.spent >= budget.limit_pico and ident not in self._stops:
-            self._stops[ident] = BudgetExceeded(budget.describe(), acct.spent / PICO,
+            self._stops[ident] = BudgetExceeded(budget.describe(), usd(acct.spent),
                                                 budget.limit_usd)
             self._arm()
 
@@ -274,7 +274,7 @@ class BudgetTracker:
             return
         budget = crossing.budget
         details = {"scope": budget.scope, "key": budget.key,
-                   "budget_usd": budget.limit_usd, "spent_usd": crossing.spent_pico / PICO,
+                   "budget_usd": budget.limit_usd, "spent_usd": usd(crossing.spent_pico),
                    "mode": "callback" if self.on_exceeded is not None else "raise"}
         try:
             self.audit("budget_stop", details, "denied")
@@ -314,7 +314,7 @@ class BudgetTracker:
 
     def health_check(self) -> ComponentStatus:
         """Not ready while a hard stop is armed (the agent cannot make progress)."""
-        data = {s.budget.describe(): {"spent_usd": round(s.spent_usd, 6),
+        data = {s.budget.describe(): {"spent_usd": s.spent_usd,
                                       "budget_usd": s.budget.limit_usd}
                 for s in self.statuses()}
         if self._stops:
@@ -339,4 +339,4 @@ class BudgetTracker:
             if scope == "user" or (scope == "run" and ("agent", label) in accounts):
                 continue
             limit.set((label,), acct.budget.limit_usd)
-            spent.set((label,), acct.spent / PICO)
+            spent.set((label,), usd(acct.spent))

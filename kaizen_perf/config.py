@@ -144,7 +144,7 @@ def _audit_policy(raw: str) -> str:
 
 def _audit_auto(raw: str) -> str:
     kinds = [k.strip().lower() for k in raw.split(",") if k.strip()]
-    allowed = ("tool", "permission", "checkpoint", "interrupt")
+    allowed = ("tool", "permission", "checkpoint", "interrupt", "api_call")
     if kinds == ["none"]:
         return "none"
     if not kinds or any(k not in allowed for k in kinds):

@@ -22,6 +22,24 @@ from typing import Any
 from kaizen_perf.errors import ConfigError
 
 PICO = 10**12  #: pico-dollars per dollar
+
+
+def usd(pico: int) -> float:
+    """Dollars of an exact pico-dollar amount: the one conversion every output uses.
+
+    ``int / int`` is correctly rounded, so Prometheus, spans, StatsD, the event log
+    and the summary print the same float for the same integer (``pico * 1e-12``
+    differs from it in the last digit for about one amount in seven).
+    """
+    return pico / PICO
+
+
+def usd_text(pico: int) -> str:
+    """The exact decimal dollars of a pico-dollar amount, without exponent (``"0.000003"``).
+
+    Text outputs (StatsD lines) carry this, so a reader parsing it gets :func:`usd`.
+    """
+    return format(Decimal(pico).scaleb(-12).normalize(), "f")
 _KINDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _REQUIRED = ("input", "output", "cache_read", "cache_write")
 _UNIT = "usd_per_million_tokens"

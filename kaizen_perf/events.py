@@ -39,7 +39,12 @@ class ToolEvent(NamedTuple):
 
 
 class ApiCallEvent(NamedTuple):
-    """One LLM API request finished; ``cost_micros`` is -1 when the model is unpriced."""
+    """One LLM API request finished.
+
+    ``cost_pico`` is the cost in pico-dollars (10⁻¹² USD, an exact integer: see
+    :mod:`kaizen_perf.cost`), or -1 when no source prices the call; dollars are
+    ``cost_pico / 10**12`` (:func:`kaizen_perf.cost.usd`), in every output alike.
+    """
 
     agent: str
     provider: str
@@ -50,7 +55,7 @@ class ApiCallEvent(NamedTuple):
     cache_write_tokens: int
     duration_s: float
     error: str | None
-    cost_micros: int
+    cost_pico: int
     tool: str | None
     end_ns: int
     trace_id: int

@@ -60,14 +60,14 @@ def render(families: Iterable[Family], *, openmetrics: bool = False) -> str:
 
 
 def _render_family(fam: Family, out: list[str], openmetrics: bool) -> None:
-    spec, scale = fam.spec, fam.spec.scale
+    spec, divisor = fam.spec, fam.spec.divisor
     name = spec.name
     family_name = name[:-6] if openmetrics and spec.kind == "counter" else name
     out.append(f"# HELP {family_name} {_help(spec.help)}\n# TYPE {family_name} {spec.kind}\n")
     if spec.kind != "histogram":
         for key, slot in fam.series.items():
             lbl = _labels(fam, key)
-            value = slot[0] * scale if scale != 1.0 else slot[0]
+            value = slot[0] / divisor if divisor != 1 else slot[0]
             out.append(f"{name}{{{lbl}}} {_num(value)}\n" if lbl else f"{name} {_num(value)}\n")
         return
     les = fam.le_strings()
@@ -78,6 +78,6 @@ def _render_family(fam: Family, out: list[str], openmetrics: bool) -> None:
         for le, count in zip(les, slot, strict=False):
             running += count
             out.append(f'{name}_bucket{{{lbl}{sep}le="{le}"}} {_num(running)}\n')
-        total = slot[-1] * scale if scale != 1.0 else slot[-1]
+        total = slot[-1] / divisor if divisor != 1 else slot[-1]
         braces = f"{{{lbl}}}" if lbl else ""
         out.append(f"{name}_count{braces} {_num(running)}\n{name}_sum{braces} {_num(total)}\n")

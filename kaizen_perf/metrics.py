@@ -14,6 +14,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Literal
 
+from kaizen_perf.cost import PICO as _PICO
+
 OVERFLOW = "__overflow__"
 
 #: OpenTelemetry GenAI ``gen_ai.client.operation.duration`` boundaries, seconds.
@@ -44,13 +46,15 @@ class MetricSpec:
     bounded: frozenset[str] = frozenset({"status", "decision", "kind", "op", "outcome", "type",
                                          "mode", "direction", "reason", "sink", "exporter",
                                          "metric", "profiler", "status_code"})
-    #: multiply stored values by this on export (costs are kept in integer pico-dollars).
-    scale: float = 1.0
+    #: divide stored values by this on export: costs are kept in integer pico-dollars, and
+    #: ``int / int`` is correctly rounded, so every output prints the same dollars
+    #: (``kaizen_perf.cost.usd``); multiplying by 1e-12 differs in the last digit.
+    divisor: int = 1
 
 
 def _m(name: str, kind: Kind, labels: str, help_: str, buckets: tuple[float, ...] = (),
-       scale: float = 1.0) -> MetricSpec:
-    return MetricSpec(name, kind, tuple(labels.split()), help_, buckets, scale=scale)
+       divisor: int = 1) -> MetricSpec:
+    return MetricSpec(name, kind, tuple(labels.split()), help_, buckets, divisor=divisor)
 
 
 METRICS: dict[str, MetricSpec] = {s.name: s for s in (
@@ -72,7 +76,7 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_api_tokens_total", "counter", "agent provider model type",
        "Tokens by type: input (uncached), output, cache_read, cache_write."),
     _m("kaizen_api_cost_usd_total", "counter", "agent provider model",
-       "LLM API cost in US dollars from the pricing table.", scale=1e-12),
+       "LLM API cost in US dollars from the pricing table.", divisor=_PICO),
     _m("kaizen_api_unpriced_requests_total", "counter", "agent provider model",
        "LLM API requests for models missing from the pricing table (cost unknown, not $0)."),
     _m("kaizen_permission_checks_total", "counter", "agent tool decision",
@@ -101,9 +105,9 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_task_duration_seconds", "histogram", "agent task_type complexity status",
        "Task duration.", TASK_BUCKETS),
     _m("kaizen_task_cost_usd_total", "counter", "agent task_type complexity",
-       "LLM cost attributed to tasks (API calls made while the task ran).", scale=1e-12),
+       "LLM cost attributed to tasks (API calls made while the task ran).", divisor=_PICO),
     _m("kaizen_tool_cost_usd_total", "counter", "agent tool",
-       "LLM cost attributed to tools (API calls made while the tool was active).", scale=1e-12),
+       "LLM cost attributed to tools (API calls made while the tool was active).", divisor=_PICO),
     _m("kaizen_budget_usd", "gauge", "agent", "Configured budget in US dollars."),
     _m("kaizen_budget_spent_usd", "gauge", "agent", "Spend counted against the budget."),
     _m("kaizen_agent_last_progress_timestamp_seconds", "gauge", "agent",

@@ -61,7 +61,7 @@ def total(fam: Family, match: dict[str, str] | None = None) -> float:
     idx = {name: i for i, name in enumerate(fam.spec.labels)}
     return sum(slot[0] for key, slot in fam.series.items()
                if not match or all(key[idx[k]] == val for k, val in match.items())
-               ) * fam.spec.scale
+               ) / fam.spec.divisor
 
 
 def label_values(fam: Family, label: str) -> list[str]:

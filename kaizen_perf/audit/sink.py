@@ -17,10 +17,20 @@ from typing import Any
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.audit.model import AuditEntry, Draft
 from kaizen_perf.audit.trail import AuditTrail
+from kaizen_perf.cost import usd
 from kaizen_perf.errors import ConfigError
-from kaizen_perf.events import CheckpointEvent, Event, InterruptEvent, PermissionEvent, ToolEvent
+from kaizen_perf.events import (
+    ApiCallEvent,
+    CheckpointEvent,
+    Event,
+    InterruptEvent,
+    PermissionEvent,
+    ToolEvent,
+)
 
-AUTO_KINDS = ("tool", "permission", "checkpoint", "interrupt")
+AUTO_KINDS = ("tool", "permission", "checkpoint", "interrupt", "api_call")
+#: on unless chosen otherwise; LLM API calls (with their cost) are opt-in
+DEFAULT_KINDS = AUTO_KINDS[:4]
 
 
 def parse_auto(raw: str) -> tuple[str, ...]:
@@ -53,16 +63,27 @@ def _interrupt(e: InterruptEvent) -> tuple[str, dict[str, Any], str]:
     return "interrupt", {"kind": e.kind}, "success"
 
 
+def _api_call(e: ApiCallEvent) -> tuple[str, dict[str, Any], str]:
+    # cost_usd is None for an unpriced call (never $0); cost_pico keeps the exact integer
+    details = {"provider": e.provider, "model": e.model, "input_tokens": e.input_tokens,
+               "output_tokens": e.output_tokens, "cache_read_tokens": e.cache_read_tokens,
+               "cache_write_tokens": e.cache_write_tokens, "duration_s": e.duration_s,
+               "cost_usd": usd(e.cost_pico) if e.cost_pico >= 0 else None,
+               "cost_pico": e.cost_pico if e.cost_pico >= 0 else None, "error": e.error}
+    return "api_call", details, "failure" if e.error else "success"
+
+
 _BUILDERS: dict[str, tuple[type, Callable[[Any], tuple[str, dict[str, Any], str]]]] = {
     "tool": (ToolEvent, _tool), "permission": (PermissionEvent, _permission),
     "checkpoint": (CheckpointEvent, _checkpoint), "interrupt": (InterruptEvent, _interrupt),
+    "api_call": (ApiCallEvent, _api_call),
 }
 
 
 class AuditSink:
     """A pipeline sink that records the chosen kinds of hook events in an audit trail."""
 
-    def __init__(self, trail: AuditTrail, *, kinds: Sequence[str] = AUTO_KINDS,
+    def __init__(self, trail: AuditTrail, *, kinds: Sequence[str] = DEFAULT_KINDS,
                  to_wall_ns: Callable[[int], int] | None = None, wait_s: float = 5.0,
                  log: RateLimitedLog | None = None) -> None:
         unknown = sorted(set(kinds) - set(AUTO_KINDS))

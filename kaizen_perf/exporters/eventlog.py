@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kaizen_perf import events as ev
+from kaizen_perf.cost import usd
 from kaizen_perf.redact import Redactor
 
 _SKIP = frozenset({"start_ns", "end_ns", "trace_id", "span_id", "parent_id", "agent"})
@@ -88,6 +89,8 @@ def _record(event: Any, name: str, fields: list[tuple[str, int]], timed: bool,
         "level": level, "event": name, "logger": "kaizen_perf.events", "agent": event.agent}
     for key, index in fields:
         record[key] = event[index]
+    if name == "api_call":  # dollars as every output shows them; null when unpriced, never 0
+        record["cost_usd"] = usd(event.cost_pico) if event.cost_pico >= 0 else None
     if timed:
         record["duration_s"] = (event.end_ns - event.start_ns) / 1e9
     trace = getattr(event, "trace_id", 0)

@@ -40,6 +40,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from kaizen_perf import genai as g
 from kaizen_perf._context import new_trace_id
 from kaizen_perf._version import __version__
+from kaizen_perf.cost import usd
 from kaizen_perf.events import (
     ApiCallEvent,
     CheckpointEvent,
@@ -194,8 +195,8 @@ class SpanBuilder:
             g.USAGE_CACHE_READ_INPUT_TOKENS: e.cache_read_tokens,
             g.USAGE_CACHE_WRITE_INPUT_TOKENS: e.cache_write_tokens,
         }
-        if e.cost_micros >= 0:
-            attrs[g.COST_USD] = e.cost_micros / 1e6
+        if e.cost_pico >= 0:
+            attrs[g.COST_USD] = usd(e.cost_pico)
         else:
             attrs[g.COST_UNPRICED] = True
         if e.tool is not None:

@@ -20,9 +20,12 @@ from collections.abc import Callable, Sequence
 
 from kaizen_perf import events as ev
 from kaizen_perf.config import Settings, parse_addr
+from kaizen_perf.cost import usd_text
 from kaizen_perf.errors import ConfigError
 
 Labels = tuple[tuple[str, str], ...]
+#: counters whose amounts are integer pico-dollars (sent as exact decimal US dollars)
+_PICO_COUNTERS = frozenset({"api_cost_usd"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -77,11 +80,15 @@ class StatsdSink:
     def handle(self, batch: Sequence[ev.Event]) -> None:
         """Turn a batch into StatsD lines and send them."""
         counters: dict[str, float] = {}
+        dollars: dict[str, int] = {}  # pico-dollar counters: summed exactly, converted once
         lines: list[str] = []
 
         def count(name: str, labels: Labels, value: float = 1) -> None:
             key = self._key(name, labels)
-            counters[key] = counters.get(key, 0) + value
+            if name in _PICO_COUNTERS:
+                dollars[key] = dollars.get(key, 0) + int(value)
+            else:
+                counters[key] = counters.get(key, 0) + value
 
         def timer(name: str, labels: Labels, seconds: float) -> None:
             lines.append(self._key(name, labels).format(f"{seconds * 1000:.3f}", "ms"))
@@ -95,6 +102,7 @@ class StatsdSink:
             if emit is not None:
                 emit(event, count, timer, gauge)
         lines.extend(key.format(_num(value), "c") for key, value in counters.items())
+        lines.extend(key.format(usd_text(pico), "c") for key, pico in dollars.items())
         self._send(lines)
 
     def _send(self, lines: list[str]) -> None:
@@ -153,8 +161,8 @@ def _api(e: ev.ApiCallEvent, count: Count, timer: Count, gauge: Count) -> None:
                     ("cache_read", e.cache_read_tokens), ("cache_write", e.cache_write_tokens)):
         if n:
             count("api_tokens", (*labels, ("type", kind)), n)
-    if e.cost_micros > 0:
-        count("api_cost_usd", labels, e.cost_micros / 1e6)
+    if e.cost_pico > 0:  # summed as exact pico-dollars, sent as exact decimal dollars
+        count("api_cost_usd", labels, e.cost_pico)
 
 
 def _permission(e: ev.PermissionEvent, count: Count, timer: Count, gauge: Count) -> None:

@@ -89,7 +89,7 @@ def test_create_records_tokens_cache_split_cost_and_latency(
         ("anthropic", MODEL, 1000, 200)
     assert (ev.cache_read_tokens, ev.cache_write_tokens) == (5000, 3000)
     assert ev.error is None
-    assert ev.cost_micros / 1e12 == pytest.approx(COST)
+    assert ev.cost_pico / 1e12 == pytest.approx(COST)
     assert 0.2 <= ev.duration_s < 5
     (rec,) = calls
     assert rec.cost_usd == pytest.approx(COST)

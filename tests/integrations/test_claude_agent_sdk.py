@@ -148,7 +148,7 @@ def test_parallel_tool_calls_repeating_a_message_id_are_counted_once(fmon: Monit
     assert [(e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens,
              e.cache_write_tokens) for e in api] == [(MAIN, 100, 50, 2000, 400)] * 2
     # (100·1 + 50·5 + 2000·0.1 + 400·1.25) / 10⁶ = $0.00105 each
-    assert [e.cost_micros / 1e12 for e in api] == [pytest.approx(0.00105)] * 2
+    assert [e.cost_pico / 1e12 for e in api] == [pytest.approx(0.00105)] * 2
 
 
 def test_result_counts_subagents_through_model_usage_and_budget_stop(fmon: Monitor) -> None:

@@ -109,7 +109,7 @@ def test_chat_completion_subtracts_cached_tokens_from_prompt_tokens(
     (ev,) = [e for e in events if isinstance(e, ApiCallEvent)]
     assert (ev.provider, ev.model, ev.input_tokens, ev.cache_read_tokens, ev.output_tokens) == \
         ("openai", CHAT_MODEL, 952, 2048, 500)
-    assert ev.cost_micros / 1e12 == pytest.approx(CHAT_COST)
+    assert ev.cost_pico / 1e12 == pytest.approx(CHAT_COST)
     assert 0.15 <= ev.duration_s < 5
     (rec,) = calls
     assert (rec.stop_reason, rec.request_id, rec.operation) == ("stop", "req_7", "chat")
