@@ -21,6 +21,7 @@ from kaizen_perf.audit.model import (
     GENESIS,
     RETENTION,
     TAIL_TRUNCATED,
+    UNPROVEN,
     WRITE_FAILED,
     AuditEntry,
     Draft,
@@ -31,12 +32,15 @@ from kaizen_perf.audit.signing import Signer
 
 @dataclass(frozen=True, slots=True)
 class ChainState:
-    """The end of the chain: last record, last checkpoint."""
+    """The end of the chain: last record, last checkpoint (and the interval it declared)."""
 
     seq: int = 0
     hash: str = GENESIS
     ckpt_seq: int = 0
     ckpt_mac: str = ""
+    #: the checkpoint interval the last checkpoint declared (0: none declared): the next
+    #: checkpoint is due within that many records, whichever writer adds them
+    ckpt_interval: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +61,27 @@ class HeadAnchor:
 class Incident:
     """Something a store found or suffered that the trail must record about itself."""
 
-    action: str  # TAIL_TRUNCATED or WRITE_FAILED
+    action: str  # TAIL_TRUNCATED, WRITE_FAILED or UNPROVEN
     details: dict[str, Any]
+
+
+def unproven(state: ChainState, head: HeadAnchor | None) -> Incident | None:
+    """The incident to record when the end of the chain on disk is not the one the signed head
+    anchor names (None when it is).
+
+    Every batch updates the head with its records (in one transaction, or under the JSON-lines
+    lock), so a mismatch means records were appended, cut or rewritten by someone who did not
+    sign a head (a forger without the key), or a crash came between the records and the head.
+    The writer cannot tell which; it records what it found instead of signing over it, and
+    ``verify`` reports the records no signature covers as unverified.
+    """
+    if head is None:
+        if state.seq == 0:
+            return None
+    elif head.seq == state.seq and head.hash == state.hash:
+        return None
+    return Incident(UNPROVEN, {"last_seq": state.seq, "last_hash": state.hash,
+                               "head": None if head is None else head.to_dict()})
 
 
 class Batch(NamedTuple):
@@ -96,7 +119,7 @@ class Chainer:
         """A builder appending ``drafts`` (and a closing checkpoint when ``final``)."""
         def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
             records: list[Sealed] = []
-            seq, prev, due = state.seq, state.hash, state.ckpt_seq + self.interval
+            seq, prev, due = state.seq, state.hash, state.ckpt_seq + self._due(state)
             for draft in [*map(self._incident_draft, incidents), *drafts] if incidents else drafts:
                 seq += 1
                 sealed = seal(draft, seq, prev)
@@ -115,6 +138,8 @@ class Chainer:
         """A builder for the signed record that stands in for pruned records."""
         def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
             records: list[Sealed] = []
+            if state.seq - state.ckpt_seq + len(incidents) + 1 > self._due(state):
+                state = self._checkpoint(records, state)  # keep within the interval
             for draft in map(self._incident_draft, incidents):
                 state = self._add(records, state, draft)
             b = boundary
@@ -133,6 +158,12 @@ class Chainer:
                           self.signer.mac("head", state.seq, state.hash))
 
     # -- internals ------------------------------------------------------------------------
+    def _due(self, state: ChainState) -> int:
+        """Records allowed after the last checkpoint: the interval that checkpoint declared
+        (so writers with different settings still keep every stretch within it), or ours."""
+        declared = state.ckpt_interval
+        return min(declared, self.interval) if declared > 0 else self.interval
+
     def _batch(self, records: list[Sealed], state: ChainState) -> Batch:
         return Batch([s.entry for s in records], state, self.head(state), records)
 
@@ -140,22 +171,25 @@ class Chainer:
     def _end(state: ChainState, seq: int, prev: str) -> ChainState:
         """``state`` moved on to record ``seq`` with hash ``prev`` (the same object if not)."""
         return state if seq == state.seq else ChainState(seq, prev, state.ckpt_seq,
-                                                          state.ckpt_mac)
+                                                          state.ckpt_mac, state.ckpt_interval)
 
     def _add(self, records: list[Sealed], state: ChainState, draft: Draft) -> ChainState:
         sealed = seal(draft, state.seq + 1, state.hash)
         records.append(sealed)
-        return ChainState(sealed.entry.seq, sealed.entry.hash, state.ckpt_seq, state.ckpt_mac)
+        return ChainState(sealed.entry.seq, sealed.entry.hash, state.ckpt_seq, state.ckpt_mac,
+                          state.ckpt_interval)
 
     def _checkpoint(self, records: list[Sealed], state: ChainState) -> ChainState:
-        mac = self.signer.mac("checkpoint", state.seq, state.hash, state.ckpt_mac)
+        # the declared interval is signed with the rest: verify enforces it for the stretch
+        # that follows, and nobody without the key can widen it
+        mac = self.signer.mac("checkpoint", state.seq, state.hash, state.ckpt_mac, self.interval)
         details = {"covers_seq": state.seq, "head": state.hash, "prev_mac": state.ckpt_mac,
-                   "key_id": self.signer.key_id, "mac": mac}
+                   "interval": self.interval, "key_id": self.signer.key_id, "mac": mac}
         new = self._add(records, state, self._system(CHECKPOINT, details))
-        return ChainState(new.seq, new.hash, new.seq, mac)
+        return ChainState(new.seq, new.hash, new.seq, mac, self.interval)
 
     def _incident_draft(self, incident: Incident) -> Draft:
-        assert incident.action in (TAIL_TRUNCATED, WRITE_FAILED)
+        assert incident.action in (TAIL_TRUNCATED, WRITE_FAILED, UNPROVEN)
         return self._system(incident.action, incident.details, result="failure")
 
     def _system(self, action: str, details: dict[str, Any], result: str = "success") -> Draft:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kaizen_perf.audit import segments as seg
-from kaizen_perf.audit.chain import Builder, ChainState, HeadAnchor, Incident
+from kaizen_perf.audit.chain import Builder, ChainState, HeadAnchor, Incident, unproven
 from kaizen_perf.audit.jsonl_read import JsonlReader
 from kaizen_perf.audit.model import TAIL_TRUNCATED, WRITE_FAILED, AuditEntry, canonical
 from kaizen_perf.audit.store import PruneBuild
@@ -164,10 +164,24 @@ class JsonlStore(JsonlReader):
 
     # -- finding the end of the trail ------------------------------------------------
     def _sync(self, incidents: list[Incident]) -> _Tail:
-        """Catch up with other writers; cut a torn tail (recorded as an incident)."""
+        """Catch up with other writers; cut a torn tail (recorded as an incident); record
+        an incident when the end found is not the one the signed head anchor names."""
         tail = self._tail
         if tail is not None and self._unchanged(tail):
             return tail
+        tail = self._reread_tail(incidents)
+        try:
+            head = self.head()
+        except AuditStoreError:
+            head = None  # unreadable (a crash mid-pwrite, or damage): nothing it proves
+        cut = any(i.action == TAIL_TRUNCATED for i in incidents)
+        found = unproven(tail.state, head)
+        if found is not None and not (cut and head is not None and head.seq > tail.state.seq):
+            incidents.append(found)  # (acknowledged records cut off are recorded already)
+        return tail
+
+    def _reread_tail(self, incidents: list[Incident]) -> _Tail:
+        tail = self._tail
         self._reread = True  # reopen every file by name: any of them may have been replaced
         self._close_segment()
         if self._head_fd is not None:

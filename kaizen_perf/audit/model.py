@@ -29,6 +29,8 @@ CHECKPOINT = "audit.checkpoint"
 RETENTION = "audit.retention"
 TAIL_TRUNCATED = "audit.tail_truncated"
 WRITE_FAILED = "audit.write_failed"
+#: a writer found records on disk that the signed head anchor does not cover (see chain.unproven)
+UNPROVEN = "audit.unproven"
 
 
 #: what ``json.dumps`` builds on every call with these options, built once

@@ -20,7 +20,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from kaizen_perf.audit import sql
-from kaizen_perf.audit.chain import Batch, Builder, ChainState, HeadAnchor, PruneBoundary
+from kaizen_perf.audit.chain import (
+    Batch,
+    Builder,
+    ChainState,
+    HeadAnchor,
+    Incident,
+    PruneBoundary,
+    unproven,
+)
 from kaizen_perf.audit.model import AuditEntry, Filter
 from kaizen_perf.audit.store import PruneBuild, Scanned
 from kaizen_perf.errors import AuditStoreError, ConfigError
@@ -109,7 +117,7 @@ class PostgresStore:
         BEGIN, the advisory lock and the end of the chain; then the INSERT, the head anchor
         and COMMIT (pipeline mode)."""
         def step(conn: Conn) -> list[AuditEntry]:
-            records = self._write(conn, build(self._state(conn), ()))
+            records = self._write(conn, build(*self._state(conn)))
             self._fault("commit")
             if before_sync is not None:
                 before_sync()
@@ -119,11 +127,11 @@ class PostgresStore:
     def prune(self, cutoff: str, build: PruneBuild) -> int:
         """Delete rows up to the last one older than ``cutoff``, behind a retention record."""
         def step(conn: Conn) -> int:
-            state = self._state(conn)
+            state, incidents = self._state(conn)
             boundary = self._boundary(conn, cutoff)
             if boundary is None:
                 return 0
-            self._write(conn, build(boundary)(state, ()))
+            self._write(conn, build(boundary)(state, incidents))
             conn.execute(f"DELETE FROM {self.E} WHERE seq <= %s", (boundary.seq,))
             return boundary.count
         return int(self._run(step))
@@ -140,16 +148,23 @@ class PostgresStore:
                      (h.seq, h.hash, h.key_id, h.mac))
         return batch.records
 
-    def _state(self, conn: Conn) -> ChainState:
-        """The end of the chain, read under the lock: a statement after the one that took
-        it, so (READ COMMITTED) its snapshot sees every batch committed before."""
+    def _state(self, conn: Conn) -> tuple[ChainState, Sequence[Incident]]:
+        """The end of the chain and the signed head anchor (with an incident when they
+        differ: see ``chain.unproven``), read under the lock: a statement after the one that
+        took it, so (READ COMMITTED) its snapshot sees every batch committed before."""
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
         rows = conn.execute(
             f"SELECT 'last', * FROM (SELECT seq, hash FROM {self.E} ORDER BY seq DESC "
-            f"LIMIT 1) a UNION ALL SELECT 'ckpt', * FROM ({sql.last_checkpoint(self.E)}) c"
+            f"LIMIT 1) a UNION ALL SELECT 'ckpt', * FROM ({sql.last_checkpoint(self.E)}) c "
+            f"UNION ALL SELECT 'head', seq, hash || ' ' || key_id || ' ' || mac FROM {self.H}"
         ).fetchall()
         found = {str(kind): (seq, text) for kind, seq, text in rows}
-        return sql.state_from(found.get("last"), found.get("ckpt"))
+        state = sql.state_from(found.get("last"), found.get("ckpt"))
+        head = found.get("head")
+        parts = [*str(head[1]).split(" ", 2), "", ""][:3] if head is not None else []
+        anchor = None if head is None else sql.head_from((head[0], *parts))
+        incident = unproven(state, anchor)
+        return state, () if incident is None else (incident,)
 
     def _boundary(self, conn: Conn, cutoff: str) -> PruneBoundary | None:
         first_new = conn.execute(f"SELECT MIN(seq) FROM {self.E} WHERE ts >= %s",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kaizen_perf.audit.chain import ChainState
 from kaizen_perf.audit.model import CHECKPOINT, AuditEntry
-from kaizen_perf.audit.store import advance
+from kaizen_perf.audit.store import advance, declared_interval
 
 SEGMENT_RE = re.compile(r"^audit-(\d{12})-(\d{2})\.jsonl$")
 
@@ -117,7 +117,9 @@ def state_at_end(directory: Path, names: Sequence[str]) -> ChainState:
         return ChainState()
     if ckpt is None:
         return ChainState(last.seq, last.hash)
-    return ChainState(last.seq, last.hash, ckpt.seq, str(ckpt.details["mac"]))
+    return advance(ChainState(), ckpt) if ckpt is last else ChainState(
+        last.seq, last.hash, ckpt.seq, str(ckpt.details["mac"]),
+        declared_interval(ckpt.details))
 
 
 def first_record(path: Path) -> AuditEntry | None:

@@ -10,7 +10,7 @@ from typing import Any
 from kaizen_perf.audit.chain import ChainState, HeadAnchor
 from kaizen_perf.audit.encode import Sealed
 from kaizen_perf.audit.model import CHECKPOINT, AuditEntry, Filter, canonical
-from kaizen_perf.audit.store import Scanned
+from kaizen_perf.audit.store import Scanned, declared_interval
 
 COLUMNS = "seq, id, ts, agent, user_id, action, details, result, metadata, prev, hash"
 #: the condition of the partial checkpoint index, as a literal (a bound parameter would
@@ -128,8 +128,11 @@ def state_from(last: Sequence[Any] | None, ckpt: Sequence[Any] | None) -> ChainS
     """Chain state from the last row (seq, hash) and the last checkpoint row (seq, details)."""
     if last is None:
         return ChainState()
-    seq, mac = (0, "") if ckpt is None else (int(ckpt[0]), checkpoint_mac(str(ckpt[1])))
-    return ChainState(int(last[0]), str(last[1]), seq, mac)
+    if ckpt is None:
+        return ChainState(int(last[0]), str(last[1]))
+    details = json.loads(str(ckpt[1]))
+    return ChainState(int(last[0]), str(last[1]), int(ckpt[0]), str(details["mac"]),
+                      declared_interval(details))
 
 
 def checkpoint_mac(details: str) -> str:

@@ -21,7 +21,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from kaizen_perf.audit import sql
-from kaizen_perf.audit.chain import Batch, Builder, ChainState, HeadAnchor, PruneBoundary
+from kaizen_perf.audit.chain import (
+    Batch,
+    Builder,
+    ChainState,
+    HeadAnchor,
+    Incident,
+    PruneBoundary,
+    unproven,
+)
 from kaizen_perf.audit.model import AuditEntry, Filter
 from kaizen_perf.audit.store import PruneBuild, Scanned
 from kaizen_perf.errors import AuditStoreError
@@ -29,8 +37,8 @@ from kaizen_perf.errors import AuditStoreError
 E, H, M = "audit_entries", "audit_head", "audit_meta"
 
 
-#: one transaction's work: (connection, chain state) -> the batch written, if any
-Step = Callable[[sqlite3.Connection, ChainState], Batch | None]
+#: one transaction's work: (connection, chain state, incidents to record) -> the batch written
+Step = Callable[[sqlite3.Connection, ChainState, Sequence[Incident]], Batch | None]
 
 
 def _no_fault(stage: str) -> None:
@@ -55,17 +63,19 @@ class SqliteStore:
     def append(self, build: Builder,
                before_sync: Callable[[], None] | None = None) -> Sequence[AuditEntry]:
         """Write one batch in one transaction; durable when COMMIT returns."""
-        batch = self._transaction(lambda conn, state: self._write(conn, build(state, ())),
-                                  before_sync)
+        batch = self._transaction(
+            lambda conn, state, incidents: self._write(conn, build(state, incidents)),
+            before_sync)
         return batch.records if batch is not None else ()
 
     def prune(self, cutoff: str, build: PruneBuild) -> int:
         """Delete rows up to the last one older than ``cutoff``, behind a retention record."""
-        def step(conn: sqlite3.Connection, state: ChainState) -> Batch | None:
+        def step(conn: sqlite3.Connection, state: ChainState,
+                 incidents: Sequence[Incident]) -> Batch | None:
             boundary = self._boundary(conn, cutoff)
             if boundary is None:
                 return None
-            batch = self._write(conn, build(boundary)(state, ()))
+            batch = self._write(conn, build(boundary)(state, incidents))
             conn.execute(f"DELETE FROM {E} WHERE seq <= ?", (boundary.seq,))
             counted.append(boundary.count)
             return batch
@@ -91,8 +101,8 @@ class SqliteStore:
             raise AuditStoreError(msg) from exc
         known, self._known = self._known, None  # trusted again only once COMMIT returned
         try:
-            version, state = self._state(conn, known)
-            batch = step(conn, state)
+            version, state, incidents = self._state(conn, known)
+            batch = step(conn, state, incidents)
             self._fault("commit")
             if before_sync is not None:
                 before_sync()
@@ -124,16 +134,22 @@ class SqliteStore:
             conn.execute("ROLLBACK")
 
     @staticmethod
-    def _state(conn: sqlite3.Connection,
-               known: tuple[int, ChainState] | None) -> tuple[int, ChainState]:
-        """(data_version, end of the chain) inside the write transaction; ``known`` is what
-        this connection committed last, still the end when no one else committed since."""
+    def _state(conn: sqlite3.Connection, known: tuple[int, ChainState] | None,
+               ) -> tuple[int, ChainState, Sequence[Incident]]:
+        """(data_version, end of the chain, incidents) inside the write transaction; ``known``
+        is what this connection committed last, still the end when no one else committed
+        since. Read from disk, the end is checked against the signed head anchor (records
+        and head commit together, so only someone without the key makes them differ)."""
         version = int(conn.execute("PRAGMA data_version").fetchone()[0])
         if known is not None and known[0] == version:
-            return known
+            return known[0], known[1], ()
         last = conn.execute(f"SELECT seq, hash FROM {E} ORDER BY seq DESC LIMIT 1").fetchone()
         ckpt = conn.execute(sql.last_checkpoint(E)).fetchone()
-        return version, sql.state_from(last, ckpt)
+        state = sql.state_from(last, ckpt)
+        head = sql.head_from(conn.execute(
+            f"SELECT seq, hash, key_id, mac FROM {H} WHERE one = 1").fetchone())
+        incident = unproven(state, head)
+        return version, state, () if incident is None else (incident,)
 
     def _boundary(self, conn: sqlite3.Connection, cutoff: str) -> PruneBoundary | None:
         first_new = conn.execute(f"SELECT MIN(seq) FROM {E} WHERE ts >= ?",

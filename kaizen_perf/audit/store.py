@@ -89,5 +89,12 @@ def boundary_state(entries: Sequence[AuditEntry], start: ChainState) -> ChainSta
 def advance(state: ChainState, e: AuditEntry) -> ChainState:
     """Chain state after one more record."""
     if e.action == CHECKPOINT and isinstance(e.details, dict):
-        return ChainState(e.seq, e.hash, e.seq, str(e.details.get("mac", "")))
-    return ChainState(e.seq, e.hash, state.ckpt_seq, state.ckpt_mac)
+        return ChainState(e.seq, e.hash, e.seq, str(e.details.get("mac", "")),
+                          declared_interval(e.details))
+    return ChainState(e.seq, e.hash, state.ckpt_seq, state.ckpt_mac, state.ckpt_interval)
+
+
+def declared_interval(details: dict[str, object]) -> int:
+    """The checkpoint interval a checkpoint's details declare (0 for none or nonsense)."""
+    value = details.get("interval")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

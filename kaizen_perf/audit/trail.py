@@ -33,7 +33,7 @@ from kaizen_perf.audit.model import (
 )
 from kaizen_perf.audit.signing import Signer
 from kaizen_perf.audit.store import AuditStore
-from kaizen_perf.audit.verify import VerifyReport, verify
+from kaizen_perf.audit.verify import DEFAULT_INTERVAL, VerifyReport, verify
 from kaizen_perf.audit.writer import GroupCommitWriter
 from kaizen_perf.errors import AuditDenied, AuditStoreError, ConfigError
 
@@ -183,9 +183,12 @@ class AuditTrail:
         """:meth:`query` in a worker thread."""
         return await asyncio.to_thread(lambda: self.query(**filters))
 
-    def verify(self) -> VerifyReport:
-        """Check the whole trail; see :mod:`kaizen_perf.audit.verify`."""
-        return verify(self.store, self.signer)
+    def verify(self, *, interval: int | None = None) -> VerifyReport:
+        """Check the whole trail; see :mod:`kaizen_perf.audit.verify`. ``interval`` is the
+        checkpoint interval enforced where no checkpoint declares one (default: the larger
+        of this trail's and the writer's default)."""
+        limit = interval or max(self.chainer.interval, DEFAULT_INTERVAL)
+        return verify(self.store, self.signer, interval=limit)
 
     def export(self, format: str, out: IO[str]) -> int:
         """Write every entry (checkpoints included) as jsonl, json or csv; returns the count."""

@@ -6,14 +6,25 @@ Checks, in one pass over the records in sequence order:
 - sequence numbers are consecutive and each record names the previous record's
   hash (deletion, insertion, reordering);
 - each checkpoint's HMAC is valid for (sequence number, chain head, previous
-  checkpoint's MAC), so a rewritten chain with recomputed hashes is caught;
+  checkpoint's MAC, declared interval), so a rewritten chain with recomputed
+  hashes is caught;
+- no stretch between checkpoints is longer than the interval the checkpoint
+  before it declared (``DEFAULT_INTERVAL`` before the first one, or for trails
+  written before checkpoints declared one);
 - a trail that does not start at 1 is covered by a signed retention record;
 - the signed head anchor names a record that exists with that hash, so records
   cut off the end (truncation) are caught;
+- every record is covered by a signature: a valid checkpoint after it or the
+  signed head anchor at or after it. Records after the last of those (a suffix
+  appended with a recomputed SHA-256 chain by someone without the key) are
+  reported as *unverified* with their sequence range, and so are the ranges a
+  writer found unsigned when it reopened the trail (``audit.unproven``: a crash
+  between records and head, or records appended by someone else);
 - ``audit.tail_truncated`` records that cut acknowledged records are problems.
 
-Nothing is repaired. Unfinished final lines (a writer died mid-write, never
-acknowledged) are reported as notes, not problems.
+``ok`` is True only with no problem and nothing unverified. Nothing is
+repaired. Unfinished final lines (a writer died mid-write, never acknowledged)
+are reported as notes, not problems.
 """
 
 from __future__ import annotations
@@ -23,9 +34,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaizen_perf.audit.chain import HeadAnchor
-from kaizen_perf.audit.model import CHECKPOINT, GENESIS, RETENTION, TAIL_TRUNCATED, AuditEntry
+from kaizen_perf.audit.model import (
+    CHECKPOINT,
+    GENESIS,
+    RETENTION,
+    TAIL_TRUNCATED,
+    UNPROVEN,
+    AuditEntry,
+)
 from kaizen_perf.audit.signing import Signer
-from kaizen_perf.audit.store import AuditStore, Scanned
+from kaizen_perf.audit.store import AuditStore, Scanned, declared_interval
+
+#: the checkpoint interval enforced where no checkpoint declares one (the writer's default)
+DEFAULT_INTERVAL = 256
+#: hashes remembered past the head read before the scan (a trail written during verify)
+_SUFFIX_HASHES = 1_000_000
+_ATTEMPTS = 3  #: scans when writers keep moving the head past what was scanned
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +63,22 @@ class Problem:
         return f"{self.location}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class Unverified:
+    """Records no signature covers: they may be genuine, but nothing proves it."""
+
+    first_seq: int
+    last_seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"seq {self.first_seq}..{self.last_seq}: {self.reason}"
+
+
 @dataclass(frozen=True)
 class VerifyReport:
-    """The result of :func:`verify`: ``ok`` is True when no problem was found."""
+    """The result of :func:`verify`: ``ok`` is True when no problem was found and every
+    record is covered by a signature."""
 
     ok: bool
     records: int
@@ -51,21 +88,28 @@ class VerifyReport:
     pruned_through: int
     problems: tuple[Problem, ...]
     notes: tuple[str, ...] = field(default=())
+    unverified: tuple[Unverified, ...] = field(default=())
 
 
 class _Walk:
     """State of one verification pass."""
 
-    def __init__(self, signer: Signer, retention: dict[int, AuditEntry], head_seq: int) -> None:
-        self.signer, self.retention, self.head_seq = signer, retention, head_seq
+    def __init__(self, signer: Signer, retention: dict[int, AuditEntry], wanted: set[int],
+                 head_seq: int, interval: int) -> None:
+        self.signer, self.retention, self.interval = signer, retention, interval
+        self.wanted, self.head_seq = wanted, head_seq
         self.problems: list[Problem] = []
         self.notes: list[str] = []
+        self.unverified: list[Unverified] = []
         self.seq = 0
         self.hash = GENESIS
         self.ckpt_mac = ""
         self.first = 0
         self.records = self.checkpoints = self.pruned_through = 0
-        self.hash_at_head: str | None = None
+        self.proven = 0  #: the last record a valid signature covers
+        self.stretch = 0  #: records since the last checkpoint
+        self.declared = 0  #: the interval the last checkpoint declared
+        self.hashes: dict[int, str] = {}  #: hashes of the records heads may name
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))
@@ -79,7 +123,7 @@ class _Walk:
             self.problem(where, f"the trail starts at seq {e.seq}: records 1..{e.seq - 1} "
                          "are missing and no signed retention record covers them")
         else:
-            self.pruned_through = e.seq - 1
+            self.pruned_through = self.proven = e.seq - 1
             self.hash = str(ret.details.get("anchor_hash", ""))
             self.ckpt_mac = str(ret.details.get("ckpt_mac", ""))
             self.notes.append(f"records 1..{e.seq - 1} were pruned by retention "
@@ -99,16 +143,20 @@ class _Walk:
         if e.prev_hash != self.hash:
             self.problem(where, f"record seq {e.seq} does not link to the record before it "
                          "(inserted, deleted or reordered records)")
+        if e.action != CHECKPOINT:
+            self.stretch += 1
         self._special(where, e)
         self.seq, self.hash = e.seq, e.hash
-        if e.seq == self.head_seq:
-            self.hash_at_head = e.hash
+        if (e.seq >= self.head_seq or e.seq in self.wanted) and len(self.hashes) < _SUFFIX_HASHES:
+            self.hashes[e.seq] = e.hash
 
     def _special(self, where: str, e: AuditEntry) -> None:
         d: dict[str, Any] = e.details if isinstance(e.details, dict) else {}
         if e.action == CHECKPOINT:
             self.checkpoints += 1
             self._checkpoint(where, e, d)
+        elif e.action == UNPROVEN:
+            self._unproven(where, e, d)
         elif e.action == RETENTION and not self.signer.check(
                 str(d.get("mac")), "retention", d.get("pruned_through_seq"),
                 d.get("anchor_hash"), d.get("ckpt_mac"), d.get("records"), d.get("cutoff")):
@@ -122,40 +170,138 @@ class _Walk:
                               f"acknowledged) was truncated at record seq {e.seq}")
 
     def _checkpoint(self, where: str, e: AuditEntry, d: dict[str, Any]) -> None:
+        declared = declared_interval(d)
+        parts = (d.get("covers_seq"), d.get("head"), d.get("prev_mac"))
+        valid = False
         if d.get("key_id") != self.signer.key_id:
             self.problem(where, f"checkpoint seq {e.seq} was signed with key id "
                          f"{d.get('key_id')}, not with the key given (id {self.signer.key_id})")
-        elif not self.signer.check(str(d.get("mac")), "checkpoint", d.get("covers_seq"),
-                                   d.get("head"), d.get("prev_mac")):
+        elif not self.signer.check(str(d.get("mac")), "checkpoint", *parts,
+                                   *((d["interval"],) if "interval" in d else ())):
             self.problem(where, f"checkpoint seq {e.seq} has an invalid signature")
-        if (d.get("covers_seq") != e.seq - 1 or d.get("head") != e.prev_hash
-                or d.get("prev_mac") != self.ckpt_mac):
+        else:
+            valid = True
+        if parts != (e.seq - 1, e.prev_hash, self.ckpt_mac):
             self.problem(where, f"checkpoint seq {e.seq} does not match the chain before it "
                          "(records were rewritten)")
-        self.ckpt_mac = str(d.get("mac"))
+        elif valid:
+            self.proven = e.seq
+        limit = self.declared or max(self.interval, declared)
+        if self.stretch > limit:
+            self.problem(where, f"records {e.seq - self.stretch}..{e.seq - 1}: {self.stretch} "
+                         f"records without a signed checkpoint, more than the interval "
+                         f"({limit}): checkpoints were removed or records inserted")
+        self.ckpt_mac, self.declared, self.stretch = str(d.get("mac")), declared, 0
+
+    def _unproven(self, where: str, e: AuditEntry, d: dict[str, Any]) -> None:
+        """A writer found the end of the chain unsigned when it reopened the trail."""
+        last = d.get("last_seq")
+        if not isinstance(last, int):
+            self.problem(where, f"record seq {e.seq} (audit.unproven) is malformed")
+            return
+        proven, why = self.proven, "no signed head anchor was found"
+        head = _head_of(d.get("head"))
+        if head is not None and not self.signer.check(head.mac, "head", head.seq, head.hash):
+            why = f"the head anchor found (seq {head.seq}) was not validly signed"
+        elif head is not None and head.seq > last:
+            self.problem(where, f"when the trail was reopened it ended at seq {last} but the "
+                         f"signed head anchor recorded seq {head.seq}: records "
+                         f"{last + 1}..{head.seq} were removed")
+        elif head is not None and head.seq > self.pruned_through \
+                and self.hashes.get(head.seq) != head.hash:
+            self.problem(where, f"record seq {head.seq} differs from the one the signed head "
+                         f"anchor recorded when the trail was reopened at seq {e.seq} (rewritten)")
+        elif head is not None:
+            proven, why = max(proven, head.seq), f"the signed head anchor ended at seq {head.seq}"
+        if proven < last:  # reported as unverified: not also as a stretch too long
+            self.stretch -= min(self.stretch, last - proven)
+            self.unverified.append(Unverified(proven + 1, last, (
+                f"found unsigned when the trail was reopened ({why}; record seq {e.seq}): "
+                "written just before a crash, or appended by someone without the key")))
+
+    def finish(self, head: HeadAnchor | None, location: str) -> None:
+        """The end of the trail: the head anchor, the last stretch, the unsigned suffix."""
+        where = f"{location} head anchor"
+        if head is None:
+            if self.records:
+                self.problem(where, "the signed head anchor is missing (deleted?)")
+        elif not self.signer.check(head.mac, "head", head.seq, head.hash):
+            self.problem(where, f"the head anchor (seq {head.seq}) has an invalid signature")
+        elif head.seq > self.seq:
+            self.problem(where, f"the trail ends at seq {self.seq} but the signed head records "
+                         f"seq {head.seq}: records {self.seq + 1}..{head.seq} were removed")
+        elif head.seq > self.pruned_through and self.hashes.get(head.seq) != head.hash:
+            self.problem(where, f"record seq {head.seq} differs from the one the signed head "
+                         "anchor records (rewritten)")
+        else:
+            self.proven = max(self.proven, head.seq)
+        limit = self.declared or self.interval
+        if self.stretch > limit:
+            self.problem(where, f"records {self.seq - self.stretch + 1}..{self.seq}: "
+                         f"{self.stretch} records after the last signed checkpoint, more than "
+                         f"the interval ({limit})")
+        if self.records and self.proven < self.seq:
+            self.unverified.append(Unverified(self.proven + 1, self.seq, (
+                "after the last signed checkpoint and the signed head anchor: appended by "
+                "someone without the key (or written just before a crash and never "
+                "acknowledged)")))
 
 
-def verify(store: AuditStore, signer: Signer) -> VerifyReport:
-    """Check the whole trail in ``store`` with ``signer``'s key."""
-    retention = {int(e.details["pruned_through_seq"]): e
-                 for e in _retention_records(store.scan())}
-    head = store.head()  # before the scan: a concurrent writer only moves it forward
-    walk = _Walk(signer, retention, head.seq if head else -1)
+def _head_of(value: object) -> HeadAnchor | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return HeadAnchor(int(value["seq"]), str(value["hash"]), str(value["key_id"]),
+                          str(value["mac"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def verify(store: AuditStore, signer: Signer, *,
+           interval: int = DEFAULT_INTERVAL) -> VerifyReport:
+    """Check the whole trail in ``store`` with ``signer``'s key.
+
+    ``interval`` is the checkpoint interval enforced where no checkpoint declares
+    one (trails written by earlier versions, and the stretch before the first
+    checkpoint when its writers used a larger one).
+    """
+    for _ in range(_ATTEMPTS):
+        report, settled = _verify_once(store, signer, interval)
+        if settled:
+            break
+    return report
+
+
+def _verify_once(store: AuditStore, signer: Signer, interval: int) -> tuple[VerifyReport, bool]:
+    """One pass; ``settled`` is False when a writer moved the head past what was scanned."""
+    specials = _special_records(store.scan())
+    retention = {int(e.details["pruned_through_seq"]): e for e in specials
+                 if e.action == RETENTION and isinstance(e.details.get("pruned_through_seq"),
+                                                         int)}
+    wanted = {h.seq for e in specials if e.action == UNPROVEN
+              if (h := _head_of(e.details.get("head"))) is not None}
+    before = store.head()  # before the scan: a concurrent writer only moves it forward
+    walk = _Walk(signer, retention, wanted, before.seq if before else -1, interval)
     for item in store.scan():
         _visit(walk, item)
-    _check_head(walk, head, store.location)
+    head, settled = before, True
+    if walk.seq > (before.seq if before else 0):  # a suffix past that head: look again
+        after = store.head()
+        if after is not None and after != before:
+            head, settled = after, after.seq <= walk.seq
+    walk.finish(head, store.location)
     if not signer.configured:
         walk.notes.append("no audit key configured: checkpoints are signed with a key stored "
                           "beside the trail, which does not stop someone who can read it")
-    return VerifyReport(not walk.problems, walk.records, walk.first, walk.seq,
-                        walk.checkpoints, walk.pruned_through, tuple(walk.problems),
-                        tuple(walk.notes))
+    report = VerifyReport(not walk.problems and not walk.unverified, walk.records, walk.first,
+                          walk.seq, walk.checkpoints, walk.pruned_through,
+                          tuple(walk.problems), tuple(walk.notes), tuple(walk.unverified))
+    return report, settled
 
 
-def _retention_records(items: Iterable[Scanned]) -> list[AuditEntry]:
-    return [s.entry for s in items if s.entry is not None and s.entry.action == RETENTION
-            and isinstance(s.entry.details, dict) and not s.ignored
-            and isinstance(s.entry.details.get("pruned_through_seq"), int)]
+def _special_records(items: Iterable[Scanned]) -> list[AuditEntry]:
+    return [s.entry for s in items if s.entry is not None and not s.ignored
+            and s.entry.action in (RETENTION, UNPROVEN) and isinstance(s.entry.details, dict)]
 
 
 def _visit(walk: _Walk, item: Scanned) -> None:
@@ -169,19 +315,3 @@ def _visit(walk: _Walk, item: Scanned) -> None:
         walk.problem(item.location, f"unreadable record: {item.error}")
     else:
         walk.step(item.location, item.entry)
-
-
-def _check_head(walk: _Walk, head: HeadAnchor | None, location: str) -> None:
-    where = f"{location} head anchor"
-    if head is None:
-        if walk.records:
-            walk.problem(where, "the signed head anchor is missing (deleted?)")
-        return
-    if not walk.signer.check(head.mac, "head", head.seq, head.hash):
-        walk.problem(where, f"the head anchor (seq {head.seq}) has an invalid signature")
-    elif head.seq > walk.seq:
-        walk.problem(where, f"the trail ends at seq {walk.seq} but the signed head records "
-                     f"seq {head.seq}: records {walk.seq + 1}..{head.seq} were removed")
-    elif head.seq > walk.pruned_through and walk.hash_at_head != head.hash:
-        walk.problem(where, f"record seq {head.seq} differs from the one the signed head "
-                     "anchor records (rewritten)")

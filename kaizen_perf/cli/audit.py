@@ -3,7 +3,8 @@
 Every command takes ``--url`` (default ``KAIZEN_PERF_AUDIT_URL``, else
 ``sqlite:///.kaizen/audit.db``). The HMAC key comes from
 ``KAIZEN_PERF_AUDIT_KEY`` or ``--key-file``, never from the command line.
-``verify`` exits 0 when the trail is intact and 1 with each problem found.
+``verify`` exits 0 when the trail is intact and 1 with each problem found and each
+range of records no signature covers (unverified).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kaizen_perf.audit.model import RESULTS, AuditEntry, Filter, canonical, ts_o
 from kaizen_perf.audit.store import AuditStore
 from kaizen_perf.audit.trail import AuditTrail
 from kaizen_perf.audit.url import DEFAULT_URL, open_store, signer_for
-from kaizen_perf.audit.verify import VerifyReport
+from kaizen_perf.audit.verify import DEFAULT_INTERVAL, VerifyReport
 from kaizen_perf.cli import exitcodes
 from kaizen_perf.config import ENV_AUDIT_KEY, ENV_AUDIT_RETENTION_DAYS, ENV_AUDIT_URL
 from kaizen_perf.errors import ConfigError
@@ -123,10 +124,16 @@ def _table(entries: list[AuditEntry]) -> None:
 @key_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
+@click.option("--checkpoint-interval", type=click.IntRange(min=1), default=DEFAULT_INTERVAL,
+              show_default=True,
+              help="Checkpoint interval enforced where no checkpoint declares one (trails "
+                   "written by earlier versions).")
 @click.pass_context
-def verify_cmd(ctx: click.Context, url: str, key_file: str | None, fmt: str) -> None:
-    """Check hashes, sequence, checkpoints and head anchor; exit 1 listing each problem."""
-    report = _trail(url, key_file).verify()
+def verify_cmd(ctx: click.Context, url: str, key_file: str | None, fmt: str,
+               checkpoint_interval: int) -> None:
+    """Check hashes, sequence, checkpoints and head anchor; exit 1 listing each problem and
+    each range of records no signature covers."""
+    report = _trail(url, key_file).verify(interval=checkpoint_interval)
     if fmt == "json":
         click.echo(json.dumps(_report_dict(report), indent=2))
     else:
@@ -138,15 +145,25 @@ def _report_dict(r: VerifyReport) -> dict[str, object]:
     return {"ok": r.ok, "records": r.records, "first_seq": r.first_seq, "last_seq": r.last_seq,
             "checkpoints": r.checkpoints, "pruned_through": r.pruned_through,
             "problems": [{"location": p.location, "message": p.message} for p in r.problems],
+            "unverified": [{"first_seq": u.first_seq, "last_seq": u.last_seq,
+                            "reason": u.reason} for u in r.unverified],
             "notes": list(r.notes)}
 
 
 def _print_report(url: str, r: VerifyReport) -> None:
-    state = "INTACT" if r.ok else f"NOT INTACT ({len(r.problems)} problems)"
+    if r.ok:
+        state = "INTACT"
+    elif r.problems:
+        state = f"NOT INTACT ({len(r.problems)} problems)"
+    else:
+        state = f"NOT VERIFIED ({sum(u.last_seq - u.first_seq + 1 for u in r.unverified)} " \
+                "records no signature covers)"
     click.echo(f"{url}: {state}: {r.records} records, seq {r.first_seq}..{r.last_seq}, "
                f"{r.checkpoints} signed checkpoints")
     for p in r.problems:
         click.echo(f"PROBLEM {p}")
+    for u in r.unverified:
+        click.echo(f"UNVERIFIED {url} {u}")
     for note in r.notes:
         click.echo(f"note: {note}")
 

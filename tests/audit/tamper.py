@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from kaizen_perf.audit import AuditEntry, open_store
+from kaizen_perf.audit.chain import HeadAnchor
 from kaizen_perf.audit.jsonl_store import JsonlStore, canonical_lines
 from kaizen_perf.audit.model import Draft, Filter, chained, uuid7
 from kaizen_perf.audit.postgres_store import PostgresStore, split_url
@@ -99,6 +101,38 @@ def rewrite(entries: Entries, seq: int) -> Entries:
     return out
 
 
+def full_rewrite(entries: Entries, seq: int) -> Entries:
+    """Rewrite the whole trail from its first record with recomputed hashes (``seq`` unused)."""
+    return rewrite(entries, entries[0].seq)
+
+
+def append_forged(entries: Entries, count: int) -> Entries:
+    """Append ``count`` forged records chained in SHA-256 (all a forger without the key can)."""
+    out = list(entries)
+    for _ in range(count):
+        prev = out[-1]
+        out.append(chained(_draft_like(prev), prev.seq + 1, prev.hash))
+    return out
+
+
+def set_head(url: str, head: HeadAnchor) -> None:
+    """Put back a head anchor (say, one saved earlier: the head a crash left behind)."""
+    store = open_store(url)
+    row = (head.seq, head.hash, head.key_id, head.mac)
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as conn:
+            conn.execute("UPDATE audit_head SET seq = ?, hash = ?, key_id = ?, mac = ?", row)
+    elif isinstance(store, PostgresStore):
+        import psycopg
+        conninfo, table, _ = split_url(url)
+        with psycopg.connect(conninfo) as conn:
+            conn.execute(f"UPDATE {table}_head SET seq = %s, hash = %s, key_id = %s, mac = %s",
+                         row)
+    else:
+        assert isinstance(store, JsonlStore)
+        (store.dir / "head.json").write_text(json.dumps(head.to_dict()).ljust(511) + "\n")
+
+
 def _draft_like(e: AuditEntry) -> Draft:
     return Draft(uuid7(), e.ts, e.agent_id, "mallory", "grant_admin", {"forged": True},
                  "success", None)
@@ -106,7 +140,8 @@ def _draft_like(e: AuditEntry) -> Draft:
 
 ATTACKS: dict[str, Callable[[Entries, int], Entries]] = {
     "flip": flip, "delete": delete, "reorder": reorder, "insert": insert,
-    "truncate": truncate, "rewrite": rewrite,
+    "truncate": truncate, "rewrite": rewrite, "full_rewrite": full_rewrite,
+    "append_5": lambda entries, _seq: append_forged(entries, 5),
 }
 
 

@@ -87,7 +87,14 @@ def _crash_rounds(url: str, mode: str, power_loss: bool, make_trail: MakeTrail,
         trail = make_trail(url)
         trail.record("after_crash")  # appends continue (and a torn tail gets cut)
         missing |= acked - {e.id for e in trail.query()}
-        problems += [str(p) for p in trail.verify().problems]
+        report = trail.verify()
+        problems += [str(p) for p in report.problems]
+        # records a crash left past the signed head can be reported unverified, but never
+        # an acknowledged one: acknowledgement comes after the head that signs it
+        by_seq = {e.seq: e.id for e in trail.query(include_checkpoints=True)}
+        problems += [f"acknowledged record {by_seq[seq]} reported unverified ({u})"
+                     for u in report.unverified for seq in range(u.first_seq, u.last_seq + 1)
+                     if by_seq.get(seq) in acked]
         trail.close()
     return missing, problems
 
