@@ -1,190 +1,244 @@
-"""The Claude Agent SDK adapter with the real package's types, hooks called as the SDK calls them.
+"""The Claude Agent SDK adapter against the real bundled ``claude`` CLI and a scripted server.
 
-Prices (USD per million tokens, kaizen_perf/data/pricing.toml): claude-haiku-4-5 input 1,
-output 5, cache_read 0.1, cache_write 1.25; claude-opus-4-1 input 15, output 75.
+Each module fixture runs one real CLI session (about 2 s and 200 MiB each) and the tests
+compare what kaizen-perf recorded with the server's ground truth and the SDK's own figures.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import claude_agent_sdk as sdk
 import pytest
 
 from kaizen_perf import Monitor
 from kaizen_perf.events import ApiCallEvent, HookEvent, PermissionEvent, TaskEvent, ToolEvent
-from kaizen_perf.testing import FakeClock, capture_events
+from kaizen_perf.integrations import claude_agent_sdk as kp
+from kaizen_perf.testing import capture_events
+from tests.helpers import need
+from tests.integrations import sdk_scenarios as sc
+from tests.integrations.anthropic_sse_server import AnthropicServer, Request, Tokens, text
 
-sdk = pytest.importorskip("claude_agent_sdk")
-from kaizen_perf.integrations.claude_agent_sdk import (  # noqa: E402
-    QueryResult,
-    instrument_options,
-)
+pytestmark = pytest.mark.e2e
 
-MAIN, SUB = "claude-haiku-4-5-20251001", "claude-opus-4-1"
-USAGE = {"input_tokens": 100, "output_tokens": 50, "cache_read_input_tokens": 2000,
-         "cache_creation_input_tokens": 400}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "Stop",
+               "SubagentStop", "PreCompact", "Notification", "SubagentStart",
+               "PermissionRequest")
 
 
-@pytest.fixture
-def fmon(clock: FakeClock) -> Iterator[Monitor]:
-    m = Monitor("sdk-agent", clock=clock, environ={})
-    yield m
-    m.shutdown(2.0)
+@dataclass
+class Session:
+    """What one real CLI session left: our events, the server's truth, the SDK's results."""
+
+    events: list[Any]
+    requests: list[Request]
+    results: list[Any] = field(default_factory=list)  # the SDK's ResultMessages
+    ours: list[kp.QueryResult] = field(default_factory=list)
+    hooks_fired: Counter[str] = field(default_factory=Counter)
+    first_hook_s: float | None = None
+    stream_events_seen: int = 0
+    observer: kp.SdkObserver | None = None
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    @property
+    def answered(self) -> list[Request]:
+        return [r for r in self.requests if r.status == 200]
+
+    def calls(self) -> list[ApiCallEvent]:
+        return [e for e in self.of(ApiCallEvent) if e.error is None]
 
 
-async def fire(options: Any, event: str, data: dict[str, Any], tool_use_id: str | None) -> None:
-    """Call every callback registered for ``event``, as the SDK does."""
-    for matcher in options.hooks.get(event, []):
-        for callback in matcher.hooks:
-            out = await callback({"hook_event_name": event, "session_id": "s1", **data},
-                                 tool_use_id, {"signal": None})
-            assert isinstance(out, dict)
+@pytest.fixture(scope="module")
+def server() -> Iterator[AnthropicServer]:
+    need(Path(sc.cli_path()).exists(), "claude-agent-sdk has no bundled claude CLI")
+    srv = AnthropicServer.start()
+    yield srv
+    srv.stop()
 
 
-def assistant(message_id: str, tool_id: str, usage: dict[str, Any] = USAGE) -> Any:
-    return sdk.AssistantMessage(
-        content=[sdk.ToolUseBlock(id=tool_id, name="Read", input={"path": "a"})],
-        model=MAIN, usage=usage, message_id=message_id, session_id="s1")
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
 
 
-def result(**kw: Any) -> Any:
-    base = {"subtype": "success", "duration_ms": 12_000, "duration_api_ms": 8_000,
-            "is_error": False, "num_turns": 3, "session_id": "s1", "total_cost_usd": 0.5,
-            "usage": {"input_tokens": 100, "output_tokens": 50}, "model_usage": {}}
-    return sdk.ResultMessage(**{**base, **kw})
+def monitor(tmp: Path) -> Monitor:
+    return Monitor("sdk", environ={"KAIZEN_PERF_PRICING_FILE": str(sc.pricing_file(tmp))})
 
 
-def test_instrument_options_keeps_user_hooks_and_adds_ours() -> None:
-    """The user's own matchers stay first; ours are appended for every event we use."""
-    async def mine(data: dict[str, Any], tid: str | None, ctx: Any) -> dict[str, Any]:
-        return {}
-
-    options = sdk.ClaudeAgentOptions(hooks={"PreToolUse": [sdk.HookMatcher("Bash", [mine])]})
-    instrument_options(options, Monitor("a", environ={}, enabled=False))
-    assert options.hooks["PreToolUse"][0].hooks == [mine]
-    assert len(options.hooks["PreToolUse"]) == 2
-    assert {"PostToolUse", "PostToolUseFailure", "PermissionRequest", "PreCompact",
-            "SubagentStart", "SubagentStop", "Stop"} <= set(options.hooks)
+def run(server: AnthropicServer, mon: Monitor, body: Any) -> Session:
+    """Run the coroutine function ``body(session)`` with events captured and truth taken."""
+    server.reset()
+    session = Session([], [])
+    with capture_events(mon) as events:
+        asyncio.run(body(session))
+    session.events, session.requests = events, server.reset().requests
+    return session
 
 
-def test_parallel_tools_are_timed_by_tool_use_id(fmon: Monitor, clock: FakeClock) -> None:
-    """Interleaved Pre/Post hooks of parallel tools give each tool its own duration and status."""
-    options = sdk.ClaudeAgentOptions()
-    instrument_options(options, fmon)
-
-    async def run() -> None:
-        await fire(options, "PreToolUse", {"tool_name": "Read", "tool_input": {}}, "t1")
-        clock.advance(0.5)
-        await fire(options, "PreToolUse", {"tool_name": "Bash", "tool_input": {}}, "t2")
-        clock.advance(1.0)
-        await fire(options, "PostToolUseFailure", {"tool_name": "Bash", "error": "exit 1"}, "t2")
-        clock.advance(0.25)
-        await fire(options, "PostToolUse", {"tool_name": "Read", "tool_response": {}}, "t1")
-
-    with capture_events(fmon) as events:
-        asyncio.run(run())
-    tools = {e.tool: e for e in events if isinstance(e, ToolEvent)}
-    assert (tools["Read"].end_ns - tools["Read"].start_ns) / 1e9 == pytest.approx(1.75)
-    assert (tools["Bash"].end_ns - tools["Bash"].start_ns) / 1e9 == pytest.approx(1.0)
-    assert (tools["Read"].error, tools["Bash"].error) == (None, "ToolUseFailure")
-    assert tools["Bash"].parent_id != tools["Read"].span_id  # parallel, not nested
+def counting_hooks(session: Session) -> dict[Any, list[Any]]:
+    """A user hook on every event, counting the CLI's calls (the truth for hook executions)."""
+    def make(event: str) -> Any:
+        async def hook(data: Any, tool_use_id: str | None, ctx: Any) -> dict[str, Any]:
+            session.hooks_fired[event] += 1
+            if session.first_hook_s is None:
+                session.first_hook_s = time.perf_counter()
+            return {}
+        return hook
+    return {e: [sdk.HookMatcher(hooks=[make(e)])] for e in HOOK_EVENTS}
 
 
-def test_lifecycle_hooks_are_counted(fmon: Monitor) -> None:
-    """Compactions, subagent starts/stops and stops are counted as hook executions."""
-    options = sdk.ClaudeAgentOptions()
-    instrument_options(options, fmon)
+@pytest.fixture(scope="module")
+def five(server: AnthropicServer, home: Path, tmp_path_factory: pytest.TempPathFactory,
+         ) -> Session:
+    """query() through instrument_options on the five-call scenario, hooks on every event."""
+    tmp = tmp_path_factory.mktemp("five")
+    work, mon = sc.workdir(tmp / "work"), monitor(tmp)
 
-    async def run() -> None:
-        await fire(options, "PreCompact", {"trigger": "auto", "custom_instructions": None}, None)
-        await fire(options, "SubagentStart", {"agent_id": "a1", "agent_type": "explorer"}, None)
-        await fire(options, "SubagentStop", {"agent_id": "a1", "agent_type": "explorer",
-                                             "stop_hook_active": False}, None)
-        await fire(options, "Stop", {"stop_hook_active": False}, None)
+    async def body(session: Session) -> None:
+        server.script(*sc.five_calls(work))
+        options = sdk.ClaudeAgentOptions(env=sc.cli_env(server, home), cwd=str(work),
+                                         can_use_tool=sc.deny_writes,
+                                         hooks=counting_hooks(session))
+        session.observer = kp.instrument_options(options, mon, on_result=session.ours.append)
+        async for m in session.observer.watch(sdk.query(prompt=sc.one_prompt("go"),
+                                                        options=options)):
+            session.stream_events_seen += isinstance(m, sdk.StreamEvent)
+            if isinstance(m, sdk.ResultMessage):
+                session.results.append(m)
 
-    with capture_events(fmon) as events:
-        asyncio.run(run())
-    assert [e.hook for e in events if isinstance(e, HookEvent)] == \
-        ["PreCompact", "SubagentStart", "SubagentStop", "Stop"]
-
-
-def test_can_use_tool_decisions_are_recorded(fmon: Monitor) -> None:
-    """A wrapped can_use_tool records approved and denied decisions and returns them unchanged."""
-    async def decide(tool: str, tool_input: dict[str, Any], ctx: Any) -> Any:
-        if tool == "Bash":
-            return sdk.PermissionResultDeny(message="no shell")
-        return sdk.PermissionResultAllow()
-
-    options = sdk.ClaudeAgentOptions(can_use_tool=decide)
-    instrument_options(options, fmon)
-
-    async def run() -> list[Any]:
-        ctx = sdk.ToolPermissionContext()
-        return [await options.can_use_tool("Read", {}, ctx),
-                await options.can_use_tool("Bash", {}, ctx)]
-
-    with capture_events(fmon) as events:
-        answers = asyncio.run(run())
-    assert [a.behavior for a in answers] == ["allow", "deny"]
-    assert [(e.tool, e.decision, e.reason) for e in events if isinstance(e, PermissionEvent)] \
-        == [("Read", "approved", None), ("Bash", "denied", "no shell")]
+    try:
+        return run(server, mon, body)
+    finally:
+        mon.shutdown(2.0)
 
 
-def test_parallel_tool_calls_repeating_a_message_id_are_counted_once(fmon: Monitor) -> None:
-    """Two AssistantMessages with one message_id (parallel tool calls) make one API record."""
-    observer = instrument_options(sdk.ClaudeAgentOptions(), fmon)
-    with capture_events(fmon) as events:
-        observer.observe(assistant("msg_1", "t1"))
-        observer.observe(assistant("msg_1", "t2"))
-        observer.observe(assistant("msg_2", "t3"))
-    api = [e for e in events if isinstance(e, ApiCallEvent)]
-    assert [(e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens,
-             e.cache_write_tokens) for e in api] == [(MAIN, 100, 50, 2000, 400)] * 2
-    # (100·1 + 50·5 + 2000·0.1 + 400·1.25) / 10⁶ = $0.00105 each
-    assert [e.cost_pico / 1e12 for e in api] == [pytest.approx(0.00105)] * 2
+def test_llm_calls_are_the_answered_requests_with_their_final_usage(five: Session) -> None:
+    """One call per answered request, each with the server's usage (output from message_delta)."""
+    truth = [(r.usage.input, r.usage.output, r.usage.cache_read, r.usage.cache_write)
+             for r in five.answered if r.usage]
+    assert len(truth) == 5
+    assert [(c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens)
+            for c in five.calls()] == truth
+    assert five.ours[0].llm_calls == 5
 
 
-def test_result_counts_subagents_through_model_usage_and_budget_stop(fmon: Monitor) -> None:
-    """model_usage beyond the messages seen (subagents) is recorded once; budget stops reported."""
-    results: list[QueryResult] = []
-    observer = instrument_options(sdk.ClaudeAgentOptions(), fmon, on_result=results.append)
-    model_usage = {
-        MAIN: {"inputTokens": 300, "outputTokens": 80, "cacheReadInputTokens": 2000,
-               "cacheCreationInputTokens": 400, "costUSD": 0.01},
-        SUB: {"inputTokens": 1000, "outputTokens": 100, "cacheReadInputTokens": 0,
-              "cacheCreationInputTokens": 0, "costUSD": 0.0225},
-    }
+def test_the_529_retry_is_an_errored_attempt_with_its_status(five: Session) -> None:
+    """The overloaded answer the CLI retried is recorded once, with status code 529."""
+    assert [r.status for r in five.requests if r.status != 200] == [529]
+    assert [(e.error, e.status_code) for e in five.of(ApiCallEvent) if e.error] == \
+        [("overloaded", 529)]
 
-    async def messages() -> AsyncIterator[Any]:
-        yield assistant("msg_1", "t1")
-        yield assistant("msg_1", "t2")
-        yield result(subtype="error_max_budget_usd", is_error=True, model_usage=model_usage,
-                     permission_denials=[{"tool_name": "Bash", "tool_use_id": "t9",
-                                          "tool_input": {}}])
 
-    async def run() -> list[Any]:
-        return [m async for m in observer.watch(messages())]
+def test_call_durations_span_the_request_and_exclude_the_cli_start(five: Session) -> None:
+    """Each call covers its request on the server, and the first starts after the CLI was up."""
+    assert five.first_hook_s is not None
+    for call, req in zip(five.calls(), five.answered, strict=True):
+        end = call.end_ns / 1e9
+        assert end - call.duration_s <= req.received_s and end >= req.answered_s
+    first = five.calls()[0]
+    assert first.end_ns / 1e9 - first.duration_s >= five.first_hook_s  # after UserPromptSubmit
 
-    with capture_events(fmon) as events:
-        seen = asyncio.run(run())
-    assert len(seen) == 3
-    api = [(e.model, e.input_tokens, e.output_tokens) for e in events
-           if isinstance(e, ApiCallEvent)]
-    assert api == [(MAIN, 100, 50), (MAIN, 200, 30), (SUB, 1000, 100)]
-    (task,) = [e for e in events if isinstance(e, TaskEvent)]
-    assert (task.task_type, task.duration_s, task.error) == \
-        ("claude_agent_sdk.query", 12.0, "error")
-    assert [(e.tool, e.decision) for e in events if isinstance(e, PermissionEvent)] == \
-        [("Bash", "denied")]
-    (res,) = results
-    assert res.budget_exceeded and res.num_turns == 3 and res.sdk_cost_usd == 0.5
-    # ours: main (300·1 + 80·5 + 2000·0.1 + 400·1.25) + sub (1000·15 + 100·75) per 10⁶
-    assert res.cost_usd == pytest.approx((300 + 400 + 200 + 500 + 15000 + 7500) / 1e6)
-    assert res.model_usage[SUB].input_tokens == 1000
+
+def test_tools_count_with_failures_and_the_denied_write(five: Session) -> None:
+    """Bash 2 and Read 2 ran; Write is one call that ended denied; nothing is left pending."""
+    tools = Counter((e.tool, e.error) for e in five.of(ToolEvent))
+    assert tools == {("Bash", None): 2, ("Read", None): 2, ("Write", "PermissionDenied"): 1}
+    assert five.observer is not None and not five.observer._tools
+
+
+def test_each_permission_decision_is_counted_once(five: Session) -> None:
+    """The Write denial is one decision, though the CLI also fires PermissionRequest for it."""
+    assert five.hooks_fired["PermissionRequest"] == 1
+    assert [(e.tool, e.decision, e.reason) for e in five.of(PermissionEvent)] == \
+        [("Write", "denied", "no writes here")]
+
+
+def test_every_hook_the_cli_fires_is_one_hook_execution(five: Session) -> None:
+    """Hook executions per event equal the CLI's calls of the user's hooks."""
+    recorded = Counter(e.hook for e in five.of(HookEvent))
+    assert recorded == five.hooks_fired
+    assert {"PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop"} <= set(recorded)
+
+
+def test_cost_agrees_with_the_sdks_total_cost(five: Session) -> None:
+    """Our cost of the query is within 0.5 % of the SDK's total_cost_usd."""
+    (result,) = five.results
+    ours = sum(c.cost_pico for c in five.calls()) / 1e12
+    assert ours == pytest.approx(result.total_cost_usd, rel=0.005)
+    assert five.ours[0].cost_usd == pytest.approx(result.total_cost_usd, rel=0.005)
+    assert five.ours[0].sdk_cost_usd == result.total_cost_usd
+
+
+def test_stream_events_asked_for_by_kaizen_perf_stay_hidden(five: Session) -> None:
+    """The partial messages the adapter turns on never reach the user's loop."""
+    assert five.stream_events_seen == 0
+    assert [e.task_type for e in five.of(TaskEvent)] == ["claude_agent_sdk.query"]
+
+
+PROMPTS = 5
+
+
+@pytest.fixture(scope="module")
+def client(server: AnthropicServer, home: Path, tmp_path_factory: pytest.TempPathFactory,
+           ) -> Session:
+    """A 5-prompt ClaudeSDKClient session: failing tools and a 500 first, then texts."""
+    tmp = tmp_path_factory.mktemp("client")
+    work, mon = sc.workdir(tmp / "work"), monitor(tmp)
+
+    async def body(session: Session) -> None:
+        server.script(*sc.failing_tools(work),
+                      *(text(f"answer {i}", Tokens(10 + i, 5 + i, 3500 + 30 * i, 30))
+                        for i in range(1, PROMPTS)))
+        options = sdk.ClaudeAgentOptions(env=sc.cli_env(server, home), cwd=str(work),
+                                         can_use_tool=sc.deny_writes)
+        session.observer = kp.instrument_options(options, mon, on_result=session.ours.append)
+        async with sdk.ClaudeSDKClient(options) as c:
+            for i in range(PROMPTS):
+                await c.query(f"prompt {i}")
+                async for m in session.observer.watch(c.receive_response()):
+                    if isinstance(m, sdk.ResultMessage):
+                        session.results.append(m)
+
+    try:
+        return run(server, mon, body)
+    finally:
+        mon.shutdown(2.0)
+
+
+def test_client_session_counts_each_request_once(client: Session) -> None:
+    """Over 5 prompts, calls equal answered requests and tokens equal the server's sums."""
+    assert len(client.results) == PROMPTS
+    truth = sum((r.usage for r in client.answered if r.usage), Tokens())
+    calls = client.calls()
+    assert len(calls) == len(client.answered) == 3 + PROMPTS - 1
+    assert (sum(c.input_tokens for c in calls), sum(c.output_tokens for c in calls),
+            sum(c.cache_read_tokens for c in calls), sum(c.cache_write_tokens for c in calls)) \
+        == (truth.input, truth.output, truth.cache_read, truth.cache_write)
+    assert [q.llm_calls for q in client.ours] == [3] + [1] * (PROMPTS - 1)
+
+
+def test_client_session_cost_per_query_from_cumulative_figures(client: Session) -> None:
+    """Each query's cost matches the growth of the SDK's running total_cost_usd."""
+    totals = [r.total_cost_usd for r in client.results]
+    deltas = [b - a for a, b in zip([0.0, *totals], totals, strict=False)]
+    assert totals == sorted(totals) and totals[-1] > totals[0]  # it is a running total
+    assert [q.sdk_cost_usd for q in client.ours] == pytest.approx(deltas)
+    assert [q.cost_usd for q in client.ours] == pytest.approx(deltas, rel=0.005)
+
+
+def test_failing_tools_and_the_500_retry(client: Session) -> None:
+    """``exit 3`` and a missing file are tool errors; the 500 is an attempt with its status."""
+    assert Counter((e.tool, e.error) for e in client.of(ToolEvent)) == \
+        {("Bash", "ToolUseFailure"): 1, ("Read", "ToolUseFailure"): 1}
+    assert [(e.error, e.status_code) for e in client.of(ApiCallEvent) if e.error] == \
+        [("server_error", 500)]
+    # the CLI asks can_use_tool for the shell command only: reading needs no permission
+    assert [(e.tool, e.decision) for e in client.of(PermissionEvent)] == [("Bash", "approved")]
