@@ -119,6 +119,7 @@ class AnthropicServer:
     def __init__(self, model: str = MODEL) -> None:
         self.model = model
         self.turns: deque[Turn] = deque()
+        self.routes: dict[str, deque[Turn]] = {}  # marker in the first message → its turns
         self.truth = Truth()
         self.unscripted = 0  #: requests that found no turn left (answered with a short text)
         self._lock = threading.Lock()
@@ -145,16 +146,31 @@ class AnthropicServer:
         with self._lock:
             self.turns.extend(turns)
 
+    def route(self, marker: str, *turns: Turn) -> None:
+        """Answer requests that were told ``marker`` but never said it (a subagent's) with ``turns``.
+
+        A subagent runs beside its parent, so one ordered script would race between them.
+        """
+        with self._lock:
+            self.routes.setdefault(marker, deque()).extend(turns)
+
     def reset(self) -> Truth:
         """Start a fresh record (and drop unused turns); returns the old one."""
         with self._lock:
             old, self.truth = self.truth, Truth()
             self.turns.clear()
+            self.routes.clear()
             self.unscripted = 0
             return old
 
-    def _next(self) -> Turn:
+    def _next(self, body: dict[str, Any]) -> Turn:
+        said = {"user": "", "assistant": ""}
+        for m in body.get("messages") or ():
+            said[m.get("role", "user")] = said.get(m.get("role", "user"), "") + json.dumps(m)
         with self._lock:
+            for marker, turns in self.routes.items():
+                if turns and marker in said["user"] and marker not in said["assistant"]:
+                    return turns.popleft()
             if self.turns:
                 return self.turns.popleft()
             self.unscripted += 1
@@ -176,7 +192,7 @@ class AnthropicServer:
                     server._log(Request(self.path, body, 404, None, None, received,
                                         time.perf_counter()))
                     return
-                turn = server._next()
+                turn = server._next(body)
                 if turn.delay_s:
                     time.sleep(turn.delay_s)
                 if turn.status != 200:
