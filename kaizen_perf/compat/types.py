@@ -1,4 +1,9 @@
-"""The original design's record types (ADR-017), field for field."""
+"""The record types of ``kaizen.core.autonomy.observability.types``, field for field.
+
+Kaizen's dataclasses are mutable; these are frozen, since an observation or an
+audit entry that changes after it was recorded is not a record. Kaizen has no
+``Span`` type (spans are OpenTelemetry's), and neither has this module.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 MetricType = Literal["counter", "gauge", "histogram", "summary"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 AuditResult = Literal["success", "failure", "denied"]
 
 
@@ -27,30 +33,12 @@ class LogEntry:
     """A structured log entry."""
 
     timestamp: datetime
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    level: LogLevel
     message: str
     context: dict[str, Any] = field(default_factory=dict)
     agent_id: str | None = None
     trace_id: str | None = None
     span_id: str | None = None
-
-
-@dataclass
-class Span:
-    """A tracing span (mutable while open: attributes and events are added to it)."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    operation_name: str
-    start_time: datetime
-    end_time: datetime | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Set one attribute (the OpenTelemetry span method the original code called)."""
-        self.attributes[key] = value
 
 
 @dataclass(frozen=True)
@@ -66,7 +54,7 @@ class AuditEntry:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (timestamp as ISO 8601)."""
+        """The line Kaizen's ``FileAuditStorage`` writes: the fields, timestamp in ISO 8601."""
         data = asdict(self)
         data["timestamp"] = self.timestamp.isoformat()
         return data
@@ -75,3 +63,6 @@ class AuditEntry:
     def from_json_dict(cls, data: dict[str, Any]) -> AuditEntry:
         """The entry :meth:`to_json_dict` produced."""
         return cls(**{**data, "timestamp": datetime.fromisoformat(data["timestamp"])})
+
+
+__all__ = ["AuditEntry", "AuditResult", "LogEntry", "LogLevel", "Metric", "MetricType"]

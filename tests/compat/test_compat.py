@@ -1,200 +1,222 @@
-"""The original design's API (ADR-017) through kaizen_perf.compat, its own examples ported."""
+"""What compat adds to Kaizen's API, and where it deliberately differs.
+
+The shared behaviour is in the ``test_api_*`` files, which run on both packages.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 import json
-import logging
-from datetime import UTC, datetime, timedelta
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
+from kaizen_perf import Monitor
+from kaizen_perf._context import CURRENT
 from kaizen_perf.compat import (
     AuditEntry,
-    AuditTrailManager,
-    ComponentDisabled,
     FileAuditStorage,
     MetricsCollector,
     ObservabilityManager,
     TracingManager,
 )
-from kaizen_perf.errors import AuditStoreError
+from tests.compat.conftest import COMPAT, KAIZEN, MODULES
 
 
-def test_metrics_collector_counter() -> None:
-    """The original's own test: a counter is summed per name and labels."""
-    collector = MetricsCollector()
-    collector.counter("test_counter", 5.0, labels={"env": "test"})
-    assert collector._counters["test_counter{env=test}"] == 5.0
-    collector.counter("test_counter", 2.0, labels={"env": "test"})
-    collector.counter("test_counter", 1.0, labels={"env": "prod"})
-    assert collector._counters == {"test_counter{env=test}": 7.0, "test_counter{env=prod}": 1.0}
+def _public(obj: Any) -> dict[str, Any]:
+    return {n: v for n, v in vars(obj).items() if not n.startswith("_") and callable(v)}
 
 
-def test_audit_trail_append(tmp_path: Path) -> None:
-    """The original's own test: an appended entry is found by agent (and survives a reopen)."""
-    storage = FileAuditStorage(tmp_path / "audit" / "test-audit.jsonl")
-
-    async def run() -> list[AuditEntry]:
-        naive = datetime.now(UTC).replace(tzinfo=None)  # what the original's utcnow() gave
-        await storage.append(AuditEntry(timestamp=naive, agent_id="test-agent",
-                                        action="test_action", details={}, result="success"))
-        return await FileAuditStorage(storage.file_path).query(agent_id="test-agent")
-
-    entries = asyncio.run(run())
-    assert len(entries) == 1
-    assert entries[0].action == "test_action" and entries[0].timestamp.tzinfo is not None
+def _params(fn: Any) -> list[tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
 
 
-def test_export_is_prometheus_text_with_real_histograms() -> None:
-    """export() parses as Prometheus text; histograms have cumulative buckets, sum and count."""
-    c = MetricsCollector(buckets=(10, 100, 1000))
-    for v in (5, 50, 50, 500, 5000):
-        c.histogram("tool_ms", v, {"tool": "search"})
-    c.gauge("queue_depth", 3)
-    c.counter("calls_total", labels={"tool": 'a "quoted"\nname'})
-    text = asyncio.run(c.export())
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for fam in text_string_to_metric_families(text) for s in fam.samples}
-    assert samples[("tool_ms_bucket", (("le", "10.0"), ("tool", "search")))] == 1
-    assert samples[("tool_ms_bucket", (("le", "100.0"), ("tool", "search")))] == 3
-    assert samples[("tool_ms_bucket", (("le", "+Inf"), ("tool", "search")))] == 5
-    assert samples[("tool_ms_sum", (("tool", "search"),))] == 5605
-    assert samples[("queue_depth", ())] == 3
-    assert samples[("calls_total", (("tool", 'a "quoted"\nname'),))] == 1
+@pytest.mark.parametrize("module", MODULES)
+def test_every_public_name_and_signature_exists(module: str) -> None:
+    """Each public class, method and argument of Kaizen's module is in compat's, in order
+    and with Kaizen's defaults (compat may only add keyword-only arguments)."""
+    kaizen, compat = (importlib.import_module(f"{p}.{module}") for p in (KAIZEN, COMPAT))
+    names = getattr(kaizen, "__all__", None) or [
+        n for n, v in vars(kaizen).items() if getattr(v, "__module__", "") == kaizen.__name__]
+    assert names
+    for name in names:
+        assert hasattr(compat, name), f"{module}.{name} is missing from compat"
+        k_obj, c_obj = getattr(kaizen, name), getattr(compat, name)
+        if not inspect.isclass(k_obj):
+            continue
+        for meth, k_fn in {"__init__": k_obj.__init__, **_public(k_obj)}.items():
+            c_fn = getattr(c_obj, meth, None)
+            assert c_fn is not None, f"{module}.{name}.{meth} is missing from compat"
+            theirs, ours = _params(k_fn), _params(c_fn)
+            extra = ours[len(theirs):]
+            assert ours[:len(theirs)] == theirs, f"{name}.{meth}: {ours} != {theirs}"
+            assert all(k == inspect.Parameter.KEYWORD_ONLY for _, k, _ in extra), (name, meth)
 
 
-def test_memory_is_bounded_by_series_not_observations() -> None:
-    """A million observations of one series keep one histogram; new series past the cap drop."""
+def test_package_exports_kaizens_names() -> None:
+    """``kaizen_perf.compat`` exports everything Kaizen's package does."""
+    kaizen, compat = (importlib.import_module(p) for p in (KAIZEN, COMPAT))
+    assert set(kaizen.__all__) <= set(compat.__all__)
+
+
+def test_histogram_memory_is_bounded() -> None:
+    """A series keeps its last ``window`` values; totals, buckets and count cover them all."""
+    c = MetricsCollector(window=8, recent=5, buckets=(10, 100))
+    for i in range(10_000):
+        c.histogram("lat_ms", float(i % 200))
+    assert c.get_histogram_values("lat_ms") == [float(i % 200) for i in range(9_992, 10_000)]
+    assert c.get_metric_count() == 10_000 and len(c._metrics) == 5
+    samples = {(s.name, s.labels.get("le")): s.value
+               for f in text_string_to_metric_families(c.render()) for s in f.samples}
+    assert samples[("lat_ms_count", None)] == 10_000
+    assert samples[("lat_ms_bucket", "10.0")] == 550  # 0..10 in each of 50 cycles of 200
+    assert samples[("lat_ms_sum", None)] == sum(i % 200 for i in range(10_000))
+
+
+def test_series_cap_folds_into_overflow() -> None:
+    """Past ``max_series`` a new label value folds into __overflow__ and is counted."""
     c = MetricsCollector(max_series=2)
-    for i in range(100_000):
-        c.histogram("lat", float(i % 1000))
-    c.counter("a")
-    c.counter("b")
-    assert c.dropped == 1
-    assert "kaizen_compat_series_dropped_total 1" in c.render()
-    assert c.render().count("lat_count 100000") == 1
+    for tool in ("a", "b", "c", "d"):
+        c.counter("calls", 1.0, {"tool": tool})
+    assert c.get_counter_value("calls", {"tool": "__overflow__"}) == 2.0
+    assert "kaizen_compat_series_overflow_total 2" in c.render()
 
 
-def test_invalid_observations_are_ignored_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    """A bad name, a negative counter step or a kind clash is logged and ignored."""
+def test_unusable_values_are_ignored_and_names_made_valid() -> None:
+    """Negative or NaN steps are ignored (logged); any name still exports as valid text."""
     c = MetricsCollector()
-    with caplog.at_level(logging.WARNING, logger="kaizen_perf"):
-        c.counter("bad name")
-        c.counter("ok", -1)
-        c.gauge("ok", 1)
-        c.counter("ok", float("nan"))
-    assert c.render() == "# TYPE ok gauge\nok 1.0\n"
-    assert "not a valid Prometheus name" in caplog.text
+    c.counter("calls", -1.0)
+    c.histogram("lat", float("nan"))
+    c.counter("tool.calls-total", 2.0, {"tool-name": "x"})
+    assert c.get_counter_value("calls") == 0.0 and c.get_histogram_values("lat") == []
+    assert c.get_counter_value("tool.calls-total", {"tool-name": "x"}) == 2.0
+    [fam] = text_string_to_metric_families(c.render())
+    assert (fam.samples[0].name, fam.samples[0].labels) == ("tool_calls_total",
+                                                           {"tool_name": "x"})
 
 
-def test_timer_observes_milliseconds_even_on_error() -> None:
-    """The async timer records the block's duration in ms, also when the block raises."""
-    ticks = iter([1.0, 1.25])
-    c = MetricsCollector(clock=lambda: next(ticks))
+def test_file_appends_from_threads_never_interleave(tmp_path: Path) -> None:
+    """Eight threads appending at once leave one whole JSON object per line."""
+    storage = FileAuditStorage(tmp_path / "audit.jsonl")
+    big = {"blob": "x" * 10_000}
 
-    async def run() -> None:
-        async with c.timer("op"):
-            raise KeyError("boom")
-
-    with pytest.raises(KeyError):
-        asyncio.run(run())
-    assert "op_sum 250.0" in c.render()
-
-
-def test_structured_logger_writes_json_with_context(caplog: pytest.LogCaptureFixture) -> None:
-    """Every line is JSON with the persistent context merged with the call's fields."""
-    obs = ObservabilityManager("svc", enable_audit=False)
-    log = obs.get_logger("svc.component")
-    log.add_context(run_id="r1")
-    with caplog.at_level(logging.INFO, logger="svc.component"):
-        log.info("started", step=2)
-        log.error("failed", step=3)
-    lines = [json.loads(r.getMessage()) for r in caplog.records]
-    assert [(x["level"], x["message"], x["context"]) for x in lines] == [
-        ("INFO", "started", {"run_id": "r1", "step": 2}),
-        ("ERROR", "failed", {"run_id": "r1", "step": 3})]
+    def write(n: int) -> None:
+        for i in range(25):
+            storage.append_sync(AuditEntry(datetime.now(UTC), f"a{n}", "act", big, "success",
+                                           metadata={"i": i}))
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = storage.file_path.read_text().splitlines()
+    assert len(lines) == 200 and all(json.loads(x)["details"] == big for x in lines)
 
 
-def test_tracing_span_marks_errors_and_nests() -> None:
-    """span() is an async context manager; inner spans are children; an exception marks it."""
-    tracing = TracingManager("svc")
-
-    async def run() -> None:
-        async with tracing.span("outer", {"agent_id": "a"}) as outer:
-            async with tracing.span("inner") as inner:
-                assert inner.trace_id == outer.trace_id
-                assert inner.parent_span_id == outer.span_id
-            raise RuntimeError("tool broke")
-
-    with pytest.raises(RuntimeError):
-        asyncio.run(run())
-    inner, outer = tracing.finished
-    assert outer.attributes == {"agent_id": "a", "error": True, "error.message": "tool broke"}
-    assert "error" not in inner.attributes and outer.end_time is not None
-
-
-def test_audit_manager_queries_by_agent_action_and_time(tmp_path: Path) -> None:
-    """record() then query_by_agent / query_by_action / a time window find the right entries."""
-    audit = AuditTrailManager(FileAuditStorage(tmp_path / "a.jsonl"))
-
-    async def run() -> tuple[list[AuditEntry], ...]:
-        await audit.record("a1", "tool_execute", {"tool": "bash"}, "success", user_id="u")
-        await audit.record("a2", "permission_grant", {"tool": "bash"}, "denied")
-        await audit.record("a1", "permission_grant", {}, "success")
-        later = datetime.now(UTC) + timedelta(hours=1)
-        return (await audit.query_by_agent("a1"), await audit.query_by_action("permission_grant"),
-                await audit.storage.query(start_time=later))
-
-    by_agent, by_action, future = asyncio.run(run())
-    assert [e.action for e in by_agent] == ["tool_execute", "permission_grant"]
-    assert [e.agent_id for e in by_action] == ["a2", "a1"]
-    assert by_agent[0].user_id == "u" and future == []
-
-
-def test_corrupt_audit_line_is_reported(tmp_path: Path) -> None:
-    """An unreadable line in the middle raises AuditStoreError naming the line; a torn tail not."""
-    path = tmp_path / "a.jsonl"
-    audit = AuditTrailManager(FileAuditStorage(path))
-    asyncio.run(audit.record("a1", "x", {}, "success"))
-    path.write_text(path.read_text() + '{"torn": ')
-    assert len(asyncio.run(audit.query_by_agent("a1"))) == 1
-    path.write_text("not json\n" + path.read_text())
-    with pytest.raises(AuditStoreError, match="line 1"):
-        asyncio.run(audit.query_by_agent("a1"))
-
-
-def test_disabled_components() -> None:
-    """Disabled metrics export nothing; a disabled logger is a clear error."""
-    obs = ObservabilityManager("svc", enable_metrics=False, enable_logging=False,
-                               enable_tracing=False, enable_audit=False)
-    asyncio.run(obs.record_metric("x", 1.0))
-    assert asyncio.run(obs.export_metrics()) == ""
-    with pytest.raises(ComponentDisabled, match="enable_logging=True"):
-        obs.get_logger("x")
-
-
-def test_audit_manager_over_the_durable_trail(tmp_path: Path) -> None:
-    """The original AuditTrailManager API works over kaizen-perf's hash-chained SQLite trail."""
-    from kaizen_perf.audit import open_trail
-    from kaizen_perf.compat.audit import AuditTrailManager, TrailStorage
-
-    trail = open_trail(f"sqlite:///{tmp_path / 'a.db'}", agent_id="compat")
-    manager = AuditTrailManager(TrailStorage(trail))
-
-    async def scenario() -> tuple[list[Any], list[Any]]:
-        await manager.record("agent-1", "tool_execute", {"tool": "search"}, "success")
-        await manager.record("agent-2", "permission_check", {"tool": "bash"}, "denied")
-        return await manager.query_by_agent("agent-1"), await manager.query_by_action(
-            "permission_check")
-
+def test_monitor_backs_metrics_and_audit(tmp_path: Path) -> None:
+    """With a monitor, export_metrics adds its kaizen_* families and audit entries land in
+    its durable, verifiable trail (opened on first use)."""
+    db = tmp_path / "audit.db"
+    mon = Monitor("researcher", environ={"KAIZEN_PERF_AUDIT_URL": f"sqlite:///{db}",
+                                         "KAIZEN_PERF_AUDIT_AUTO": "none"})
     try:
-        by_agent, by_action = asyncio.run(scenario())
-        assert trail.verify().ok
+        obs = ObservabilityManager("researcher", enable_tracing=False, monitor=mon)
+        assert not db.exists()
+        with mon.tool("search"):
+            pass
+
+        async def run() -> tuple[str, list[AuditEntry]]:
+            await obs.record_metric("custom_total", 1.0)
+            await obs.record_audit("researcher", "tool_execute", {"tool": "search"},
+                                   "success", user_id="u1")
+            return await obs.export_metrics(), await obs.query_audit_by_agent("researcher")
+        text, entries = asyncio.run(run())
+        assert "custom_total 1.0" in text
+        assert 'kaizen_tool_calls_total{agent="researcher",tool="search",status="ok"} 1' in text
+        assert [(e.action, e.user_id, e.details) for e in entries] == [
+            ("tool_execute", "u1", {"tool": "search"})]
+        assert db.exists() and mon.audit.verify().ok
     finally:
-        trail.close(2.0)
-    assert [e.action for e in by_agent] == ["tool_execute"]
-    assert [(e.agent_id, e.result) for e in by_action] == [("agent-2", "denied")]
+        mon.shutdown(2.0)
+
+
+def test_spans_join_the_kaizen_perf_scope() -> None:
+    """A hook span with no explicit parent is a child of the active kaizen-perf scope, and
+    ``span()`` makes itself that scope for the block."""
+    from kaizen.core.autonomy.hooks import HookContext, HookEvent
+    exporter = InMemorySpanExporter()
+    manager = TracingManager("svc", exporter=exporter)
+    token = CURRENT.set((0xABC, 0xDEF, None))
+    try:
+        span = manager.create_span_from_context(HookContext(
+            event_type=HookEvent.PRE_TOOL_USE, agent_id="a", timestamp=0.0, data={}))
+        span.end()
+
+        async def inside() -> tuple[int, int]:
+            async with manager.span("agent_run", {"n": 1}) as outer:
+                scope = CURRENT.get()
+                assert scope is not None
+                ctx = outer.get_span_context()
+                return scope[1], ctx.span_id
+        scope_span, outer_span = asyncio.run(inside())
+    finally:
+        CURRENT.reset(token)
+    manager.force_flush()
+    by_name = {s.name: s for s in exporter.get_finished_spans()}
+    assert by_name["pre_tool_use"].context.trace_id == 0xABC
+    assert by_name["pre_tool_use"].parent.span_id == 0xDEF
+    assert by_name["agent_run"].parent.span_id == 0xDEF and scope_span == outer_span
+    manager.shutdown()
+
+
+def test_log_lines_carry_the_scope_ids(caplog: pytest.LogCaptureFixture) -> None:
+    """Without ids in its context, a line gets the active kaizen-perf scope's trace and span."""
+    obs = ObservabilityManager("svc", enable_tracing=False, enable_audit=False)
+    log = obs.get_logger("compat-scope-ids")
+    assert log is not None
+    log.logger.propagate = True
+    token = CURRENT.set((0xABC, 0xDEF, None))
+    try:
+        with caplog.at_level("INFO", logger="compat-scope-ids"):
+            log.info("working", step=1)
+    finally:
+        CURRENT.reset(token)
+        log.logger.handlers.clear()
+    line = json.loads(caplog.records[-1].getMessage())
+    assert (line["trace_id"], line["span_id"]) == (f"{0xABC:032x}", f"{0xDEF:016x}")
+
+
+class _Stuck(InMemorySpanExporter):
+    """An exporter whose export waits until released (a collector that does not answer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release, self.entered = threading.Event(), threading.Event()
+
+    def export(self, spans: Any) -> SpanExportResult:
+        self.entered.set()
+        self.release.wait(10)
+        return super().export(spans)
+
+
+def test_shutdown_keeps_its_deadline() -> None:
+    """shutdown(timeout) returns False at its deadline when the exporter hangs."""
+    stuck = _Stuck()
+    manager = TracingManager("svc", exporter=stuck, batch_timeout_ms=10)
+    manager.tracer.start_span("x").end()
+    assert stuck.entered.wait(10)
+    try:
+        assert manager.shutdown(timeout=0) is False
+    finally:
+        stuck.release.set()
+    for t in threading.enumerate():
+        if t.name == "kaizen-perf-compat-tracing-shutdown":
+            t.join(10)
