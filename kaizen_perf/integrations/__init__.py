@@ -26,7 +26,8 @@ __all__ = ["ApiCallRecord", "Attempt", "Usage", "auto_instrument", "uninstrument
 #: client package → our module that instruments it
 CLIENTS = {"anthropic": "kaizen_perf.integrations.anthropic",
            "openai": "kaizen_perf.integrations.openai",
-           "claude_agent_sdk": "kaizen_perf.integrations.claude_agent_sdk"}
+           "claude_agent_sdk": "kaizen_perf.integrations.claude_agent_sdk",
+           "kaizen": "kaizen_perf.integrations.kaizen"}
 
 
 def auto_instrument(monitor: Monitor | None = None, *, on_call: OnCall | None = None,

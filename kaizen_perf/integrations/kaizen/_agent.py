@@ -1,0 +1,307 @@
+"""The agent side of Kaizen: runs, tools, permissions, budget, approvals and control requests.
+
+Each is a wrapper around the one Kaizen method every path goes through, chosen
+by reading Kaizen 2.46.1's source:
+
+- **loop**: ``AgentLoop.run_sync``/``run_async`` (what ``BaseAgent.run`` and
+  ``run_async`` delegate to; ``PRE/POST_AGENT_LOOP`` fire inside them). Kaizen
+  turns a failed run into ``{"success": False, "type": …}``; that is the
+  ``error`` outcome, named after the error type.
+- **tools**: ``execute_mcp_tool`` (native tool calls of the single-shot
+  strategies, and the default ``execute_tool``) plus any agent class's own
+  ``execute_tool`` (``MultiCycleStrategy``'s JSON tool calls), wrapped per class
+  on the first agent of that class. A tool that returns ``success=False`` (a
+  ``ToolResult``) or an MCP ``isError`` counts as ``error``.
+- **permissions**: ``PermissionPolicy.check_permission``. ``(None, None)`` means
+  "ask the user": the decision is recorded when ``ToolApprovalManager``'s
+  approval comes back. Denial reasons are bounded categories (the policy's
+  message embeds dollar amounts): ``budget_exceeded``, ``plan_mode``,
+  ``disallowed``, ``rule:<pattern>``, ``user_denied``, ``approval_timeout``,
+  ``approval_error``.
+- **budget**: ``ExecutionContext`` (what ``BudgetEnforcer`` delegates to): its
+  limit and spend become ``kaizen_budget_usd``/``kaizen_budget_spent_usd`` at
+  agent creation and after each ``record_tool_usage``.
+- **control**: ``ControlProtocol.send_request`` by request type, outcome ``ok``,
+  ``timeout`` (no answer in time) or ``error`` (an error answer or a failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from kaizen_perf.events import BudgetSample
+from kaizen_perf.integrations._calls import Patches, _log
+from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT, TAG
+
+_IN_TOOL: ContextVar[bool] = ContextVar("kaizen_perf_kaizen_tool", default=False)
+_CONTROL_OUTCOME: ContextVar[str | None] = ContextVar("kaizen_perf_kaizen_ctl", default=None)
+_ERRORS: dict[str, type[Exception]] = {}
+
+
+class ToolError(Exception):
+    """Stands for a tool call that returned a failure rather than raising."""
+
+
+def error_type(name: object) -> type[Exception]:
+    """An exception class named ``name``: scopes take the outcome's name from a type."""
+    key = name if isinstance(name, str) and name.isidentifier() else "AgentError"
+    cls = _ERRORS.get(key)
+    if cls is None:
+        cls = type(key, (Exception,), {})
+        if len(_ERRORS) < 100:
+            _ERRORS[key] = cls
+    return cls
+
+
+def run_failure(result: object) -> type[Exception] | None:
+    """The error of a run Kaizen turned into ``{"success": False, …}``, else None."""
+    if isinstance(result, dict) and result.get("success") is False:
+        return error_type(result.get("type"))
+    return None
+
+
+def tool_failure(result: object) -> type[Exception] | None:
+    """``ToolError`` for a ``ToolResult``/MCP result that reports failure."""
+    ok = getattr(result, "success", None)
+    if isinstance(result, dict):
+        ok = result.get("success", True) is not False and not result.get("isError", False)
+    return ToolError if ok is False else None
+
+
+# -- the run ---------------------------------------------------------------------------
+def wrap_run_sync(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def run_sync(agent: Any, **inputs: Any) -> Any:
+        mon = AGENTS.view(getattr(agent, "agent_id", None))
+        token = CURRENT_AGENT.set(mon)
+        try:
+            scope = mon.agent_loop()
+            scope.__enter__()
+            try:
+                result = original(agent, **inputs)
+            except BaseException as exc:
+                scope.__exit__(type(exc), exc, None)
+                raise
+            scope.__exit__(run_failure(result), None, None)
+            return result
+        finally:
+            CURRENT_AGENT.reset(token)
+    return run_sync
+
+
+def wrap_run_async(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def run_async(agent: Any, **inputs: Any) -> Any:
+        mon = AGENTS.view(getattr(agent, "agent_id", None))
+        token = CURRENT_AGENT.set(mon)
+        try:
+            scope = mon.agent_loop()
+            scope.__enter__()
+            try:
+                result = await original(agent, **inputs)
+            except BaseException as exc:
+                scope.__exit__(type(exc), exc, None)
+                raise
+            scope.__exit__(run_failure(result), None, None)
+            return result
+        finally:
+            CURRENT_AGENT.reset(token)
+    return run_async
+
+
+def static(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Any], Any]:
+    """Apply a function wrapper to a ``staticmethod`` (``AgentLoop``'s methods are static)."""
+    def make(original: Any) -> Any:
+        return staticmethod(wrap(original.__func__))
+    return make
+
+
+# -- tools -----------------------------------------------------------------------------
+def wrap_tool(original: Callable[..., Any]) -> Callable[..., Any]:
+    """An agent's ``execute_tool``/``execute_mcp_tool`` (async in Kaizen; sync supported)."""
+    if inspect.iscoroutinefunction(original):
+        @functools.wraps(original)
+        async def atool(self: Any, tool_name: Any, *args: Any, **kwargs: Any) -> Any:
+            if _IN_TOOL.get():  # a tool method delegating to another (execute_tool → mcp)
+                return await original(self, tool_name, *args, **kwargs)
+            mon = CURRENT_AGENT.get() or AGENTS.view(getattr(self, "agent_id", None))
+            scope = mon.tool(tool_name if isinstance(tool_name, str) else str(tool_name))
+            flag = _IN_TOOL.set(True)
+            scope.__enter__()
+            try:
+                result = await original(self, tool_name, *args, **kwargs)
+            except BaseException as exc:
+                scope.__exit__(type(exc), exc, None)
+                raise
+            finally:
+                _IN_TOOL.reset(flag)
+            scope.__exit__(tool_failure(result), None, None)
+            return result
+        return atool
+
+    @functools.wraps(original)
+    def tool(self: Any, tool_name: Any, *args: Any, **kwargs: Any) -> Any:
+        if _IN_TOOL.get():
+            return original(self, tool_name, *args, **kwargs)
+        mon = CURRENT_AGENT.get() or AGENTS.view(getattr(self, "agent_id", None))
+        scope = mon.tool(tool_name if isinstance(tool_name, str) else str(tool_name))
+        flag = _IN_TOOL.set(True)
+        scope.__enter__()
+        try:
+            result = original(self, tool_name, *args, **kwargs)
+        except BaseException as exc:
+            scope.__exit__(type(exc), exc, None)
+            raise
+        finally:
+            _IN_TOOL.reset(flag)
+        scope.__exit__(tool_failure(result), None, None)
+        return result
+    return tool
+
+
+# -- agent creation ----------------------------------------------------------------------
+def wrap_init(original: Callable[..., Any], patches: Patches) -> Callable[..., Any]:
+    """``BaseAgent.__init__``: remember the agent, tag what it created, wrap its tool method."""
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        try:
+            adopt(self, patches)
+        except Exception as exc:  # never keep an agent from being created
+            _log("kaizen-adopt", f"kaizen-perf could not attach to Kaizen agent: {exc!r}")
+    return __init__
+
+
+def adopt(agent: Any, patches: Patches) -> None:
+    agent_id = agent.agent_id
+    if type(agent_id) is not str or not agent_id:
+        return
+    AGENTS.seen.add(agent_id)
+    for part in ("permission_policy", "execution_context", "approval_manager",
+                 "control_protocol"):
+        obj = getattr(agent, part, None)
+        if obj is not None:
+            with contextlib.suppress(AttributeError, TypeError):  # slotted: by context only
+                setattr(obj, TAG, agent_id)
+    owner = next((c for c in type(agent).__mro__ if "execute_tool" in c.__dict__), None)
+    if owner is not None and owner.__module__ != "kaizen.core.mcp_mixin":
+        patches.wrap(owner, "execute_tool", wrap_tool)  # the default delegates to mcp
+    context = getattr(agent, "execution_context", None)
+    if context is not None and getattr(context, "budget_limit", None) is not None:
+        publish_budget(context)
+
+
+# -- permissions, budget, approvals, control ---------------------------------------------
+def reason_category(reason: object) -> str:
+    """A bounded label for a Kaizen denial message (which embeds amounts and tool names)."""
+    text = reason if isinstance(reason, str) else ""
+    if text.startswith("Budget exceeded"):
+        return "budget_exceeded"
+    if text.startswith("Plan mode"):
+        return "plan_mode"
+    if text.endswith("is explicitly disallowed"):
+        return "disallowed"
+    if text.startswith("Denied by rule: "):
+        return "rule:" + text[len("Denied by rule: "):]
+    return "policy" if text else "unspecified"
+
+
+def wrap_check_permission(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def check_permission(self: Any, tool_name: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        result = original(self, tool_name, *args, **kwargs)
+        try:
+            decision, reason = result
+            if decision is not None:  # None: ask the user (recorded with the approval)
+                AGENTS.of(self).permission_check(
+                    str(tool_name) or "unknown", "approved" if decision else "denied",
+                    None if decision else reason_category(reason), time.perf_counter() - start)
+        except Exception as exc:  # never into agent code
+            _log("kaizen-permission", f"kaizen-perf could not record a permission: {exc!r}")
+        return result
+    return check_permission
+
+
+def wrap_request_approval(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def request_approval(self: Any, tool_name: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        token = _CONTROL_OUTCOME.set(None)
+        try:
+            approved = await original(self, tool_name, *args, **kwargs)
+            outcome = _CONTROL_OUTCOME.get()
+        finally:
+            _CONTROL_OUTCOME.reset(token)
+        reason = None if approved else {"ok": "user_denied", "timeout": "approval_timeout"}.get(
+            outcome or "", "approval_error")
+        AGENTS.of(self).permission_check(str(tool_name) or "unknown",
+                                         "approved" if approved else "denied", reason,
+                                         time.perf_counter() - start)
+        return approved
+    return request_approval
+
+
+def wrap_send_request(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def send_request(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        start, outcome = time.perf_counter(), "error"
+        try:
+            response = await original(self, request, *args, **kwargs)
+            outcome = "error" if getattr(response, "is_error", False) else "ok"
+            return response
+        except TimeoutError:
+            outcome = "timeout"
+            raise
+        finally:
+            _CONTROL_OUTCOME.set(outcome)  # read by the approval wrapper (same task)
+            kind = getattr(request, "type", None)
+            AGENTS.of(self).control_request(kind if isinstance(kind, str) and kind else
+                                            "unknown", time.perf_counter() - start, outcome)
+    return send_request
+
+
+def publish_budget(context: Any) -> None:
+    """Kaizen's budget and spend as gauges (one event; the dispatcher sets both)."""
+    mon = AGENTS.of(context)
+    if not mon.settings.enabled:
+        return
+    limit = context.budget_limit
+    mon.pipeline.put(BudgetSample(mon.agent_id, None if limit is None else float(limit),
+                                  float(context.budget_used)))
+
+
+def wrap_record_usage(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def record_tool_usage(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        try:
+            publish_budget(self)
+        except Exception as exc:  # never into agent code
+            _log("kaizen-budget", f"kaizen-perf could not record Kaizen's budget: {exc!r}")
+        return result
+    return record_tool_usage
+
+
+def patch_agent(patches: Patches) -> None:
+    """Apply every wrapper of this module."""
+    from kaizen.core import agent_loop, base_agent, mcp_mixin
+    from kaizen.core.autonomy.control import protocol
+    from kaizen.core.autonomy.permissions import approval_manager, context, policy
+
+    loop = agent_loop.AgentLoop
+    patches.wrap(loop, "run_sync", static(wrap_run_sync))
+    patches.wrap(loop, "run_async", static(wrap_run_async))
+    patches.wrap(base_agent.BaseAgent, "__init__", lambda f: wrap_init(f, patches))
+    patches.wrap(mcp_mixin.MCPMixin, "execute_mcp_tool", wrap_tool)
+    patches.wrap(policy.PermissionPolicy, "check_permission", wrap_check_permission)
+    patches.wrap(approval_manager.ToolApprovalManager, "request_approval",
+                 wrap_request_approval)
+    patches.wrap(protocol.ControlProtocol, "send_request", wrap_send_request)
+    patches.wrap(context.ExecutionContext, "record_tool_usage", wrap_record_usage)
