@@ -63,6 +63,7 @@ class MetricsSink:
         h[ev.ProcessSample] = self._process  # type: ignore[assignment]
         h[ev.KernelCounter] = self._kernel_counter  # type: ignore[assignment]
         h[ev.KernelHistogram] = self._kernel_histogram  # type: ignore[assignment]
+        h[ev.BudgetSample] = self._budget_sample  # type: ignore[assignment]
 
     def handle(self, batch: Sequence[ev.Event]) -> None:
         """Aggregate a batch (events of unknown types are ignored)."""
@@ -174,6 +175,11 @@ class MetricsSink:
         fam = self._f.get(e.metric)
         if fam is not None:
             fam.add_buckets((e.agent, e.label)[:len(fam.spec.labels)], e.counts, e.sum_s)
+
+    def _budget_sample(self, e: ev.BudgetSample) -> None:
+        if e.budget_usd is not None:
+            self._f["kaizen_budget_usd"].set((e.agent,), e.budget_usd)
+        self._f["kaizen_budget_spent_usd"].set((e.agent,), e.spent_usd)
 
     def _invalid(self, e: ev.InvalidInput) -> None:
         self._f["kaizen_perf_invalid_events_total"].inc((e.reason,))

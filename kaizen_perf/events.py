@@ -199,12 +199,23 @@ class KernelHistogram(NamedTuple):
     sum_s: float
 
 
+class BudgetSample(NamedTuple):
+    """An agent framework's own budget and spend (Kaizen's ``ExecutionContext``), as gauges.
+
+    ``budget_usd`` is None for an unlimited budget (only the spend is set).
+    """
+
+    agent: str
+    budget_usd: float | None
+    spent_usd: float
+
+
 Event = (LoopEvent | ToolEvent | ApiCallEvent | PermissionEvent | CheckpointEvent | HookEvent
          | InterruptEvent | ControlEvent | TaskEvent | ProcessSample | InvalidInput
-         | KernelCounter | KernelHistogram)
+         | KernelCounter | KernelHistogram | BudgetSample)
 
 EVENT_TYPES: tuple[type, ...] = (
     LoopEvent, ToolEvent, ApiCallEvent, PermissionEvent, CheckpointEvent, HookEvent,
     InterruptEvent, ControlEvent, TaskEvent, ProcessSample, InvalidInput,
-    KernelCounter, KernelHistogram,
+    KernelCounter, KernelHistogram, BudgetSample,  # appended: forwarding indexes by position
 )
