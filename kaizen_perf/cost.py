@@ -1,20 +1,29 @@
-"""Pricing table (a versioned data file) and exact cost computation.
+"""Model prices from three sources, and exact cost computation.
 
-Prices are USD per million tokens in ``kaizen_perf/data/pricing.toml``; users
-extend or override models with their own file (``KAIZEN_PERF_PRICING_FILE``).
+A model's price comes from the first source that knows it:
+
+1. the user's file (``KAIZEN_PERF_PRICING_FILE``, TOML, USD per million tokens);
+2. the maintained ``genai-prices`` package (:mod:`kaizen_perf.cost_genai`), when
+   installed (the ``pricing`` extra);
+3. the table bundled with kaizen-perf (``kaizen_perf/data/pricing.toml``), a
+   fallback that goes stale: it is used only for models neither source knows.
+
 A price of $X per million tokens is X·10⁶ pico-dollars per token, so costs are
 computed and summed as integers (no float drift over a 30-hour run) and turned
-into dollars only for display. A model is matched by exact name, then by the
-longest glob pattern (dated ids such as ``claude-sonnet-4-5-20250929``). An
-unknown model has no price: the caller counts it, it is never $0.
+into dollars only for display, always by :func:`usd`. In a TOML table a model is
+matched by exact name, then by the longest matching glob pattern (dated ids such
+as ``claude-sonnet-4-5-20250929``). The lookup is decided once per model and
+cached. An unknown model has no price: the caller counts it, it is never $0.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import math
 import tomllib
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +31,12 @@ from typing import Any
 from kaizen_perf.errors import ConfigError
 
 PICO = 10**12  #: pico-dollars per dollar
+SOURCE_FILE = "pricing file"  #: ModelPrice.source of a user's KAIZEN_PERF_PRICING_FILE entry
+SOURCE_GENAI = "genai-prices"  #: ... of a price from the maintained genai-prices package
+SOURCE_BUNDLED = "bundled table"  #: ... of kaizen-perf's own (fallback) table
+#: ``gen_ai.usage.cost.source``: computed here from a price, or reported by the provider
+COST_LOCAL = "local"
+COST_PROVIDER = "provider"
 
 
 def usd(pico: int) -> float:
@@ -32,6 +47,18 @@ def usd(pico: int) -> float:
     differs from it in the last digit for about one amount in seven).
     """
     return pico / PICO
+
+
+def pico_of_usd(dollars: float) -> int:
+    """The pico-dollars of a dollar figure a provider reported (its shortest decimal, rounded)."""
+    return int((Decimal(repr(float(dollars))) * PICO).to_integral_value(ROUND_HALF_EVEN))
+
+
+def usd_problem(value: object) -> str | None:
+    """Why ``value`` is not a usable dollar amount (finite, 0 or more, not a bool), or None."""
+    if type(value) in (float, int) and value >= 0 and math.isfinite(value):  # type: ignore[operator,arg-type]
+        return None
+    return f"invalid_cost: provider_cost_usd must be a finite number of dollars >= 0, got {value!r}"
 
 
 def usd_text(pico: int) -> str:
@@ -66,6 +93,9 @@ class ModelPrice:
     patterns: tuple[str, ...] = ()
     long_context_threshold: int | None = None
     long_context: Rates | None = None
+    #: where the price comes from (SOURCE_FILE, SOURCE_GENAI, SOURCE_BUNDLED) and as of when
+    source: str = SOURCE_BUNDLED
+    as_of: str = ""
 
     def cost_pico(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
                   cache_write_tokens: int = 0, cache_write_1h_tokens: int = 0) -> int:
@@ -80,63 +110,105 @@ class ModelPrice:
                 + cache_write_1h_tokens * r.cache_write_1h)
 
 
-class PriceTable:
-    """Looks up model prices; lookups are cached per model name."""
+Maintained = Callable[[str, str | None], ModelPrice | None]
+"""``maintained(model, provider)``: a price from a maintained source, or None."""
 
-    def __init__(self, models: dict[str, ModelPrice], *, as_of: str = "") -> None:
+
+class PriceTable:
+    """Looks up model prices: the first table, then the maintained source, then the fallback.
+
+    Lookups are cached per (model, provider): the first call decides, later calls are a
+    dict lookup (``record_api_call`` runs it for every request).
+    """
+
+    def __init__(self, models: dict[str, ModelPrice], *, as_of: str = "",
+                 maintained: Maintained | None = None,
+                 fallback: Mapping[str, ModelPrice] | None = None) -> None:
         self.models, self.as_of = models, as_of
-        # longest pattern first, so the most specific family wins
-        self._patterns = sorted(((p, m) for m in models.values() for p in m.patterns),
-                                key=lambda pm: -len(pm[0]))
-        self._cache: dict[str, ModelPrice | None] = {}
+        self.fallback: Mapping[str, ModelPrice] = fallback or {}
+        self.maintained = maintained
+        self._patterns = _by_pattern(models)
+        self._fallback_patterns = _by_pattern(self.fallback)
+        self._cache: dict[tuple[str, str | None], ModelPrice | None] = {}
 
     @classmethod
-    def load(cls, extra_file: str | Path | None = None) -> PriceTable:
-        """The built-in table, extended or overridden by ``extra_file``."""
+    def load(cls, extra_file: str | Path | None = None, *,
+             maintained: Maintained | bool | None = True) -> PriceTable:
+        """The user's ``extra_file`` first, then genai-prices (``maintained=True``: when
+        installed; or a callable of your own; False: none), then the bundled table."""
         text = resources.files("kaizen_perf.data").joinpath("pricing.toml").read_text("utf-8")
         data = tomllib.loads(text)
-        models = parse_models(data, "built-in pricing.toml")
         as_of = str(data.get("as_of", ""))
+        bundled = parse_models(data, "built-in pricing.toml", source=SOURCE_BUNDLED,
+                               as_of=as_of)
+        user: dict[str, ModelPrice] = {}
         if extra_file is not None:
-            path = Path(extra_file)
-            try:
-                extra = tomllib.loads(path.read_text("utf-8"))
-            except OSError as exc:
-                msg = (f"Cannot read pricing file {str(path)!r}: {exc.strerror}. "
-                       "Check KAIZEN_PERF_PRICING_FILE.")
-                raise ConfigError(msg) from None
-            except tomllib.TOMLDecodeError as exc:
-                msg = f"Pricing file {str(path)!r} is not valid TOML: {exc}."
-                raise ConfigError(msg) from None
-            models.update(parse_models(extra, str(path)))
+            extra = _read_toml(Path(extra_file))
             as_of = str(extra.get("as_of", as_of))
-        return cls(models, as_of=as_of)
+            user = parse_models(extra, str(extra_file), source=SOURCE_FILE,
+                                as_of=str(extra.get("as_of", "")))
+        if maintained is True:
+            from kaizen_perf.cost_genai import genai_prices
+            maintained = genai_prices()
+        return cls(user, as_of=as_of, maintained=maintained or None, fallback=bundled)
 
-    def lookup(self, model: str) -> ModelPrice | None:
-        """The price of ``model``, or None when it is not in the table."""
+    def lookup(self, model: str, provider: str | None = None) -> ModelPrice | None:
+        """The price of ``model`` (``provider`` helps the maintained source), or None."""
+        key = (model, provider)
         try:
-            return self._cache[model]
+            return self._cache[key]
         except KeyError:
             pass
-        found = self.models.get(model)
+        found = _match(self.models, self._patterns, model)
+        if found is None and self.maintained is not None:
+            found = self.maintained(model, provider)
         if found is None:
-            found = next((m for p, m in self._patterns if fnmatch.fnmatchcase(model, p)), None)
+            found = _match(self.fallback, self._fallback_patterns, model)
         if len(self._cache) < 10_000:
-            self._cache[model] = found
+            self._cache[key] = found
         return found
 
 
-def parse_models(data: dict[str, Any], source: str) -> dict[str, ModelPrice]:
-    """Validate a parsed pricing document; errors name the model and the field."""
+def _by_pattern(models: Mapping[str, ModelPrice]) -> list[tuple[str, ModelPrice]]:
+    # longest pattern first, so the most specific family wins
+    return sorted(((p, m) for m in models.values() for p in m.patterns),
+                  key=lambda pm: -len(pm[0]))
+
+
+def _match(models: Mapping[str, ModelPrice], patterns: list[tuple[str, ModelPrice]],
+           model: str) -> ModelPrice | None:
+    found = models.get(model)
+    if found is None:
+        found = next((m for p, m in patterns if fnmatch.fnmatchcase(model, p)), None)
+    return found
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        msg = (f"Cannot read pricing file {str(path)!r}: {exc.strerror}. "
+               "Check KAIZEN_PERF_PRICING_FILE.")
+        raise ConfigError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"Pricing file {str(path)!r} is not valid TOML: {exc}."
+        raise ConfigError(msg) from None
+
+
+def parse_models(data: dict[str, Any], where: str, *, source: str = SOURCE_FILE,
+                 as_of: str = "") -> dict[str, ModelPrice]:
+    """Validate a parsed pricing document (``where`` names it in errors, which name the
+    model and the field); every price is marked with ``source`` and ``as_of``."""
     unit = data.get("unit", _UNIT)
     if unit != _UNIT:
-        msg = f"{source}: unit {unit!r} is not supported; expected {_UNIT!r}."
+        msg = f"{where}: unit {unit!r} is not supported; expected {_UNIT!r}."
         raise ConfigError(msg)
     models = data.get("models", {})
     if not isinstance(models, dict):
-        msg = f"{source}: [models] must be a table of model names."
+        msg = f"{where}: [models] must be a table of model names."
         raise ConfigError(msg)
-    return {name: _parse_model(name, entry, source) for name, entry in models.items()}
+    return {name: replace(_parse_model(name, entry, where), source=source, as_of=as_of)
+            for name, entry in models.items()}
 
 
 def _parse_model(name: str, entry: Any, source: str) -> ModelPrice:
@@ -152,7 +224,7 @@ def _parse_model(name: str, entry: Any, source: str) -> ModelPrice:
     if "long_context" in entry:
         lc = entry["long_context"]
         threshold = lc.get("threshold") if isinstance(lc, dict) else None
-        if not isinstance(threshold, int) or threshold <= 0:
+        if type(threshold) is not int or threshold <= 0:  # bool is an int: not a threshold
             msg = (f"{source}: model {name!r} field 'long_context.threshold' must be a "
                    "positive number of input tokens, such as 200000.")
             raise ConfigError(msg)
@@ -185,4 +257,5 @@ def _pico_per_token(name: str, field_: str, raw: Any, source: str) -> int:
         msg = (f"{source}: model {name!r} field '{field_}' = {raw!r} is not valid: expected a "
                "price of 0 or more in USD per million tokens, such as 3.0.")
         raise ConfigError(msg)
-    return int(price * 10**6)
+    # a whole pico-dollar per token: prices finer than $0.000001 per million round (half even)
+    return int((price * 10**6).to_integral_value(ROUND_HALF_EVEN))

@@ -66,6 +66,8 @@ class ApiCallEvent(NamedTuple):
     stop_reason: str | None = None
     status_code: int | None = None
     request_id: str | None = None
+    #: "local" (priced here), "provider" (the provider's reported cost) or None (unpriced)
+    cost_source: str | None = None
 
 
 class PermissionEvent(NamedTuple):

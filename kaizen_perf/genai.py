@@ -32,6 +32,8 @@ USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
 #: called "cache write" in kaizen-perf's API and Prometheus labels
 USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+#: ``provider`` (the provider reported the cost) or ``local`` (computed from a price)
+USAGE_COST_SOURCE: Final = "gen_ai.usage.cost.source"
 ERROR_TYPE: Final = "error.type"
 TOKEN_TYPE: Final = "gen_ai.token.type"
 TOKEN_TYPE_INPUT: Final = "input"

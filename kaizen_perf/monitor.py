@@ -23,9 +23,17 @@ from prometheus_client import CollectorRegistry
 from kaizen_perf import _validate as v
 from kaizen_perf._context import CURRENT, new_span_id, parse_traceparent
 from kaizen_perf._scopes import NOOP, LoopScope, NoopScope, TaggedToolScope, ToolScope
+from kaizen_perf._validate import MAX_TEXT
 from kaizen_perf.aggregate import MetricsSink, MonitorCollector
 from kaizen_perf.config import Settings
-from kaizen_perf.cost import PICO, PriceTable
+from kaizen_perf.cost import (
+    COST_LOCAL,
+    COST_PROVIDER,
+    PriceTable,
+    pico_of_usd,
+    usd,
+    usd_problem,
+)
 from kaizen_perf.events import (
     ApiCallEvent,
     CheckpointEvent,
@@ -134,6 +142,8 @@ class Monitor:
         if type(name) is not str or not name:
             self._invalid(v.label(name, "tool name") or "invalid_label")
             return NOOP
+        if len(name) > MAX_TEXT:  # cut before any work (hashing, labels, spans)
+            name = name[:MAX_TEXT]
         return self._tool_scope(self, name)
 
     @property
@@ -171,13 +181,17 @@ class Monitor:
                         error: object = None, *, cache_write_1h_tokens: int = 0,
                         ttft_s: float | None = None, stop_reason: str | None = None,
                         status_code: int | None = None,
-                        request_id: str | None = None) -> float | None:
-        """Record one LLM API call; returns its cost in USD, or None if the model is unpriced.
+                        request_id: str | None = None,
+                        provider_cost_usd: float | None = None) -> float | None:
+        """Record one LLM API call; returns its cost in USD, or None if the cost is unknown.
 
         ``input_tokens`` are the provider's uncached input tokens; cache reads and
         writes are counted separately (as Anthropic reports them). The keyword-only
         details (time to first token, stop reason, HTTP status, request id) come from
         the client integrations and reach metrics and the ``chat`` span.
+        ``provider_cost_usd`` is the cost the provider reported (the Claude Agent SDK's
+        ``total_cost_usd``): used only when no price source knows the model, and then
+        marked ``gen_ai.usage.cost.source=provider`` (priced calls are ``local``).
         """
         if not self._enabled:
             return None
@@ -189,16 +203,26 @@ class Monitor:
                           v.count(cache_read_tokens, "cache_read_tokens"),
                           v.count(cache_write_tokens, "cache_write_tokens"),
                           v.count(cache_write_1h_tokens, "cache_write_1h_tokens"),
-                          v.duration(duration_s))
+                          v.duration(duration_s),
+                          None if provider_cost_usd is None else usd_problem(provider_cost_usd),
+                          v.opt_duration(ttft_s, "ttft_s"), v.opt_text(stop_reason, "stop_reason"),
+                          v.opt_status(status_code), v.opt_text(request_id, "request_id"))
         if problem:
             self._invalid(problem)
             return None
         try:
-            price = self.pricing.lookup(model)
-            cost = -1 if price is None else price.cost_pico(
-                input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                cache_write_1h_tokens)
-            if price is None:
+            provider, model = v.cut(provider), v.cut(model)  # before the price lookup
+            stop_reason, request_id = v.cut_opt(stop_reason), v.cut_opt(request_id)
+            price = self.pricing.lookup(model, provider)
+            if price is not None:
+                cost, source = price.cost_pico(
+                    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                    cache_write_1h_tokens), COST_LOCAL
+            elif provider_cost_usd is not None:
+                cost, source = pico_of_usd(provider_cost_usd), COST_PROVIDER
+            else:
+                cost, source = -1, None
+            if price is None and source is None:
                 self._warn_once(f"model:{model}", f"kaizen-perf has no price for model {model!r}"
                                 f" ({provider}); its requests are counted in "
                                 "kaizen_api_unpriced_requests_total, not as $0. Add it with "
@@ -209,10 +233,10 @@ class Monitor:
                 self.agent_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens + cache_write_1h_tokens, float(duration_s),
                 v.error_name(error), cost, tool, self._clock(), trace, new_span_id(), parent,
-                ttft_s, stop_reason, status_code, request_id))
+                ttft_s, stop_reason, status_code, request_id, source))
             if self._budget_charge is not None and cost > 0:
                 self._budget_charge(cost)  # per-user budgets: only this thread knows the user
-            return None if cost < 0 else cost / PICO
+            return None if cost < 0 else usd(cost)
         except Exception as exc:  # never into agent code
             self._internal_error(exc)
             return None
@@ -222,8 +246,9 @@ class Monitor:
         """Record a permission decision: ``approved`` or ``denied``."""
         if self._enabled and self._ok(v.label(tool, "tool"),
                                       v.one_of(decision, v.DECISIONS, "decision"),
-                                      v.duration(duration_s)):
-            self._point(PermissionEvent, tool, decision, reason, float(duration_s))
+                                      v.duration(duration_s), v.opt_text(reason, "reason")):
+            self._point(PermissionEvent, v.cut(tool), decision, v.cut_opt(reason),
+                        float(duration_s))
 
     def checkpoint(self, op: str, size_bytes: int = 0, duration_s: float = 0.0,
                    error: object = None) -> None:
@@ -235,7 +260,8 @@ class Monitor:
     def hook_executed(self, hook: str, duration_s: float = 0.0, ok: bool = True) -> None:
         """Record that a user hook ran."""
         if self._enabled and self._ok(v.label(hook, "hook"), v.duration(duration_s)):
-            self._point(HookEvent, hook, float(duration_s), None if ok else "error")
+            self._point(HookEvent, v.cut(hook), float(duration_s),
+                        None if v.truth(ok) else "error")
 
     def interrupt(self, kind: str = "graceful") -> None:
         """Record an interrupt: ``graceful`` or ``immediate``."""
@@ -246,15 +272,15 @@ class Monitor:
         """Record a control-protocol request: outcome ``ok``, ``timeout`` or ``error``."""
         if self._enabled and self._ok(v.label(kind, "kind"), v.duration(duration_s),
                                       v.one_of(outcome, v.OUTCOMES, "outcome")):
-            self._point(ControlEvent, kind, float(duration_s), outcome)
+            self._point(ControlEvent, v.cut(kind), float(duration_s), outcome)
 
     def task(self, task_type: str, complexity: str = "unknown", duration_s: float = 0.0,
              ok: bool = True) -> None:
         """Record a finished task (business metric: duration and success by complexity)."""
         if self._enabled and self._ok(v.label(task_type, "task_type"),
                                       v.label(complexity, "complexity"), v.duration(duration_s)):
-            self._point(TaskEvent, task_type, complexity, float(duration_s),
-                        None if ok else "error")
+            self._point(TaskEvent, v.cut(task_type), v.cut(complexity), float(duration_s),
+                        None if v.truth(ok) else "error")
 
     def _point(self, cls: Callable[..., Event], *fields: Any) -> None:
         try:

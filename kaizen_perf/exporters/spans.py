@@ -197,6 +197,8 @@ class SpanBuilder:
         }
         if e.cost_pico >= 0:
             attrs[g.COST_USD] = usd(e.cost_pico)
+            if e.cost_source is not None:
+                attrs[g.USAGE_COST_SOURCE] = e.cost_source
         else:
             attrs[g.COST_UNPRICED] = True
         if e.tool is not None:
