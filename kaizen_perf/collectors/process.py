@@ -48,6 +48,13 @@ class _AgentTotals:
     ticks: int = 0
 
 
+def _name(proc: psutil.Process) -> str:
+    try:
+        return str(proc.name())
+    except psutil.Error:
+        return "?"
+
+
 def read_schedstat(pid: int) -> float:
     """Seconds spent runnable but waiting for a CPU, from ``/proc/PID/schedstat`` (-1 if absent)."""
     try:
@@ -71,6 +78,7 @@ class ProcessCollector:
         self._totals: dict[str, _AgentTotals] = {}
         self.pids_seen: set[int] = set()
         self.agent_of_pid: dict[int, str] = {}  # every process ever seen (for stack attribution)
+        self.name_of_pid: dict[int, str] = {}  # for the summary's note on non-Python processes
 
     def _discover(self) -> list[psutil.Process]:
         try:
@@ -83,6 +91,7 @@ class ProcessCollector:
                 self._procs[proc.pid] = (proc, agent)
                 self.pids_seen.add(proc.pid)
                 self.agent_of_pid[proc.pid] = agent
+                self.name_of_pid[proc.pid] = _name(proc)
         return tree
 
     def _agent_of(self, proc: psutil.Process) -> str:

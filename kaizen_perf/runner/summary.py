@@ -58,7 +58,18 @@ def _agent(fams: dict[str, Family], collector: _Collector, agent: str) -> dict[s
         "cost_usd": total(fams["kaizen_api_cost_usd_total"], a),
         "unpriced_requests": int(total(fams["kaizen_api_unpriced_requests_total"], a)),
         "models": _models(fams, agent),
+        "non_python": _non_python(collector, agent),
     }
+
+
+def _non_python(collector: _Collector, agent: str) -> list[str]:
+    """Names of the agent's processes that are not Python (e.g. the Claude Agent SDK's
+    ``claude`` CLI): counted in its process figures, never sampled by py-spy."""
+    names = getattr(collector, "name_of_pid", {})
+    agents = getattr(collector, "agent_of_pid", {})
+    return sorted({n for pid, n in names.items()
+                   if agents.get(pid) == agent and not n.lower().startswith(("python", "pypy"))
+                   and n not in ("sh", "bash", "dash", "?")})
 
 
 def _models(fams: dict[str, Family], agent: str) -> dict[str, Any]:
@@ -100,6 +111,9 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
             unpriced = f", {s['unpriced_requests']} unpriced" if s["unpriced_requests"] else ""
             lines.append(f"  loop iterations {s['loop_iterations']}, LLM requests "
                          f"{s['api_requests']}, cost ${s['cost_usd']:.4f}{unpriced}")
+        if s.get("non_python"):
+            lines.append(f"  includes {', '.join(s['non_python'])}: not a Python process, so "
+                         "py-spy cannot sample it; its CPU, memory and I/O are counted above")
         for tool, row in sorted(s["tools"].items(), key=lambda kv: -kv[1]["calls"])[:8]:
             p95 = "n/a" if row["p95_s"] is None else f"{row['p95_s'] * 1e3:.1f} ms"
             lines.append(f"  tool {tool:20} calls {row['calls']:6d}  errors {row['errors']:4d}"

@@ -147,7 +147,7 @@ class AnthropicServer:
             self.turns.extend(turns)
 
     def route(self, marker: str, *turns: Turn) -> None:
-        """Answer requests that were told ``marker`` but never said it (a subagent's) with ``turns``.
+        """Answer requests told ``marker`` but never saying it (a subagent's) with ``turns``.
 
         A subagent runs beside its parent, so one ordered script would race between them.
         """
