@@ -44,6 +44,7 @@ class Session:
     first_hook_s: float | None = None
     stream_events_seen: int = 0
     observer: kp.SdkObserver | None = None
+    decisions: list[tuple[str, str]] = field(default_factory=list)  # can_use_tool's answers
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -73,10 +74,11 @@ def monitor(tmp: Path) -> Monitor:
     return Monitor("sdk", environ={"KAIZEN_PERF_PRICING_FILE": str(sc.pricing_file(tmp))})
 
 
-def run(server: AnthropicServer, mon: Monitor, body: Any) -> Session:
+def run(server: AnthropicServer, mon: Monitor, body: Any,
+        session: Session | None = None) -> Session:
     """Run the coroutine function ``body(session)`` with events captured and truth taken."""
     server.reset()
-    session = Session([], [])
+    session = session or Session([], [])
     with capture_events(mon) as events:
         asyncio.run(body(session))
     session.events, session.requests = events, server.reset().requests
@@ -189,16 +191,21 @@ PROMPTS = 5
 @pytest.fixture(scope="module")
 def client(server: AnthropicServer, home: Path, tmp_path_factory: pytest.TempPathFactory,
            ) -> Session:
-    """A 5-prompt ClaudeSDKClient session: failing tools and a 500 first, then texts."""
+    """A 5-prompt ClaudeSDKClient session: the five calls, failing tools and a 500, 3 texts."""
     tmp = tmp_path_factory.mktemp("client")
     work, mon = sc.workdir(tmp / "work"), monitor(tmp)
 
+    async def decide(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
+        answer = await sc.deny_writes(tool, tool_input, context)
+        session.decisions.append((tool, "denied" if answer.behavior == "deny" else "approved"))
+        return answer
+
     async def body(session: Session) -> None:
-        server.script(*sc.failing_tools(work),
+        server.script(*sc.five_calls(work), *sc.failing_tools(work),
                       *(text(f"answer {i}", Tokens(10 + i, 5 + i, 3500 + 30 * i, 30))
-                        for i in range(1, PROMPTS)))
+                        for i in range(2, PROMPTS)))
         options = sdk.ClaudeAgentOptions(env=sc.cli_env(server, home), cwd=str(work),
-                                         can_use_tool=sc.deny_writes)
+                                         can_use_tool=decide)
         session.observer = kp.instrument_options(options, mon, on_result=session.ours.append)
         async with sdk.ClaudeSDKClient(options) as c:
             for i in range(PROMPTS):
@@ -207,8 +214,9 @@ def client(server: AnthropicServer, home: Path, tmp_path_factory: pytest.TempPat
                     if isinstance(m, sdk.ResultMessage):
                         session.results.append(m)
 
+    session = Session([], [])
     try:
-        return run(server, mon, body)
+        return run(server, mon, body, session)
     finally:
         mon.shutdown(2.0)
 
@@ -218,11 +226,11 @@ def test_client_session_counts_each_request_once(client: Session) -> None:
     assert len(client.results) == PROMPTS
     truth = sum((r.usage for r in client.answered if r.usage), Tokens())
     calls = client.calls()
-    assert len(calls) == len(client.answered) == 3 + PROMPTS - 1
+    assert len(calls) == len(client.answered) == 5 + 3 + PROMPTS - 2
     assert (sum(c.input_tokens for c in calls), sum(c.output_tokens for c in calls),
             sum(c.cache_read_tokens for c in calls), sum(c.cache_write_tokens for c in calls)) \
         == (truth.input, truth.output, truth.cache_read, truth.cache_write)
-    assert [q.llm_calls for q in client.ours] == [3] + [1] * (PROMPTS - 1)
+    assert [q.llm_calls for q in client.ours] == [5, 3] + [1] * (PROMPTS - 2)
 
 
 def test_client_session_cost_per_query_from_cumulative_figures(client: Session) -> None:
@@ -232,13 +240,21 @@ def test_client_session_cost_per_query_from_cumulative_figures(client: Session) 
     assert totals == sorted(totals) and totals[-1] > totals[0]  # it is a running total
     assert [q.sdk_cost_usd for q in client.ours] == pytest.approx(deltas)
     assert [q.cost_usd for q in client.ours] == pytest.approx(deltas, rel=0.005)
+    ours = sum(c.cost_pico for c in client.calls()) / 1e12
+    assert ours == pytest.approx(totals[-1], rel=0.005)
 
 
-def test_failing_tools_and_the_500_retry(client: Session) -> None:
-    """``exit 3`` and a missing file are tool errors; the 500 is an attempt with its status."""
-    assert Counter((e.tool, e.error) for e in client.of(ToolEvent)) == \
-        {("Bash", "ToolUseFailure"): 1, ("Read", "ToolUseFailure"): 1}
+def test_client_session_tools_failures_denial_and_retries(client: Session) -> None:
+    """Tools ran, failed (``exit 3``, a missing file) or were denied; both retries have a status."""
+    assert Counter((e.tool, e.error) for e in client.of(ToolEvent)) == {
+        ("Bash", None): 2, ("Read", None): 2, ("Write", "PermissionDenied"): 1,
+        ("Bash", "ToolUseFailure"): 1, ("Read", "ToolUseFailure"): 1}
     assert [(e.error, e.status_code) for e in client.of(ApiCallEvent) if e.error] == \
-        [("server_error", 500)]
-    # the CLI asks can_use_tool for the shell command only: reading needs no permission
-    assert [(e.tool, e.decision) for e in client.of(PermissionEvent)] == [("Bash", "approved")]
+        [("overloaded", 529), ("server_error", 500)]
+    assert client.observer is not None and not client.observer._tools
+
+
+def test_client_session_decisions_are_the_callbacks_answers(client: Session) -> None:
+    """One permission record per can_use_tool answer (the CLI asks for Write and ``exit 3``)."""
+    assert [(e.tool, e.decision) for e in client.of(PermissionEvent)] == client.decisions
+    assert client.decisions == [("Write", "denied"), ("Bash", "approved")]

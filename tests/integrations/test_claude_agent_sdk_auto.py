@@ -22,7 +22,7 @@ import claude_agent_sdk as sdk
 import pytest
 
 from kaizen_perf import Monitor
-from kaizen_perf.events import ApiCallEvent, ToolEvent
+from kaizen_perf.events import ApiCallEvent, PermissionEvent, ToolEvent
 from kaizen_perf.integrations import claude_agent_sdk as kp
 from kaizen_perf.testing import capture_events
 from tests.helpers import free_port, need
@@ -41,14 +41,15 @@ def server() -> Iterator[AnthropicServer]:
     srv.stop()
 
 
-def test_a_subagent_is_counted_with_its_final_usage(server: AnthropicServer,
-                                                    tmp_path: Path) -> None:
-    """A Task subagent's calls (seen only with snapshot usage) are completed from model_usage."""
+def test_a_subagent_and_a_denial_by_rule(server: AnthropicServer, tmp_path: Path) -> None:
+    """A Task subagent's calls (seen only with snapshot usage) are completed from model_usage;
+    a tool denied by the CLI's rules (reported twice by the CLI) is one denial."""
     work = sc.workdir(tmp_path / "work")
     mon = Monitor("sdk", environ={"KAIZEN_PERF_PRICING_FILE": str(sc.pricing_file(tmp_path))})
     server.reset()
     server.script(tool_use(("Task", {"description": "look", "prompt": "SUBTASK: read notes",
                                      "subagent_type": "general-purpose"}), usage=sc.USAGE[0]),
+                  tool_use(("Bash", {"command": "exit 3", "description": "x"}), usage=sc.USAGE[1]),
                   *(text("main goes on", Tokens(30 + i, 9 + i, 3000, 40)) for i in range(4)))
     server.route("SUBTASK", tool_use(("Read", {"file_path": str(work / "notes.txt")}),
                                      usage=Tokens(300, 33, 0, 0)),
@@ -85,8 +86,12 @@ def test_a_subagent_is_counted_with_its_final_usage(server: AnthropicServer,
     assert sum(c.cost_pico for c in calls) / 1e12 == pytest.approx(result.total_cost_usd,
                                                                    rel=0.005)
     assert seen["StreamEvent"] == 0  # asked for by kaizen-perf, kept from the program
-    tools = Counter(e.tool for e in events if isinstance(e, ToolEvent))
-    assert tools["Task"] == 1 and tools["Read"] == 1  # the subagent's tool too
+    tools = Counter((e.tool, e.error) for e in events if isinstance(e, ToolEvent))
+    assert tools == {("Task", None): 1, ("Read", None): 1,  # the subagent's Read too
+                     ("Bash", "PermissionDenied"): 1}
+    assert [(e.tool, e.decision) for e in events if isinstance(e, PermissionEvent)] == \
+        [("Bash", "denied")]
+    assert any(r.permission_denials for r in results)  # the second report of the denial
 
 
 def test_kaizen_perf_run_records_a_plain_sdk_program(server: AnthropicServer,
