@@ -19,6 +19,9 @@ from kaizen.core.autonomy.hooks import HookEvent
 from kaizen.core.autonomy.hooks.builtin.tracing_hook import TracingHook
 from kaizen.core.base_agent import BaseAgent
 from kaizen.core.config import BaseAgentConfig
+from kaizen.signatures import InputField, OutputField, Signature
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kaizen_perf import Monitor
 from kaizen_perf.compat.agent import replace_observability, restore_observability
@@ -26,6 +29,13 @@ from tests.compat.conftest import Api
 from tests.helpers import free_port
 
 KAIZEN_SIGNATURE = inspect.signature(BaseAgent.enable_observability)
+
+
+class QA(Signature):
+    """Question in, answer out."""
+
+    question: str = InputField(description="the question")
+    answer: str = OutputField(description="the answer")
 
 
 def _obs(api: Api, *args: Any, **kwargs: Any) -> Any:
@@ -150,7 +160,9 @@ def agent(api: Api) -> Iterator[BaseAgent]:
     if api.name == "compat":
         mon = Monitor("agent-under-test", environ={})
         replace_observability(monitor=mon)
-    a = BaseAgent(config=BaseAgentConfig(llm_provider="openai", model="gpt-4o-mini"))
+    # Kaizen's offline "mock" provider; no MCP servers (the builtin one is a subprocess)
+    a = BaseAgent(config=BaseAgentConfig(llm_provider="mock", model="mock-model"),
+                  signature=QA(), mcp_servers=[])
     try:
         yield a
     finally:
@@ -194,3 +206,19 @@ def test_enable_observability_keywords_and_defaults(api: Api, agent: BaseAgent) 
     assert agent._tracing_manager is None
     agent.cleanup()
     assert agent._observability_manager is None
+
+
+# Kaizen 2.46's own run path warns about its own deprecated internals
+@pytest.mark.filterwarnings("ignore:Deprecated since v2.5.0:DeprecationWarning")
+def test_agent_run_fires_tracing_hook_spans(api: Api, agent: BaseAgent,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real agent run drives Kaizen's TracingHook into the returned manager's tracer."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.2")  # nothing listens: give up soon
+    obs = agent.enable_observability("svc", "127.0.0.1", free_port(), enable_audit=False)
+    spans = InMemorySpanExporter()
+    obs.tracing.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    result = agent.run(question="What is 2 + 2?")
+    assert isinstance(result, dict)
+    finished = [s for s in spans.get_finished_spans() if s.name == "post_agent_loop"]
+    assert finished and finished[0].attributes["agent_id"] == agent.agent_id
+    assert agent._hook_manager.get_stats()["tracing_hook"]["failure_count"] == 0
