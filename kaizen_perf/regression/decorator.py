@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 BENCH_ATTR = "__kaizen_bench__"
 #: Units whose value is the function's return value instead of its run time.
-VALUE_UNITS = ("bytes", "count")
+VALUE_UNITS = ("bytes", "count", "ms", "%", "msg/s", "ops/s")
 DIRECTIONS = ("lower", "higher")
 
 F = TypeVar("F", bound=Callable[..., Any])

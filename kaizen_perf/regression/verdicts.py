@@ -68,19 +68,35 @@ def _inv(v: float) -> float:
 
 @dataclass(frozen=True)
 class BoundCheck:
-    """A measured quantity against a budget: the point value and its confidence bounds."""
+    """A measured quantity against a budget: the point value and its confidence bounds.
+
+    ``bound`` "max" means the quantity must stay under the budget, "min" at or
+    above it (throughput, concurrency). ``margin`` widens the budget for the
+    VIOLATES side only: a machine-dependent absolute number is called a
+    violation only when it misses the budget by more than the spread between
+    machines, so a CI gate does not flip on a near-budget value.
+    """
 
     value: float
     low: float
     high: float
     budget: float
+    bound: str = "max"
+    margin: float = 0.0
 
     @property
     def status(self) -> Parity:
-        """MEETS only when the upper bound is inside the budget."""
+        """MEETS only when the whole interval is inside the budget; VIOLATES only
+        when it is wholly past the budget widened by the margin."""
+        if self.bound == "min":
+            if self.low >= self.budget:
+                return Parity.MEETS
+            if self.high < self.budget / (1.0 + self.margin):
+                return Parity.VIOLATES
+            return Parity.UNDETERMINED
         if self.high < self.budget:
             return Parity.MEETS
-        if self.low > self.budget:
+        if self.low > self.budget * (1.0 + self.margin):
             return Parity.VIOLATES
         return Parity.UNDETERMINED
 
@@ -90,12 +106,18 @@ def overhead_check(est: Estimate, budget: float) -> BoundCheck:
     return BoundCheck(est.ratio - 1, est.low - 1, est.high - 1, budget)
 
 
+def ratio_check(est: Estimate, budget: float) -> BoundCheck:
+    """A paired ratio (e.g. Kaizen over the Claude Agent SDK) against a maximum ratio."""
+    return BoundCheck(est.ratio, est.low, est.high, budget)
+
+
 def absolute_check(samples: Sequence[float], budget: float, quantile: float = 0.5,
-                   alpha: float = 0.05) -> BoundCheck:
+                   alpha: float = 0.05, *, bound: str = "max",
+                   margin: float = 0.0) -> BoundCheck:
     """The ``quantile`` of the samples against an absolute budget, with order-statistic bounds."""
     xs = sorted(samples)
     if not xs:
-        return BoundCheck(math.nan, -math.inf, math.inf, budget)
+        return BoundCheck(math.nan, -math.inf, math.inf, budget, bound, margin)
     value = xs[min(len(xs) - 1, int(quantile * len(xs)))]
     return BoundCheck(value, quantile_lower_bound(xs, quantile, alpha),
-                      quantile_upper_bound(xs, quantile, alpha), budget)
+                      quantile_upper_bound(xs, quantile, alpha), budget, bound, margin)
