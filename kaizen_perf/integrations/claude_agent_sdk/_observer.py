@@ -307,7 +307,7 @@ class SdkObserver:
             started = s.requesting_at if s.requesting_at is not None else now
             status = as_int(msg.get("error_status")) or None
             self._record(s, s.model or "unknown", {}, now - started,
-                         error=str(msg.get("error") or f"http_{status}"), status=status)
+                         error=str(msg.get("error") or "api_error"), status=status)
             s.requesting_at = now + max(0, as_int(msg.get("retry_delay_ms"))) / 1000
         elif sub == "init":
             self._session(msg).model = str(msg.get("model") or "")
