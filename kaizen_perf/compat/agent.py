@@ -36,7 +36,11 @@ _lock = threading.Lock()
 _original: Any = None
 
 
-def _make(monitor: Monitor | None) -> Any:
+def make_enable_observability(monitor: Monitor | None = None) -> Any:
+    """A ``BaseAgent.enable_observability`` with Kaizen's signature that builds compat's
+    manager (bound to ``monitor``, else the process-wide one at call time); for a class of
+    your own: ``MyAgent.enable_observability = make_enable_observability()``."""
+
     def enable_observability(self: Any, service_name: str | None = None,
                              jaeger_host: str = "localhost", jaeger_port: int = 4317,
                              insecure: bool = True, events_to_trace: list[Any] | None = None,
@@ -58,7 +62,7 @@ def _make(monitor: Monitor | None) -> Any:
                                    monitor=monitor if monitor is not None else get_monitor())
         self._observability_manager = obs
         if enable_tracing and obs.tracing is not None:
-            if self._hook_manager is None:  # enabling observability is the opt-in to hooks
+            if getattr(self, "_hook_manager", None) is None:  # enabling it opts in to hooks
                 from kaizen.core.autonomy.hooks.manager import HookManager
 
                 self._hook_manager = HookManager()
@@ -84,7 +88,7 @@ def replace_observability(monitor: Monitor | None = None) -> None:
         current = BaseAgent.__dict__["enable_observability"]
         if not getattr(current, _MARK, False):
             _original = current
-        BaseAgent.enable_observability = _make(monitor)
+        BaseAgent.enable_observability = make_enable_observability(monitor)
 
 
 def restore_observability() -> None:
@@ -105,4 +109,5 @@ def is_replaced() -> bool:
     return bool(getattr(BaseAgent.__dict__["enable_observability"], _MARK, False))
 
 
-__all__ = ["is_replaced", "replace_observability", "restore_observability"]
+__all__ = ["is_replaced", "make_enable_observability", "replace_observability",
+           "restore_observability"]

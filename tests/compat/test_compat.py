@@ -220,3 +220,24 @@ def test_shutdown_keeps_its_deadline() -> None:
     for t in threading.enumerate():
         if t.name == "kaizen-perf-compat-tracing-shutdown":
             t.join(10)
+
+
+def test_replace_is_idempotent_and_restorable() -> None:
+    """Replacing twice and restoring once gives back Kaizen's own method object."""
+    from kaizen.core.base_agent import BaseAgent
+
+    from kaizen_perf.compat.agent import is_replaced, replace_observability, restore_observability
+    original = BaseAgent.__dict__["enable_observability"]
+    mon = Monitor("replace-test", environ={})
+    try:
+        replace_observability(monitor=mon)
+        replace_observability(monitor=mon)
+        assert is_replaced()
+        restore_observability()
+        assert not is_replaced()
+        assert BaseAgent.__dict__["enable_observability"] is original
+        restore_observability()  # nothing to undo: a no-op
+        assert BaseAgent.__dict__["enable_observability"] is original
+    finally:
+        restore_observability()
+        mon.shutdown(2.0)
