@@ -44,7 +44,7 @@ def _obs(api: Api, *args: Any, **kwargs: Any) -> Any:
     return api.ObservabilityManager(*args, **kwargs)
 
 
-def test_all_components_by_default(api: Api, tmp_path: Path,
+def test_all_components_by_default(api: Api, tmp_path: Path, logger_name: str,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """By default every component is on, in Kaizen's order, and reachable."""
     monkeypatch.chdir(tmp_path)
@@ -59,7 +59,7 @@ def test_all_components_by_default(api: Api, tmp_path: Path,
         assert isinstance(obs.logging, api.LoggingManager)
         assert isinstance(obs.audit, api.AuditTrailManager)
         assert obs.get_tracing_manager() is obs.tracing
-        assert isinstance(obs.get_logger("qa"), api.StructuredLogger)
+        assert isinstance(obs.get_logger(logger_name), api.StructuredLogger)
     finally:
         obs.shutdown()
 
@@ -143,10 +143,10 @@ def test_unwritable_audit_turns_only_audit_off(api: Api, tmp_path: Path,
     obs.shutdown()
 
 
-def test_shutdown_clears_logging_context(api: Api) -> None:
+def test_shutdown_clears_logging_context(api: Api, logger_name: str) -> None:
     """shutdown() clears every logger's context and stops tracing without raising."""
     obs = _obs(api, "svc", enable_audit=False)
-    log = obs.get_logger("svc-shutdown")
+    log = obs.get_logger(logger_name)
     log.add_context(agent_id="a")
     obs.shutdown()
     assert log.get_context() == {}
