@@ -137,6 +137,10 @@ class Session:
         env = dict(os.environ)
         env.setdefault(AGENT_ENV, agent)
         env["KAIZEN_PERF_BOOTSTRAP"] = "1"
+        # the bootstrap is lazy: it instruments these clients when a child first imports one
+        from kaizen_perf.integrations import CLIENTS
+
+        env["KAIZEN_PERF_BOOTSTRAP_CLIENTS"] = ",".join(CLIENTS)
         # alerts are evaluated once, here, over every agent's forwarded events (no duplicates);
         # budgets stay on in the children too: only they can stop their own agent code
         env[ENV_ALERTS] = "0"
