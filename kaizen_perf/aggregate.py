@@ -42,6 +42,7 @@ class MetricsSink:
         self._handlers: dict[type, Callable[[object], None]] = {}
         self._register()
         self._spend = SpendLedger()  # cost per task: API spend between a task's start and end
+        self.failed_events = 0  #: events a handler raised on (each counted, none of a batch lost)
 
     @property
     def families(self) -> dict[str, Family]:
@@ -113,6 +114,7 @@ class MetricsSink:
                 self._spend.add(e.agent, e.end_ns, e.cost_pico)
         else:
             f["kaizen_api_unpriced_requests_total"].inc(key)
+            self._spend.add(e.agent, e.end_ns, -1)  # a task containing it has an unknown cost
 
     def _permission(self, e: ev.PermissionEvent) -> None:
         f = self._f
@@ -144,8 +146,11 @@ class MetricsSink:
         key = (e.agent, e.task_type, e.complexity, _status(e.error))
         self._f["kaizen_tasks_total"].inc(key)
         self._f["kaizen_task_duration_seconds"].observe(key, e.duration_s)
-        cost = self._spend.between(e.agent, e.end_ns - round(e.duration_s * 1e9), e.end_ns)
-        self._f["kaizen_task_cost_usd_total"].inc((e.agent, e.task_type, e.complexity), cost)
+        spend = self._spend.between(e.agent, e.end_ns - round(e.duration_s * 1e9), e.end_ns)
+        task = (e.agent, e.task_type, e.complexity)
+        self._f["kaizen_task_cost_usd_total"].inc(task, spend.pico)
+        if spend.unpriced:
+            self._f["kaizen_task_unpriced_requests_total"].inc(task, spend.unpriced)
 
     def _process(self, e: ev.ProcessSample) -> None:
         f, a = self._f, (e.agent,)

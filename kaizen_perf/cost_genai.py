@@ -24,6 +24,9 @@ the nearest pico-dollar per token.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import threading
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -32,31 +35,51 @@ from kaizen_perf.cost import SOURCE_GENAI, Maintained, ModelPrice, Rates
 
 _KEYS = (("input", "input_mtok"), ("output", "output_mtok"), ("cache_read", "cache_read_mtok"),
          ("cache_write", "cache_write_mtok"), ("cache_write_1h", "cache_write_1h_mtok"))
-_UNSUPPORTED = ("requests_kcount",)  # a per-request fee our per-token rates cannot carry
+_UNSUPPORTED = ("requests_kcount",)
+logger = logging.getLogger("kaizen_perf")  # a per-request fee our per-token rates cannot carry
 
 
-def genai_prices() -> Maintained | None:
-    """The lookup backed by genai-prices, or None when the package is not installed."""
-    try:
-        import genai_prices
-        from genai_prices import data_snapshot
-    except ImportError:
+def genai_prices(*, wait_s: float = 30.0) -> Maintained | None:
+    """The lookup backed by genai-prices, or None when the package is not installed.
+
+    Importing the package and its data takes 0.15-0.6 s here, so it happens on a
+    short-lived ``kaizen-perf-pricing`` thread, not in the monitor's constructor:
+    a program's start is not delayed, and the first lookup (the first LLM call,
+    usually later than that) waits for it at most ``wait_s``.
+    """
+    if importlib.util.find_spec("genai_prices") is None:
         return None
-    version = str(genai_prices.__version__)
-    # load the price data now (about 20 ms), not in the first record_api_call
-    data_snapshot.get_snapshot()
+    ready = threading.Event()
+    loaded: list[Any] = []
+
+    def load() -> None:
+        try:
+            import genai_prices
+            from genai_prices import data_snapshot
+
+            data_snapshot.get_snapshot()  # the price data, now rather than in a lookup
+            loaded.extend((str(genai_prices.__version__), data_snapshot))
+        except Exception as exc:  # a broken install: the next source prices instead
+            logger.warning("kaizen-perf: genai-prices could not be loaded (%r); prices come "
+                           "from the pricing file and the bundled table", exc)
+        finally:
+            ready.set()
+
+    threading.Thread(target=load, name="kaizen-perf-pricing", daemon=True).start()
 
     def lookup(model: str, provider: str | None) -> ModelPrice | None:
+        if not ready.wait(wait_s) or not loaded:
+            return None
+        version, data_snapshot = loaded
         snapshot = data_snapshot.get_snapshot()
         found = _find(snapshot, model, provider)
         if found is None:
             return None
         prov, info = found
-        now = datetime.now(UTC)
         # a snapshot fetched by genai_prices.UpdatePrices is dated; the bundled one is not
         as_of = (f"{snapshot.timestamp:%Y-%m-%d} (genai-prices {version}, updated)"
                  if snapshot.from_auto_update else f"genai-prices {version} data")
-        return convert(info.id, prov.id, info.get_prices(now), as_of=as_of)
+        return convert(info.id, prov.id, info.get_prices(datetime.now(UTC)), as_of=as_of)
 
     return lookup
 

@@ -106,6 +106,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
        "Task duration.", TASK_BUCKETS),
     _m("kaizen_task_cost_usd_total", "counter", "agent task_type complexity",
        "LLM cost attributed to tasks (API calls made while the task ran).", divisor=_PICO),
+    _m("kaizen_task_unpriced_requests_total", "counter", "agent task_type complexity",
+       "API calls without a price made while a task ran (that task's cost is unknown)."),
     _m("kaizen_tool_cost_usd_total", "counter", "agent tool",
        "LLM cost attributed to tools (API calls made while the tool was active).", divisor=_PICO),
     _m("kaizen_budget_usd", "gauge", "agent", "Configured budget in US dollars."),

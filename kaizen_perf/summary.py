@@ -68,3 +68,12 @@ def label_values(fam: Family, label: str) -> list[str]:
     """The distinct values a label takes in a family, sorted."""
     i = fam.spec.labels.index(label)
     return sorted({key[i] for key in fam.series})
+
+
+def cost_text(usd: float | None, unpriced: int, *, digits: int = 4) -> str:
+    """A cost as people should read it: ``$0.0123``, or, when some calls had no price,
+    ``unknown (3 unpriced calls)`` (with the priced part, if any): never ``$0``."""
+    if unpriced <= 0:
+        return f"${usd or 0.0:.{digits}f}"
+    text = f"unknown ({unpriced} unpriced call{'' if unpriced == 1 else 's'}"
+    return text + (f"; ${usd:.{digits}f} priced)" if usd else ")")

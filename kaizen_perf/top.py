@@ -72,9 +72,10 @@ class AgentRow:
     rss_bytes: float | None
     loops_per_s: float | None
     tool_p95_s: float | None
-    cost_usd: float
-    cost_per_hour: float | None
+    cost_usd: float  #: of the priced calls only: see ``unpriced_calls``
+    cost_per_hour: float | None  #: None also when a call in the window had no price
     stuck_s: float | None
+    unpriced_calls: int = 0  #: calls no source priced: the total cost is unknown
 
 
 def _rate(new: dict[str, float], old: dict[str, float] | None, agent: str,
@@ -103,13 +104,16 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:
     cpu, cpu0 = pair("kaizen_process_cpu_seconds_total")
     loops, loops0 = pair("kaizen_agent_loop_iterations_total")
     cost, cost0 = pair("kaizen_api_cost_usd_total")
+    unpriced, unpriced0 = pair("kaizen_api_unpriced_requests_total")
     rss = new.by_agent("kaizen_process_resident_memory_bytes")
     progress = new.by_agent("kaizen_agent_last_progress_timestamp_seconds")
-    agents = sorted(set(cpu) | set(loops) | set(cost) | set(rss))
+    agents = sorted(set(cpu) | set(loops) | set(cost) | set(unpriced) | set(rss))
     out = []
     for a in agents:
         cpu_rate = _rate(cpu, cpu0, a, dt)
         cost_rate = _rate(cost, cost0, a, dt)
+        if _rate(unpriced, unpriced0, a, dt):  # an unpriced call in the window: rate unknown
+            cost_rate = None
         cum = new.buckets("kaizen_tool_duration_seconds", a)
         if old is not None:
             base = old.buckets("kaizen_tool_duration_seconds", a)
@@ -118,7 +122,7 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:
             a, None if cpu_rate is None or a not in cpu else cpu_rate * 100, rss.get(a),
             _rate(loops, loops0, a, dt), quantile_from_cumulative(0.95, cum), cost.get(a, 0.0),
             None if cost_rate is None else cost_rate * 3600,
-            new.t - progress[a] if a in progress else None))
+            new.t - progress[a] if a in progress else None, int(unpriced.get(a, 0))))
     return out
 
 

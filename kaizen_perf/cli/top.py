@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kaizen_perf.cli import exitcodes
+from kaizen_perf.summary import cost_text
 from kaizen_perf.top import AgentRow, Poller
 
 
@@ -45,7 +46,9 @@ def render(rows: list[AgentRow], url: str, error: str | None) -> Group:
         stuck = "stuck" if r.stuck_s is not None and r.stuck_s > 300 else ""
         table.add_row(r.agent, _fmt(r.cpu_percent, ".1f"), _fmt(r.rss_bytes, ".1f", 2**-20),
                       _fmt(r.loops_per_s, ".2f"), _fmt(r.tool_p95_s, ".2f", 1e3),
-                      f"{r.cost_usd:.4f}", _fmt(r.cost_per_hour, ".2f"), stuck)
+                      cost_text(r.cost_usd, r.unpriced_calls).removeprefix("$"),
+                      _fmt(r.cost_per_hour, ".2f", missing="unknown" if r.unpriced_calls else "–"),
+                      stuck)
     title = Text(f"kaizen-perf top  {url}", style="bold")
     status = Text(error, style="red") if error else Text("q or Ctrl-C quits", style="dim")
     if not rows and not error:

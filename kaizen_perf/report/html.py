@@ -15,6 +15,7 @@ from typing import Any
 
 from kaizen_perf.report.data import ReportData, Series
 from kaizen_perf.report.flame import Node
+from kaizen_perf.summary import cost_text
 
 _ASSETS = resources.files("kaizen_perf.report").joinpath("assets")
 
@@ -61,9 +62,8 @@ def _agent_section(agent: str, s: dict[str, Any], series: list[Series]) -> str:
              ("Average RSS", _bytes(s["avg_rss_bytes"])),
              ("I/O read / write", f"{_bytes(s['io_read_bytes'])} / {_bytes(s['io_write_bytes'])}"),
              ("Loop iterations", s["loop_iterations"]), ("LLM requests", s["api_requests"]),
-             ("Cost", f"${s['cost_usd']:.4f}")]
-    if s.get("unpriced_requests"):
-        cards.append(("Unpriced requests", s["unpriced_requests"]))
+             ("Cost", cost_text(s.get("priced_cost_usd", s["cost_usd"]),
+                                s.get("unpriced_requests", 0)))]
     card_html = "".join(f'<div class="card"><span class="muted">{_e(k)}</span><b>{_e(v)}</b>'
                         "</div>" for k, v in cards)
     rows = "".join(
@@ -84,7 +84,9 @@ def _agent_section(agent: str, s: dict[str, Any], series: list[Series]) -> str:
 
 
 def _model_row(model: str, r: dict[str, Any]) -> str:
-    cost = "unpriced" if r["cost_usd"] is None else f"${r['cost_usd']:.4f}"
+    cost = cost_text(r.get("priced_cost_usd", r["cost_usd"]), r.get("unpriced_requests", 0))
+    if r["cost_usd"] is None and not r.get("unpriced_requests"):  # older run dirs: no count
+        cost = "unknown (unpriced)"
     cells = "".join(f"<td>{r[k]}</td>" for k in ("requests", "input", "output", "cache_read",
                                                   "cache_write"))
     return f"<tr><td>{_e(model)}</td>{cells}<td>{cost}</td></tr>"

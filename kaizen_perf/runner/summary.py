@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from kaizen_perf.metrics import Family
 from kaizen_perf.profiles.folded import Profile, top_functions
-from kaizen_perf.summary import label_values, stats, total
+from kaizen_perf.summary import cost_text, label_values, stats, total
 
 
 class _Collector(Protocol):
@@ -55,8 +55,7 @@ def _agent(fams: dict[str, Family], collector: _Collector, agent: str) -> dict[s
         "loop_iterations": int(total(fams["kaizen_agent_loop_iterations_total"], a)),
         "tools": tool_rows,
         "api_requests": int(total(fams["kaizen_api_requests_total"], a)),
-        "cost_usd": total(fams["kaizen_api_cost_usd_total"], a),
-        "unpriced_requests": int(total(fams["kaizen_api_unpriced_requests_total"], a)),
+        **_cost(fams, a),
         "models": _models(fams, agent),
         "non_python": _non_python(collector, agent),
     }
@@ -72,6 +71,15 @@ def _non_python(collector: _Collector, agent: str) -> list[str]:
                    and n not in ("sh", "bash", "dash", "?")})
 
 
+def _cost(fams: dict[str, Family], match: dict[str, str]) -> dict[str, Any]:
+    """The cost of the calls matching ``match``: ``cost_usd`` is None (unknown) when any had
+    no price; ``priced_cost_usd`` is the part that had one."""
+    priced = total(fams["kaizen_api_cost_usd_total"], match)
+    unpriced = int(total(fams["kaizen_api_unpriced_requests_total"], match))
+    return {"cost_usd": None if unpriced else priced, "priced_cost_usd": priced,
+            "unpriced_requests": unpriced}
+
+
 def _models(fams: dict[str, Family], agent: str) -> dict[str, Any]:
     """Requests, tokens by type and cost per model (cost None when the model is unpriced)."""
     requests = fams["kaizen_api_requests_total"]
@@ -84,8 +92,7 @@ def _models(fams: dict[str, Family], agent: str) -> dict[str, Any]:
         row: dict[str, Any] = {"requests": n}
         for kind in ("input", "output", "cache_read", "cache_write"):
             row[kind] = int(total(fams["kaizen_api_tokens_total"], {**m, "type": kind}))
-        unpriced = total(fams["kaizen_api_unpriced_requests_total"], m)
-        row["cost_usd"] = None if unpriced else total(fams["kaizen_api_cost_usd_total"], m)
+        row.update(_cost(fams, m))
         out[model] = row
     return out
 
@@ -108,9 +115,9 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
                      f"{_mb(s['peak_rss_bytes'])} (avg {_mb(s['avg_rss_bytes'])}), I/O read "
                      f"{_mb(s['io_read_bytes'])} / write {_mb(s['io_write_bytes'])}")
         if s["loop_iterations"] or s["api_requests"]:
-            unpriced = f", {s['unpriced_requests']} unpriced" if s["unpriced_requests"] else ""
+            cost = cost_text(s.get("priced_cost_usd", s["cost_usd"]), s["unpriced_requests"])
             lines.append(f"  loop iterations {s['loop_iterations']}, LLM requests "
-                         f"{s['api_requests']}, cost ${s['cost_usd']:.4f}{unpriced}")
+                         f"{s['api_requests']}, cost {cost}")
         if s.get("non_python"):
             lines.append(f"  includes {', '.join(s['non_python'])}: not a Python process, so "
                          "py-spy cannot sample it; its CPU, memory and I/O are counted above")
