@@ -17,6 +17,7 @@ Like Kaizen's, it owns an OpenTelemetry SDK ``TracerProvider`` (resource
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -61,11 +62,13 @@ class TracingManager:
         resource = Resource.create(attributes={"service.name": service_name})
         self.tracer_provider = TracerProvider(resource=resource)
         span_exporter = exporter if exporter is not None else self._otlp_exporter()
+        self._processor: BatchSpanProcessor | None = None
         if span_exporter is not None:
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(
+            self._processor = BatchSpanProcessor(
                 span_exporter,  # type: ignore[arg-type]
                 max_queue_size=batch_size, schedule_delay_millis=batch_timeout_ms,
-                max_export_batch_size=self.max_export_batch_size))
+                max_export_batch_size=self.max_export_batch_size)
+            self.tracer_provider.add_span_processor(self._processor)
         self.tracer = self.tracer_provider.get_tracer(__name__)
         self._lock = threading.Lock()
         logger.info("TracingManager initialized: service=%s, endpoint=%s:%s", service_name,
@@ -123,18 +126,19 @@ class TracingManager:
 
     def shutdown(self, timeout: int = 30) -> bool:
         """Export what is pending and stop, within ``timeout`` seconds; True if it finished."""
-        done = threading.Event()
-
-        def stop() -> None:
-            try:
-                self.tracer_provider.shutdown()
-            except Exception as exc:  # as above
-                logger.error("Shutdown failed: %s", exc)
-            finally:
-                done.set()
-        threading.Thread(target=stop, name="kaizen-perf-compat-tracing-shutdown",
-                         daemon=True).start()
-        return done.wait(timeout)
+        # The SDK's BatchSpanProcessor.shutdown() takes no timeout and waits up to 30 s for a
+        # collector that does not answer; its inner batch processor does take one.
+        inner = getattr(self._processor, "_batch_processor", None)
+        worker = getattr(inner, "_worker_thread", None)
+        try:
+            if inner is not None and "timeout_millis" in inspect.signature(
+                    inner.shutdown).parameters:
+                inner.shutdown(timeout_millis=max(0.0, timeout * 1000))
+            self.tracer_provider.shutdown()
+        except Exception as exc:  # an exporter's failure must not reach the agent
+            logger.error("Shutdown failed: %s", exc)
+            return False
+        return worker is None or not worker.is_alive()
 
     # -- kaizen-perf additions --------------------------------------------------------------
     @asynccontextmanager
