@@ -39,8 +39,11 @@ when no agent runs.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from kaizen_perf.integrations._calls import Patches
@@ -52,7 +55,7 @@ __all__ = ["CURRENT_AGENT", "ObservedAgentMixin", "agent_monitor", "instrument",
            "is_instrumented", "observed_run", "redact", "replace_observability",
            "uninstrument"]
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # _patch_node may run inside instrument()
 _patches: Patches | None = None
 
 
@@ -81,7 +84,32 @@ def instrument(monitor: Monitor | None = None, **_ignored: Any) -> None:
                 patches.restore()  # all or nothing: never a half-instrumented Kaizen
                 raise
             _patches = patches
+            _when_imported(NODE_MODULE, functools.partial(_patch_node, patches))
         AGENTS.installed = True
+
+
+NODE_MODULE = "kaizen.nodes.ai.llm_agent"
+
+
+def _when_imported(module: str, callback: Callable[[], None]) -> None:
+    """Call ``callback`` now if ``module`` is imported, else right after its first import.
+
+    ``kaizen.nodes.ai`` is heavy and optional for an agent (Kaizen itself keeps it
+    off ``BaseAgent``'s import path), so it is never imported on the agent's behalf.
+    """
+    if module in sys.modules:
+        callback()
+    else:
+        from kaizen_perf.integrations import _PostImport
+        _PostImport.install(module, callback)
+
+
+def _patch_node(patches: Patches) -> None:
+    from kaizen_perf.integrations.kaizen._llm import patch_llm_node
+
+    with _lock:
+        if _patches is patches:  # still instrumented
+            patch_llm_node(patches)
 
 
 def uninstrument() -> None:

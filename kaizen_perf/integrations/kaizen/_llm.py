@@ -21,13 +21,15 @@ code) shows as one more request, each failed attempt counted with its status.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from typing import Any
 
 from kaizen_perf.integrations._calls import Patches, _log, as_int
-from kaizen_perf.integrations.kaizen._agents import AGENTS
+from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT
 
 #: Kaizen's wire protocol → provider label, for deployments without a preset name
 WIRE_PROVIDERS = {"OpenAiChat": "openai", "AnthropicMessages": "anthropic",
@@ -197,6 +199,36 @@ def wrap_parse(original: Callable[..., Any]) -> Callable[..., Any]:
                 _log("kaizen-usage", f"kaizen-perf could not read Kaizen LLM usage: {exc!r}")
         return parsed
     return parse_response
+
+
+def wrap_sync_bridge(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``LLMAgentNode._run_async_in_sync_context``: carry the caller's context into its thread.
+
+    Inside a running event loop (``MultiCycleStrategy``'s workflow runtime) it runs the
+    completion on a new ``threading.Thread`` that starts with an empty context, so
+    the agent and the span scope of the caller would be lost (Kaizen copies the
+    context on its other thread hops, issue #486, but not on this one). The
+    coroutine is wrapped so that it first restores the caller's context variables.
+    """
+    @functools.wraps(original)
+    def bridge(self: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
+        if CURRENT_AGENT.get() is None:
+            return original(self, coro, *args, **kwargs)
+        context = contextvars.copy_context()
+
+        async def carried() -> Any:
+            for var, value in context.items():
+                var.set(value)
+            return await coro
+        return original(self, carried(), *args, **kwargs)
+    return bridge
+
+
+def patch_llm_node(patches: Patches) -> None:
+    """Wrap the LLM node's sync bridge (its module is imported only by workflow users)."""
+    from kaizen.nodes.ai import llm_agent
+
+    patches.wrap(llm_agent.LLMAgentNode, "_run_async_in_sync_context", wrap_sync_bridge)
 
 
 def patch_llm(patches: Patches) -> None:
