@@ -37,12 +37,13 @@ def test_genai_prices_knows_the_cli_default_model_at_its_measured_rates() -> Non
 
 
 def test_without_a_maintained_source_the_bundled_table_is_the_fallback() -> None:
-    """With genai-prices off, known models come from the bundled table and new ones have none."""
+    """With genai-prices off, known models come from the bundled table, others have no price."""
     table = PriceTable.load(maintained=False)
     sonnet = table.lookup("claude-sonnet-4-5-20250929")
     assert sonnet is not None and sonnet.source == SOURCE_BUNDLED
     assert sonnet.as_of == table.as_of != ""
-    assert table.lookup("claude-opus-5-5") is None
+    assert table.lookup("claude-opus-5-5-20261201") is not None  # bundled as a fallback too
+    assert table.lookup("brand-new-model") is None
 
 
 def test_the_pricing_file_comes_before_genai_prices(tmp_path: Path) -> None:
