@@ -10,7 +10,8 @@ without calling its own ``__repr__`` (:func:`show`).
 Limits (documented in docs/hooks.md):
 
 - every string argument is cut to ``MAX_TEXT`` (256) characters before any work
-  is done with it (a 10 MB tool or model name costs the same as a short one);
+  is done with it (a 10 MB tool or model name costs the same as a short one),
+  and lone surrogates, which no UTF-8 output can carry, become ``?``;
 - counts (tokens, bytes) are whole numbers from 0 to ``MAX_COUNT`` (2**63 - 1);
 - durations are finite numbers of seconds from 0 to ``MAX_SECONDS`` (10**9,
   about 31 years).
@@ -31,8 +32,17 @@ _SHOWN = 64  #: characters of a bad string quoted in a message
 
 
 def cut(value: str) -> str:
-    """``value`` (an exact ``str``) cut to ``MAX_TEXT`` characters."""
-    return value if len(value) <= MAX_TEXT else value[:MAX_TEXT]
+    """``value`` (an exact ``str``) cut to ``MAX_TEXT`` characters, and encodable: a lone
+    surrogate (which UTF-8 cannot encode, so no exporter could write it) becomes ``?``."""
+    if len(value) > MAX_TEXT:
+        value = value[:MAX_TEXT]
+    if value.isascii():  # O(1) in CPython: the common case costs nothing more
+        return value
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode()
+    return value
 
 
 def cut_opt(value: str | None) -> str | None:
@@ -65,11 +75,11 @@ def label(value: object, what: str) -> str | None:
 
 def duration(value: object, what: str = "duration_s") -> str | None:
     """A duration must be a finite number of seconds from 0 to ``MAX_SECONDS``."""
-    if (type(value) is float or type(value) is int) and 0 <= value <= MAX_SECONDS:  # type: ignore[operator]
+    if (type(value) is float or type(value) is int) and 0 <= value <= MAX_SECONDS:
         return None
     if type(value) is float and value != value:
         return f"nan_value: {what} is NaN"
-    if (type(value) is float or type(value) is int) and value > MAX_SECONDS:  # type: ignore[operator]
+    if (type(value) is float or type(value) is int) and value > MAX_SECONDS:
         return (f"out_of_range: {what} must be at most {MAX_SECONDS:.0e} seconds, "
                 f"got {show(value)}")
     return (f"negative_duration: {what} must be a finite number of seconds >= 0, "
@@ -104,6 +114,18 @@ def opt_status(value: object) -> str | None:
     if value is None or (type(value) is int and 0 <= value <= 999):
         return None
     return f"invalid_status: status_code must be an HTTP status (0-999), got {show(value)}"
+
+
+def api_details(ttft_s: object, stop_reason: object, status_code: object,
+                request_id: object) -> str | None:
+    """The optional details of ``record_api_call`` (one call: they come together)."""
+    if ((ttft_s is None or (type(ttft_s) is float and 0 <= ttft_s <= MAX_SECONDS))
+            and (stop_reason is None or type(stop_reason) is str)
+            and (request_id is None or type(request_id) is str)
+            and (status_code is None or (type(status_code) is int and 0 <= status_code <= 999))):
+        return None
+    return first(opt_duration(ttft_s, "ttft_s"), opt_text(stop_reason, "stop_reason"),
+                 opt_status(status_code), opt_text(request_id, "request_id"))
 
 
 def one_of(value: object, allowed: frozenset[str], what: str) -> str | None:

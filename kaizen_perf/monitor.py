@@ -142,8 +142,8 @@ class Monitor:
         if type(name) is not str or not name:
             self._invalid(v.label(name, "tool name") or "invalid_label")
             return NOOP
-        if len(name) > MAX_TEXT:  # cut before any work (hashing, labels, spans)
-            name = name[:MAX_TEXT]
+        if len(name) > MAX_TEXT or not name.isascii():  # before any work (labels, spans)
+            name = v.cut(name)
         return self._tool_scope(self, name)
 
     @property
@@ -205,14 +205,18 @@ class Monitor:
                           v.count(cache_write_1h_tokens, "cache_write_1h_tokens"),
                           v.duration(duration_s),
                           None if provider_cost_usd is None else usd_problem(provider_cost_usd),
-                          v.opt_duration(ttft_s, "ttft_s"), v.opt_text(stop_reason, "stop_reason"),
-                          v.opt_status(status_code), v.opt_text(request_id, "request_id"))
+                          v.api_details(ttft_s, stop_reason, status_code, request_id))
         if problem:
             self._invalid(problem)
             return None
         try:
-            provider, model = v.cut(provider), v.cut(model)  # before the price lookup
-            stop_reason, request_id = v.cut_opt(stop_reason), v.cut_opt(request_id)
+            # cut before the price lookup; inline: most names are short and ASCII
+            if len(model) > MAX_TEXT or not model.isascii():
+                model = v.cut(model)
+            if len(provider) > MAX_TEXT or not provider.isascii():
+                provider = v.cut(provider)
+            if stop_reason is not None or request_id is not None:
+                stop_reason, request_id = v.cut_opt(stop_reason), v.cut_opt(request_id)
             price = self.pricing.lookup(model, provider)
             if price is not None:
                 cost, source = price.cost_pico(
@@ -244,11 +248,15 @@ class Monitor:
     def permission_check(self, tool: str, decision: str, reason: str | None = None,
                          duration_s: float = 0.0) -> None:
         """Record a permission decision: ``approved`` or ``denied``."""
-        if self._enabled and self._ok(v.label(tool, "tool"),
-                                      v.one_of(decision, v.DECISIONS, "decision"),
-                                      v.duration(duration_s), v.opt_text(reason, "reason")):
-            self._point(PermissionEvent, v.cut(tool), decision, v.cut_opt(reason),
-                        float(duration_s))
+        if self._enabled and self._ok(
+                v.label(tool, "tool"), v.one_of(decision, v.DECISIONS, "decision"),
+                v.duration(duration_s),
+                None if reason is None or type(reason) is str else v.opt_text(reason, "reason")):
+            if len(tool) > MAX_TEXT or not tool.isascii():
+                tool = v.cut(tool)
+            if reason is not None and (len(reason) > MAX_TEXT or not reason.isascii()):
+                reason = v.cut(reason)
+            self._point(PermissionEvent, tool, decision, reason, float(duration_s))
 
     def checkpoint(self, op: str, size_bytes: int = 0, duration_s: float = 0.0,
                    error: object = None) -> None:
