@@ -1,11 +1,14 @@
 """Measure the detector itself: false-positive rate (A/A) and power (injected slowdowns).
 
 Economical by design: one pool of real paired samples per level (the same tree
-on both sides; for a slowdown, a busy-wait of ``p`` % of the measured time is
-added inside the candidate's worker), then many experiments resampled from
-the pool. An experiment draws worker pairs (rounds) whole, so the correlation
-inside a worker pair is kept, runs the real verdict with its one top-up, and
-applies pytest-benchmark's ``mean:5%`` rule to the same samples.
+on both sides; for a slowdown of ``p`` %, the candidate's worker makes ``p`` %
+more calls of the benchmark itself per sample, i.e. real extra work of the same
+kind, not a wait), then many experiments resampled from the pool. An experiment
+draws worker pairs (rounds) whole, so the correlation inside a worker pair is
+kept, judges them on the same look schedule and per-look error rate as
+``check``, and applies pytest-benchmark's ``mean:5%`` rule to the same samples.
+The resampling is seeded (``--seed``, default 0), so a table is reproducible
+from saved pools.
 """
 
 from __future__ import annotations
@@ -62,24 +65,28 @@ def _draw(groups: list[list[Pair]], k: int, rng: random.Random) -> list[list[Pai
 
 def experiment(groups: list[list[Pair]], design: Design, gate: float, direction: str,
                unit: str, rng: random.Random) -> tuple[Verdict, bool, float]:
-    """One resampled check: verdict (after one top-up if needed), pytest rule, MDE."""
-    drawn = _draw(groups, design.rounds + design.topup_rounds, rng)
-    first = [p for g in drawn[: design.rounds] for p in g]
-    verdict, est_mde, used = _verdict(first, gate, direction, unit)
-    if verdict is Verdict.INCONCLUSIVE and design.topup_rounds:
-        everything = [p for g in drawn for p in g]
-        verdict, est_mde, used = _verdict(everything, gate, direction, unit)
+    """One resampled check: verdict at the first deciding look, pytest rule, MDE."""
+    looks = design.looks()
+    drawn = _draw(groups, looks[-1], rng)
+    used: Sequence[Pair] = [p for g in drawn for p in g]
+    verdict, est_mde = Verdict.INCONCLUSIVE, math.inf
+    for look in looks:
+        verdict, est_mde, used = _verdict([p for g in drawn[:look] for p in g], gate,
+                                          direction, unit, design.look_alpha)
+        if verdict is not Verdict.INCONCLUSIVE:
+            break
     x = [p.x for p in used]
     y = [p.y for p in used if p.y is not None]
     pytest_fail = float(np.mean(y)) / float(np.mean(x)) - 1 > PYTEST_RULE
     return verdict, pytest_fail, est_mde
 
 
-def _verdict(pairs: Sequence[Pair], gate: float, direction: str,
-             unit: str) -> tuple[Verdict, float, Sequence[Pair]]:
+def _verdict(pairs: Sequence[Pair], gate: float, direction: str, unit: str,
+             alpha: float = 0.05) -> tuple[Verdict, float, Sequence[Pair]]:
     x = [p.x for p in pairs]
     y = [p.y for p in pairs if p.y is not None]
-    est = paired_estimate(x, y, clusters=[p.round for p in pairs] if CLUSTERED else None)
+    est = paired_estimate(x, y, alpha,
+                          clusters=[p.round for p in pairs] if CLUSTERED else None)
     g = effective_gate(gate, unit, float(np.median(x)))
     return judge(est, g, direction), est.mde, pairs
 

@@ -16,6 +16,7 @@ from kaizen_perf.regression.stats import (
     mad_noise,
     mean_change,
     paired_estimate,
+    range_estimate,
     unpaired_estimate,
 )
 from kaizen_perf.regression.targets import Target, Targets
@@ -27,6 +28,7 @@ from kaizen_perf.regression.verdicts import (
     effective_gate,
     judge,
     overhead_check,
+    ratio_check,
 )
 
 PARITY_PREFIX = "parity:"
@@ -45,16 +47,34 @@ class Row:
     noise: float = math.nan
     pytest_mean_change: float = math.nan  # pytest-benchmark's `mean` rule input, same data
     note: str = ""
+    measure: str = ""  # what the samples measured: wall, cpu, instructions or value
 
 
 @dataclass(frozen=True)
 class ParityRow:
-    """One parity target's status."""
+    """One parity target's status.
+
+    ``base`` is the same absolute target judged on the baseline's samples of the
+    same run (``check`` only). An absolute VIOLATES fails the gate only when the
+    baseline clearly MEETS it in that run: a violation the baseline shares is a
+    known one, and a machine-dependent number near its budget cannot flip the
+    gate between identical runs.
+    """
 
     target: Target
     status: Parity
     check: BoundCheck | None = None
     note: str = ""
+    base: BoundCheck | None = None
+
+    @property
+    def gating(self) -> bool:
+        """True when this row fails the run (exit 1)."""
+        if self.status is not Parity.VIOLATES:
+            return False
+        if self.target.kind == "absolute" and self.base is not None:
+            return self.base.status is Parity.MEETS
+        return True
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,29 @@ class Outcome:
     rows: tuple[Row, ...]
     parity: tuple[ParityRow, ...]
     low_confidence: bool = False
+    header: tuple[str, ...] = ()  # what was compared (interpreters, package versions)
+    stopped: str = ""  # why sampling stopped with something undecided ("" when all decided)
+
+    @property
+    def undecided(self) -> tuple[str, ...]:
+        """Benchmarks and targets left INCONCLUSIVE / UNDETERMINED (the loud warning's list)."""
+        return tuple([r.name for r in self.rows if r.verdict is Verdict.INCONCLUSIVE]
+                     + [p.target.name for p in self.parity
+                        if p.status is Parity.UNDETERMINED])
+
+    def summary(self) -> str:
+        """One overall verdict: what a reviewer reads first."""
+        code = self.exit_code()
+        if code == exitcodes.RUNTIME:
+            return "ERROR: the harness failed; nothing was judged a regression"
+        if code == exitcodes.CHECK_FAILED:
+            bad = [r.name for r in self.rows if r.verdict is Verdict.REGRESSION]
+            bad += [p.target.name for p in self.parity if p.gating]
+            return f"FAIL: {len(bad)} regression{'s' if len(bad) != 1 else ''} ({', '.join(bad)})"
+        if self.undecided:
+            return (f"UNDECIDED: {len(self.undecided)} not decided ("
+                    f"{', '.join(self.undecided)}); no regression found, none ruled out")
+        return "PASS: every benchmark decided, no regression"
 
     def exit_code(self, *, strict: bool = False) -> int:
         """3 on harness errors (never a regression), 1 on regression or violation, 4 on
@@ -72,7 +115,7 @@ class Outcome:
         statuses = {p.status for p in self.parity}
         if Verdict.ERROR in verdicts or Parity.ERROR in statuses:
             return exitcodes.RUNTIME
-        if Verdict.REGRESSION in verdicts or Parity.VIOLATES in statuses:
+        if Verdict.REGRESSION in verdicts or any(p.gating for p in self.parity):
             return exitcodes.CHECK_FAILED
         if strict and (Verdict.INCONCLUSIVE in verdicts or Parity.UNDETERMINED in statuses):
             return exitcodes.INCONCLUSIVE
@@ -80,24 +123,35 @@ class Outcome:
 
 
 def compare_row(js: JobSamples, targets: Targets, alpha: float = 0.05) -> Row:
-    """The verdict of a paired baseline/candidate job."""
-    info = js.job.info
+    """The verdict of a paired baseline/candidate job (``alpha``: this look's error rate)."""
+    info, measure = js.job.info, js.job.measure
     gate = targets.gate_for(info.name, info.gate)
     if js.error is not None:
-        return Row(info.name, info.unit, Verdict.ERROR, gate, note=_first_line(js.error))
+        return Row(info.name, info.unit, Verdict.ERROR, gate, note=_first_line(js.error),
+                   measure=measure)
     x = [p.x for p in js.pairs if p.y is not None]
     y = [p.y for p in js.pairs if p.y is not None]
     if not x:
-        return Row(info.name, info.unit, Verdict.ERROR, gate, note="no samples were taken")
-    est = paired_estimate(x, y, alpha, clusters=[p.round for p in js.pairs if p.y is not None])
+        return Row(info.name, info.unit, Verdict.ERROR, gate, note="no samples were taken",
+                   measure=measure)
+    if measure == "instructions":
+        est = range_estimate(x, y)
+    else:
+        est = paired_estimate(x, y, alpha,
+                              clusters=[p.round for p in js.pairs if p.y is not None])
     gate = effective_gate(gate, info.unit, float(np.median(x)))
     return Row(info.name, info.unit, judge(est, gate, info.direction), gate, est,
-               mad_noise(x, y), mean_change(x, y))
+               mad_noise(x, y), mean_change(x, y), measure=measure)
 
 
-def evaluate_check(result: RunResult, targets: Targets) -> Outcome:
-    """Rows for a paired ``check`` run plus its parity targets."""
-    rows = [compare_row(js, targets) for js in result.jobs
+def evaluate_check(result: RunResult, targets: Targets, alpha: float | None = None) -> Outcome:
+    """Rows for a paired ``check`` run plus its parity targets.
+
+    ``alpha`` is the error rate of the look being judged; by default the run's
+    design's per-look rate, so a stored run is re-judged as it was sampled.
+    """
+    alpha = result.design.look_alpha if alpha is None else alpha
+    rows = [compare_row(js, targets, alpha) for js in result.jobs
             if not js.job.key.startswith((PARITY_PREFIX, SINGLE_PREFIX))]
     rows += [Row(n, "s", Verdict.NEW, targets.gate, note="only in the candidate")
              for n in result.new]
@@ -128,24 +182,35 @@ def evaluate_against(stored: RunResult, fresh: RunResult, targets: Targets) -> O
 
 
 def evaluate_parity(result: RunResult, targets: Targets) -> tuple[ParityRow, ...]:
-    """The status of every parity target from the candidate's samples."""
-    head = result.values("head")
+    """The status of every parity target of the run's suite from the candidate's samples."""
+    head, base = result.values("head"), result.values("base")
     out = []
-    for target in targets.targets:
-        if target.kind == "overhead":
-            out.append(_overhead(result, target))
+    for target in targets.for_suite(result.design.suite).targets:
+        if target.not_run:
+            out.append(ParityRow(target, Parity.NOT_RUN, note=target.not_run))
+        elif target.kind in ("overhead", "ratio"):
+            out.append(_paired_target(result, target))
         elif (error := _error_of(result, target.benchmark)) is not None:
             out.append(ParityRow(target, Parity.ERROR, note=_first_line(error)))
         elif target.benchmark not in head:
             out.append(ParityRow(target, Parity.NOT_RUN,
                                  note=f"{target.benchmark} not in the suite (or not selected)"))
         else:
-            check = absolute_check(head[target.benchmark], target.budget, target.quantile)
-            out.append(ParityRow(target, check.status, check))
+            margin = targets.margin_for(target)
+            check = absolute_check(head[target.benchmark], target.budget, target.quantile,
+                                   bound=target.bound, margin=margin)
+            ref = (absolute_check(base[target.benchmark], target.budget, target.quantile,
+                                  bound=target.bound, margin=margin)
+                   if base.get(target.benchmark) else None)
+            note = ""
+            if check.status is Parity.VIOLATES and ref is not None \
+                    and ref.status is not Parity.MEETS:
+                note = f"baseline {ref.status.value} too: known, not gating"
+            out.append(ParityRow(target, check.status, check, note, ref))
     return tuple(out)
 
 
-def _overhead(result: RunResult, target: Target) -> ParityRow:
+def _paired_target(result: RunResult, target: Target) -> ParityRow:
     js = result.job(PARITY_PREFIX + target.name)
     if js is None:
         return ParityRow(target, Parity.NOT_RUN,
@@ -156,7 +221,9 @@ def _overhead(result: RunResult, target: Target) -> ParityRow:
     x = [p.x for p in js.pairs if p.y is not None]
     y = [p.y for p in js.pairs if p.y is not None]
     rounds = [p.round for p in js.pairs if p.y is not None]
-    check = overhead_check(paired_estimate(x, y, clusters=rounds), target.budget)
+    est = paired_estimate(x, y, clusters=rounds)
+    check = ratio_check(est, target.budget) if target.kind == "ratio" \
+        else overhead_check(est, target.budget)
     return ParityRow(target, check.status, check)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: What a timed benchmark's sample measures. "auto" lets the engine choose (see measures.py).
+MEASURES = ("wall", "cpu", "instructions")
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,7 @@ class BenchInfo:
     direction: str = "lower"
     gate: float | None = None
     pairs_per_round: int | None = None
+    measure: str | None = None  # as the benchmark declared it (None: the engine chooses)
 
     @property
     def timed(self) -> bool:
@@ -30,23 +36,49 @@ class Side:
     path: Path
     ref: str | None = None
     commit: str | None = None
+    python: str | None = None  # the interpreter (environment) its workers run; None: ours
+    versions: Mapping[str, str] = field(default_factory=dict)  # as that interpreter reports
 
 
 @dataclass(frozen=True)
 class Design:
-    """How samples are taken: worker pairs (rounds), pairs per round, order seed."""
+    """How samples are taken: worker pairs (rounds), when to look, the time budget.
 
-    rounds: int = 15
+    Sampling is sequential: every benchmark gets ``rounds`` worker pairs, then
+    the verdicts are looked at; undecided benchmarks get more rounds, looked at
+    again at each point of :meth:`looks` (×1.5 apart), until they are decided,
+    ``max_rounds`` is reached or ``budget_s`` runs out. Each look spends
+    ``alpha / len(looks)`` so the error rate over all looks stays ≤ ``alpha``.
+    """
+
+    rounds: int = 8
     pairs_per_round: int = 4
-    topup_rounds: int = 10
+    max_rounds: int = 40
+    budget_s: float = 150.0  # sampling time budget per suite; 0 = none
     seed: int = 0
     hashseed: int = 0
     inject: float = 0.0
     timeout_s: float = 120.0
     suite: str = "benchmarks"
+    measure: str = "auto"  # force a measure for every timed benchmark, or "auto"
+    instruction_pairs: int = 5  # pairs of instruction counts (they repeat: few suffice)
+    alpha: float = 0.05
+
+    def looks(self) -> tuple[int, ...]:
+        """The round counts at which verdicts are looked at."""
+        out, r = [], max(1, self.rounds)
+        while r < self.max_rounds:
+            out.append(r)
+            r = max(r + 1, math.ceil(r * 1.5))
+        return (*out, max(self.max_rounds, max(1, self.rounds)))
+
+    @property
+    def look_alpha(self) -> float:
+        """The error rate one look may spend (Bonferroni over the looks)."""
+        return self.alpha / len(self.looks())
 
 
-QUICK = Design(rounds=6, pairs_per_round=3, topup_rounds=2)
+QUICK = Design(rounds=8, pairs_per_round=3, max_rounds=16, budget_s=60.0)
 
 
 @dataclass(frozen=True)
@@ -65,6 +97,7 @@ class Job:
     x: Operand
     y: Operand | None
     info: BenchInfo
+    measure: str = "wall"  # what a sample measures (resolved; never "auto")
 
 
 @dataclass(frozen=True)
@@ -85,3 +118,5 @@ class JobSamples:
     loops: int | None = None
     pairs: list[Pair] = field(default_factory=list)
     error: str | None = None
+    spent_s: float = 0.0  # wall time its rounds took (to predict the next round's cost)
+    rounds: int = 0  # rounds it took part in

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,14 @@ WORKER_FILE = Path(_worker_module.__file__).resolve()
 # Run by path through runpy: ``-m`` would resolve ``kaizen_perf`` from the side's
 # directory, which for an old baseline ref may not contain the worker at all.
 _BOOT = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
+# Counting starts switched off: the worker turns it on around each sample only.
+CALLGRIND_ARGS = ("--tool=callgrind", "--collect-atstart=no", "--dump-instr=no",
+                  "--dump-line=no", "--compress-strings=no", "--compress-pos=no")
+
+
+def valgrind() -> str | None:
+    """Where valgrind is (None when it is not installed: instruction counts unavailable)."""
+    return shutil.which("valgrind")
 
 
 def worker_env(side_path: Path, *, hashseed: int,
@@ -37,17 +46,32 @@ class Worker:
     """One spawned worker process for one side."""
 
     def __init__(self, side_path: Path, *, hashseed: int = 0, timeout_s: float = 120.0,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, callgrind: bool = False) -> None:
         self.side_path, self.timeout_s = side_path, timeout_s
         # Closed in close(); a file, not a pipe, so a chatty benchmark can never block.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        cmd = [python, "-c", _BOOT, str(WORKER_FILE)]
+        #: Where the worker's callgrind dumps go (``load`` passes it on); None: native worker.
+        self.callgrind_out: str | None = None
+        self._dumps: str | None = None
+        if callgrind:
+            tool = valgrind()
+            if tool is None:
+                self._stderr.close()
+                msg = ("Instruction counts need valgrind, which is not on PATH. Install it "
+                       "(apt-get install valgrind) or choose --measure cpu.")
+                raise HarnessError(msg)
+            self._dumps = tempfile.mkdtemp(prefix="kaizen-perf-callgrind-")
+            self.callgrind_out = str(Path(self._dumps) / "cg.out")
+            cmd = [tool, *CALLGRIND_ARGS, f"--callgrind-out-file={self.callgrind_out}", *cmd]
         try:
             self._proc = subprocess.Popen(
-                [python, "-c", _BOOT, str(WORKER_FILE)], cwd=side_path,
+                cmd, cwd=side_path,
                 env=worker_env(side_path, hashseed=hashseed), stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
         except OSError as exc:
             self._stderr.close()
+            self._remove_dumps()
             msg = f"Cannot start a benchmark worker in {side_path}: {exc}."
             raise HarnessError(msg) from exc
 
@@ -104,6 +128,11 @@ class Worker:
             if stream is not None and not stream.closed:
                 stream.close()
         self._stderr.close()
+        self._remove_dumps()
+
+    def _remove_dumps(self) -> None:
+        if self._dumps is not None:
+            shutil.rmtree(self._dumps, ignore_errors=True)
 
     def __enter__(self) -> Worker:
         return self

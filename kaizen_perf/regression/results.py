@@ -46,9 +46,12 @@ class RunResult:
         return next((j for j in self.jobs if j.job.key == key), None)
 
     def values(self, side: str) -> dict[str, list[float]]:
-        """Every sample taken on ``side``, by benchmark name (for unpaired comparisons)."""
+        """Every sample taken on ``side``, by benchmark name (for unpaired comparisons and
+        absolute budgets: times and values, never instruction counts)."""
         out: dict[str, list[float]] = {}
         for js in self.jobs:
+            if js.job.measure == "instructions":
+                continue
             for pair in js.pairs:
                 for op, value in ((js.job.x, pair.x), (js.job.y, pair.y)):
                     if op is not None and value is not None and op.side == side:
@@ -91,7 +94,8 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "format": FORMAT, "version": VERSION, "kind": result.kind, "created": result.created,
         "tool_version": __version__, "duration_s": round(result.duration_s, 3),
         "machine": dict(result.machine), "design": dataclasses.asdict(result.design),
-        "sides": [{"label": s.label, "path": str(s.path), "ref": s.ref, "commit": s.commit}
+        "sides": [{"label": s.label, "path": str(s.path), "ref": s.ref, "commit": s.commit,
+                   "python": s.python, "versions": dict(s.versions)}
                   for s in result.sides],
         "new": list(result.new), "missing": list(result.missing),
         "jobs": [_job_dict(js) for js in result.jobs],
@@ -102,7 +106,8 @@ def _job_dict(js: JobSamples) -> dict[str, Any]:
     job = js.job
     return {"key": job.key, "x": dataclasses.asdict(job.x),
             "y": dataclasses.asdict(job.y) if job.y else None,
-            "info": dataclasses.asdict(job.info), "loops": js.loops, "error": js.error,
+            "info": dataclasses.asdict(job.info), "measure": job.measure,
+            "loops": js.loops, "error": js.error,
             "pairs": [[p.round, p.order, p.x, p.y] for p in js.pairs]}
 
 
@@ -142,8 +147,9 @@ def from_dict(data: Any, source: str) -> RunResult:
         raise BaselineError(msg)
     try:
         return RunResult(
-            kind=data["kind"], design=Design(**data["design"]),
-            sides=tuple(Side(s["label"], Path(s["path"]), s.get("ref"), s.get("commit"))
+            kind=data["kind"], design=_design(data["design"]),
+            sides=tuple(Side(s["label"], Path(s["path"]), s.get("ref"), s.get("commit"),
+                             s.get("python"), dict(s.get("versions") or {}))
                         for s in data["sides"]),
             jobs=tuple(_job(j) for j in data["jobs"]), machine=data.get("machine", {}),
             created=data.get("created", ""), duration_s=float(data.get("duration_s", 0)),
@@ -154,9 +160,16 @@ def from_dict(data: Any, source: str) -> RunResult:
         raise BaselineError(msg) from exc
 
 
+def _design(raw: Mapping[str, Any]) -> Design:
+    # Files from before sequential sampling carry "topup_rounds"; unknown keys are dropped.
+    known = {f.name for f in dataclasses.fields(Design)}
+    return Design(**{k: v for k, v in raw.items() if k in known})
+
+
 def _job(raw: Mapping[str, Any]) -> JobSamples:
     job = Job(key=raw["key"], x=Operand(**raw["x"]),
-              y=Operand(**raw["y"]) if raw.get("y") else None, info=BenchInfo(**raw["info"]))
+              y=Operand(**raw["y"]) if raw.get("y") else None, info=BenchInfo(**raw["info"]),
+              measure=str(raw.get("measure") or "wall"))
     pairs = [Pair(int(p[0]), str(p[1]), float(p[2]), None if p[3] is None else float(p[3]))
              for p in raw["pairs"]]
     return JobSamples(job, raw.get("loops"), pairs, raw.get("error"))

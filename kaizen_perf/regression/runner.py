@@ -9,10 +9,12 @@ luck average out instead of biasing one side).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from kaizen_perf.errors import HarnessError
 from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Operand, Pair, Side
@@ -39,31 +41,68 @@ def no_progress(tick: Tick) -> None:
     """The default: report nothing."""
 
 
-WorkerFactory = Callable[[Side, Design], Worker]
+class WorkerFactory(Protocol):
+    """Makes a worker with the side's suite loaded (natively, or under callgrind)."""
+
+    def __call__(self, side: Side, design: Design, *, callgrind: bool = False) -> Worker: ...
 
 
-def spawn(side: Side, design: Design) -> Worker:
+def spawn(side: Side, design: Design, *, callgrind: bool = False) -> Worker:
     """The real worker factory: a fresh process with the side's suite loaded."""
-    worker = Worker(side.path, hashseed=design.hashseed, timeout_s=design.timeout_s)
+    worker = Worker(side.path, hashseed=design.hashseed, timeout_s=design.timeout_s,
+                    python=side.python or sys.executable, callgrind=callgrind)
     try:
-        worker.request("load", suite=design.suite)
+        worker.request("load", suite=design.suite, callgrind_out=worker.callgrind_out)
     except HarnessError:
         worker.close()
         raise
     return worker
 
 
-def discover(sides: Sequence[Side], design: Design) -> dict[str, list[BenchInfo]]:
-    """The benchmarks each side's suite defines (one short-lived worker per side)."""
+#: Distributions whose installed versions each side's interpreter reports.
+DISTRIBUTIONS = ("kailash-kaizen", "kailash", "claude-agent-sdk", "kaizen-perf")
+
+
+def discover(sides: Sequence[Side], design: Design,
+             versions: dict[str, dict[str, str]] | None = None) -> dict[str, list[BenchInfo]]:
+    """The benchmarks each side's suite defines (one short-lived worker per side);
+    ``versions`` receives the package versions each side's interpreter sees."""
     def one(side: Side) -> list[BenchInfo]:
-        with Worker(side.path, hashseed=design.hashseed, timeout_s=design.timeout_s) as w:
-            reply = w.request("load", suite=design.suite)
+        with Worker(side.path, hashseed=design.hashseed, timeout_s=design.timeout_s,
+                    python=side.python or sys.executable) as w:
+            reply = w.request("load", suite=design.suite, versions=list(DISTRIBUTIONS))
+        if versions is not None:
+            versions[side.label] = {str(k): str(v)
+                                    for k, v in dict(reply.get("versions") or {}).items()}
         return [BenchInfo(name=b["name"], unit=b["unit"], direction=b["direction"],
-                          gate=b["gate"], pairs_per_round=b["pairs_per_round"])
+                          gate=b["gate"], pairs_per_round=b["pairs_per_round"],
+                          measure=b.get("measure"))
                 for b in reply["benchmarks"]]
     with ThreadPoolExecutor(max_workers=len(sides), thread_name_prefix="kaizen-perf-spawn") as ex:
         found = list(ex.map(one, sides))
     return {side.label: infos for side, infos in zip(sides, found, strict=True)}
+
+
+def probe(side: Side, design: Design, names: Sequence[str],
+          factory: WorkerFactory = spawn) -> dict[str, dict[str, Any]]:
+    """How each benchmark spends its time on ``side`` (one worker), to choose measures.
+
+    A benchmark that fails here gets no hints; its error shows when it is sampled.
+    """
+    if not names:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    worker = factory(side, design)
+    try:
+        for name in names:
+            try:
+                out[name] = dict(worker.request("probe", name=name)["hints"])
+            except HarnessError:
+                worker.close()
+                worker = factory(side, design)
+    finally:
+        worker.close()
+    return out
 
 
 def run_rounds(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
@@ -87,23 +126,56 @@ def run_rounds(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
             for job in order:
                 js = samples[job.key]
                 if js.error is None:
+                    started = time.monotonic()
                     workers = _job_round(job, js, workers, r, sides, design, rng, factory)
+                    js.spent_s += time.monotonic() - started
+                    js.rounds += 1
                 done += 1
                 progress(Tick(first_round, job.key, done, total))
         finally:
             _close_all(workers)
 
 
+def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
+                samples: dict[str, JobSamples], *, rng: random.Random,
+                progress: Progress = no_progress, factory: WorkerFactory = spawn) -> None:
+    """Instruction counts: one callgrind worker per side, ``instruction_pairs`` pairs per job.
+
+    Counts repeat almost exactly whatever else runs, so one worker pair and a
+    few pairs decide; recycling workers would only pay valgrind's start-up again.
+    """
+    if not jobs:
+        return
+    for job in jobs:
+        samples.setdefault(job.key, JobSamples(job))
+    labels = sorted({op.side for job in jobs for op in _operands(job)})
+    workers = _spawn_all(labels, sides, design, factory, callgrind=True)
+    design_n = replace(design, pairs_per_round=design.instruction_pairs)
+    try:
+        order = list(jobs)
+        rng.shuffle(order)
+        for done, job in enumerate(order, 1):
+            js = samples[job.key]
+            started = time.monotonic()
+            workers = _job_round(job, js, workers, 0, sides, design_n, rng, factory,
+                                 callgrind=True)
+            js.spent_s += time.monotonic() - started
+            js.rounds += 1
+            progress(Tick(-1, job.key, done, len(order)))
+    finally:
+        _close_all(workers)
+
+
 def _job_round(job: Job, js: JobSamples, workers: dict[str, Worker], r: int,
                sides: Mapping[str, Side], design: Design, rng: random.Random,
-               factory: WorkerFactory) -> dict[str, Worker]:
+               factory: WorkerFactory, *, callgrind: bool = False) -> dict[str, Worker]:
     try:
         sample_job(job, js, workers, r, design, rng)
     except HarnessError as exc:
         js.error = str(exc)
         # The failing worker may be dead or poisoned; the rest of the round gets new ones.
         _close_all(workers)
-        return _spawn_all(sorted(workers), sides, design, factory)
+        return _spawn_all(sorted(workers), sides, design, factory, callgrind=callgrind)
     return workers
 
 
@@ -117,7 +189,9 @@ def sample_job(job: Job, js: JobSamples, workers: Mapping[str, Worker], r: int,
     # One discarded pair first: whichever side warmed up last would otherwise start
     # with hotter caches, a bias of a few % that pair order alone does not cancel.
     _take_pair(job, js, workers, r, design, rng, keep=False)
-    for _ in range(job.info.pairs_per_round or design.pairs_per_round):
+    pairs = design.pairs_per_round if job.measure == "instructions" else (
+        job.info.pairs_per_round or design.pairs_per_round)
+    for _ in range(pairs):
         _take_pair(job, js, workers, r, design, rng)
 
 
@@ -128,7 +202,8 @@ def _prepare(job: Job, js: JobSamples, workers: Mapping[str, Worker],
         rng.shuffle(ops)  # after the first round, warm-up order is random too
     for op in ops:
         # The first preparation fixes the loop count for the whole run, both sides alike.
-        reply = workers[op.side].request("prepare", name=op.bench, loops=js.loops)
+        reply = workers[op.side].request("prepare", name=op.bench, loops=js.loops,
+                                         measure=job.measure)
         js.loops = int(reply["loops"]) if js.loops is None else js.loops
 
 
@@ -139,15 +214,16 @@ def _take_pair(job: Job, js: JobSamples, workers: Mapping[str, Worker], r: int,
     for which in order:
         op = job.x if which == "x" else job.y
         if op is not None:
-            values[which] = _sample(workers[op.side], op, js.loops or 1, design)
+            values[which] = _sample(workers[op.side], op, js.loops or 1, design, job.measure)
     if keep:
         js.pairs.append(Pair(r, order if job.y is not None else "x", values["x"],
                              values.get("y")))
 
 
-def _sample(worker: Worker, op: Operand, loops: int, design: Design) -> float:
+def _sample(worker: Worker, op: Operand, loops: int, design: Design, measure: str) -> float:
     inject = design.inject if op.side == "head" else 0.0
-    return float(worker.request("sample", name=op.bench, loops=loops, inject=inject)["value"])
+    reply = worker.request("sample", name=op.bench, loops=loops, inject=inject, measure=measure)
+    return float(reply["value"])
 
 
 def _operands(job: Job) -> Iterable[Operand]:
@@ -157,11 +233,12 @@ def _operands(job: Job) -> Iterable[Operand]:
 
 
 def _spawn_all(labels: Sequence[str], sides: Mapping[str, Side], design: Design,
-               factory: WorkerFactory) -> dict[str, Worker]:
+               factory: WorkerFactory, *, callgrind: bool = False) -> dict[str, Worker]:
     # Both sides start at once: on two cores this halves the spawn cost of a round.
     with ThreadPoolExecutor(max_workers=max(1, len(labels)),
                             thread_name_prefix="kaizen-perf-spawn") as ex:
-        futures = {label: ex.submit(factory, sides[label], design) for label in labels}
+        futures = {label: ex.submit(factory, sides[label], design, callgrind=callgrind)
+                   for label in labels}
     workers: dict[str, Worker] = {}
     errors = []
     for label, fut in futures.items():

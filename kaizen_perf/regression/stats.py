@@ -29,6 +29,8 @@ class Estimate:
     n: int
     win_rate: float  # fraction of pairs where y > x
     mde: float  # smallest change (fraction) this noise lets us detect with ~90 % power
+    method: str = "sign test"  # how the interval was made, for reports to say
+    coverage: float = 0.95  # its (at least) two-sided coverage; 0 when unbounded
 
     @property
     def change(self) -> float:
@@ -80,14 +82,48 @@ def paired_estimate(x: Sequence[float], y: Sequence[float], alpha: float = 0.05,
     d = np.sort(raw)
     n = int(d.size)
     if n == 0:
-        return Estimate(1.0, 0.0, math.inf, 0, 0.0, math.inf)
+        return Estimate(1.0, 0.0, math.inf, 0, 0.0, math.inf, "no pairs", 0.0)
     low, high = _sign_interval(d, alpha)
+    k = sign_test_rank(n, alpha)
+    cover = coverage(n, k) if k else 0.0
+    method = f"sign test over {n} pairs"
     if clusters is not None:
         c_low, c_high = cluster_interval(raw, clusters, alpha)
         low, high = min(low, c_low), max(high, c_high)
+        m = len(set(clusters))
+        kc = sign_test_rank(m, alpha)
+        cover = min(cover, coverage(m, kc)) if kc else 0.0
+        # k = 1 is the whole range of the worker-pair medians: say so, it is no narrower.
+        method = (f"min–max of {m} worker-pair medians" if kc == 1 else
+                  f"sign test over {m} worker pairs" if kc else
+                  f"unbounded: {m} worker pairs are too few")
     mid = float(np.median(d))
     return Estimate(ratio=math.exp(mid), low=_exp(low), high=_exp(high), n=n,
-                    win_rate=float(np.mean(d > 0)), mde=_mde(low, high, alpha))
+                    win_rate=float(np.mean(d > 0)), mde=_mde(low, high, alpha),
+                    method=method, coverage=cover)
+
+
+def range_estimate(x: Sequence[float], y: Sequence[float]) -> Estimate:
+    """For counts that repeat (instructions): the ratio of each side's steady count.
+
+    A count is exact except for occasional extra work (a garbage collection, the
+    interpreter re-specialising bytecode) that only ever adds instructions, so
+    each side's minimum is its steady count. The interval reaches from the
+    ratio of minima to each side's median: degenerate when most pairs agree,
+    wide when the extra work is common.
+    """
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    d = log_ratios(x, y)
+    if d.size == 0:
+        return Estimate(1.0, 0.0, math.inf, 0, 0.0, math.inf, "no pairs", 0.0)
+    x_min, y_min = float(np.min(xa)), float(np.min(ya))
+    x_med, y_med = float(np.median(xa)), float(np.median(ya))
+    ratio = y_min / x_min
+    low, high = min(ratio, y_min / x_med), max(ratio, y_med / x_min)
+    return Estimate(ratio=ratio, low=low, high=high, n=int(d.size),
+                    win_rate=float(np.mean(d > 0)), mde=math.log(high / low),
+                    method=f"steady counts of {d.size} instruction-count pairs",
+                    coverage=1.0)
 
 
 def _sign_interval(d_sorted: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -154,7 +190,7 @@ def unpaired_estimate(x: Sequence[float], y: Sequence[float], alpha: float = 0.0
     """Ratio of medians with a percentile-bootstrap interval, for unpaired stored runs."""
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if xa.size == 0 or ya.size == 0:
-        return Estimate(1.0, 0.0, math.inf, 0, 0.0, math.inf)
+        return Estimate(1.0, 0.0, math.inf, 0, 0.0, math.inf, "no samples", 0.0)
     rng = np.random.default_rng(seed)
     bx = np.median(rng.choice(xa, (resamples, xa.size)), axis=1)
     by = np.median(rng.choice(ya, (resamples, ya.size)), axis=1)
@@ -163,7 +199,8 @@ def unpaired_estimate(x: Sequence[float], y: Sequence[float], alpha: float = 0.0
     ratio = float(np.median(ya) / np.median(xa))
     win = float(np.mean(ya[:, None] > xa[None, :]))
     return Estimate(ratio, math.exp(low), math.exp(high), int(min(xa.size, ya.size)), win,
-                    _mde(float(low), float(high), alpha))
+                    _mde(float(low), float(high), alpha),
+                    "bootstrap of medians, unpaired", 1 - alpha)
 
 
 def mean_change(x: Sequence[float], y: Sequence[float]) -> float:

@@ -15,8 +15,9 @@ from kaizen_perf.cli.main import main
 from tests.helpers import need
 from tests.regression.tinyproject import make_project
 
-# Six worker pairs: the fewest for which the per-worker-pair interval is bounded.
-FAST = ["--rounds", "6", "--seed", "1", "--no-progress"]
+# Eight worker pairs, one look: the fewest for which the per-worker-pair interval is bounded
+# at 95 %; CPU time, so the timed path (rounds, pair order) is what these tests exercise.
+FAST = ["--rounds", "8", "--max-rounds", "8", "--seed", "1", "--no-progress", "--measure", "cpu"]
 
 
 @pytest.fixture
@@ -40,8 +41,9 @@ def test_check_flags_an_injected_slowdown_and_keeps_raw_samples(
     assert rows["bench_tiny.bench_size"]["verdict"] == "PASS"
     saved = json.loads(res.read_text())
     work = next(j for j in saved["jobs"] if j["key"] == "bench_tiny.bench_work")
-    assert len(work["pairs"]) >= 12 and {p[1] for p in work["pairs"]} == {"xy", "yx"}
-    assert len({p[0] for p in work["pairs"]}) >= 6  # several worker pairs (rounds)
+    assert len(work["pairs"]) >= 16 and {p[1] for p in work["pairs"]} == {"xy", "yx"}
+    assert len({p[0] for p in work["pairs"]}) >= 8  # several worker pairs (rounds)
+    assert work["measure"] == "cpu" and rows["bench_tiny.bench_work"]["measure"] == "cpu"
     code = main(["check", "--base", str(base), "--head", str(head), *FAST, "--format", "junit",
                  "--out", str(junit)])
     assert code == 1 and ET.parse(junit).getroot().get("failures") == "1"

@@ -15,8 +15,11 @@ from kaizen_perf.regression.verdicts import BoundCheck, Parity, Verdict
 
 OUTCOME = Outcome(
     rows=(Row("b.bench_slow", "s", Verdict.REGRESSION, 0.03,
-              Estimate(1.08, 1.06, 1.10, 60, 0.95, 0.012), 0.02, 0.079),
-          Row("b.bench_ok", "s", Verdict.PASS, 0.03, Estimate(1.0, 0.99, 1.01, 60, 0.5, 0.01)),
+              Estimate(1.08, 1.06, 1.10, 60, 0.95, 0.012, "sign test over 15 worker pairs",
+                       0.965), 0.02, 0.079, measure="cpu"),
+          Row("b.bench_ok", "s", Verdict.PASS, 0.03,
+              Estimate(1.0, 0.99, 1.01, 60, 0.5, 0.01, "min–max of 8 worker-pair medians",
+                       0.992), measure="wall"),
           Row("b.bench_boom", "s", Verdict.ERROR, 0.03, note="ZeroDivisionError: boom")),
     parity=(ParityRow(Target("export", "absolute", "b.bench_ok", 1.0), Parity.MEETS,
                       BoundCheck(0.05, 0.049, 0.052, 1.0)),
@@ -27,8 +30,19 @@ OUTCOME = Outcome(
 def test_markdown_shows_ratio_interval_verdict_and_mde() -> None:
     """The PR comment has one row per benchmark with change, CI, MDE and verdict."""
     md = reports.render_markdown(OUTCOME)
-    assert "| b.bench_slow | REGRESSION | +8.0% | [+6.0%, +10.0%] | 1.2% | 60 |" in md
+    assert "| b.bench_slow | REGRESSION | cpu | +8.0% | [+6.0%, +10.0%] | 1.2% | 60 |" in md
     assert "| export | absolute | 1 s | 50 ms |" in md and "1 REGRESSION" in md
+
+
+def test_reports_name_the_measure_the_interval_method_and_one_overall_verdict() -> None:
+    """A PASS reads as a one-sided bound, each interval says how it was made, one verdict leads."""
+    md = reports.render_markdown(OUTCOME)
+    assert "| b.bench_ok | PASS | wall | +0.0% | ≤ +1.0% (one-sided) |" in md
+    assert "interval: min–max of 8 worker-pair medians, ≥ 99.2% coverage (b.bench_ok)" in md
+    assert md.splitlines()[2] == "**ERROR: the harness failed; nothing was judged a regression**"
+    doc = json.loads(reports.render_json(OUTCOME))
+    assert doc["benchmarks"][0]["measure"] == "cpu"
+    assert doc["benchmarks"][0]["interval"] == "sign test over 15 worker pairs"
 
 
 def test_json_report_carries_the_exit_code_and_pytest_rule_input() -> None:

@@ -1,0 +1,87 @@
+"""Which measure a benchmark's samples use: wall time, CPU time or instruction counts.
+
+Wall time on a shared 2-core machine swings by tens of % with the load; the CPU
+time of the process (every thread) moves much less, and callgrind's instruction
+counts repeat almost exactly whatever else runs. A benchmark may declare its
+measure (``@benchmark(measure="cpu")``); otherwise the engine decides once per
+run from a probe of the benchmark on the baseline:
+
+* it **waits** (sleeps, fsyncs, waits for another thread: the calling thread
+  gives up the CPU at least once per 10 ms) → ``wall``: waiting is the point;
+* it is a CPU-bound **micro-benchmark** (≤ 10 ms of CPU per call, ≥ 90 % of it
+  on the calling thread, ≤ 20 % in the kernel) and valgrind is installed →
+  ``instructions``: callgrind sees user-space instructions only, and other
+  threads' work is scheduling-dependent;
+* otherwise → ``cpu``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kaizen_perf.errors import ConfigError
+from kaizen_perf.regression.model import MEASURES, BenchInfo
+
+WAIT_SWITCHES_PER_10MS = 1.0  # voluntary switches of the calling thread that mean "it waits"
+MICRO_CPU_S = 0.010
+MIN_THREAD_SHARE = 0.9
+MAX_SYSTEM_SHARE = 0.2
+#: Absolute targets budget seconds: a benchmark counted in instructions is timed in CPU.
+TIME_MEASURES = ("wall", "cpu")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The measure of one benchmark and why it was chosen."""
+
+    measure: str
+    why: str
+
+
+def check_forced(measure: str, callgrind: bool) -> None:
+    """A usage error for ``--measure`` values that cannot work here."""
+    if measure != "auto" and measure not in MEASURES:
+        msg = f"--measure {measure!r} is not one of auto, {', '.join(MEASURES)}."
+        raise ConfigError(msg)
+    if measure == "instructions" and not callgrind:
+        msg = ("--measure instructions needs valgrind on PATH (apt-get install valgrind); "
+               "use --measure cpu on this machine.")
+        raise ConfigError(msg)
+
+
+def choose(info: BenchInfo, hints: Mapping[str, Any] | None, *, forced: str = "auto",
+           callgrind: bool = True) -> Choice:
+    """The measure for ``info``: forced, declared, or chosen from the probe ``hints``."""
+    if not info.timed:
+        return Choice("value", f"returns a value ({info.unit})")
+    if forced != "auto":
+        return Choice(forced, "--measure")
+    declared = info.measure
+    if declared is not None and declared != "auto":
+        if declared == "instructions" and not callgrind:
+            return Choice("cpu", "declared instructions, but valgrind is not installed")
+        return Choice(declared, "declared by the benchmark")
+    if not hints:
+        return Choice("cpu", "no probe (the benchmark failed to run); CPU time")
+    switches = float(hints.get("switches_per_10ms", 0.0))
+    if switches >= WAIT_SWITCHES_PER_10MS:
+        return Choice("wall", f"waits ({switches:.1f} voluntary switches per 10 ms)")
+    cpu_s = float(hints.get("cpu_call_s", hints.get("call_s", 1.0)))
+    thread = float(hints.get("thread_share", 1.0))
+    system = float(hints.get("system_share", 0.0))
+    if not callgrind:
+        return Choice("cpu", "CPU-bound (valgrind not installed for instruction counts)")
+    if cpu_s > MICRO_CPU_S:
+        return Choice("cpu", f"CPU-bound, {cpu_s * 1e3:.0f} ms per call (too long to count)")
+    if thread < MIN_THREAD_SHARE:
+        return Choice("cpu", f"CPU-bound, {1 - thread:.0%} of the CPU on other threads")
+    if system > MAX_SYSTEM_SHARE:
+        return Choice("cpu", f"CPU-bound, {system:.0%} in the kernel (not counted by callgrind)")
+    return Choice("instructions", "CPU-bound micro-benchmark")
+
+
+def time_measure(measure: str) -> str:
+    """The clock an absolute (seconds) target of this benchmark is judged in."""
+    return measure if measure in TIME_MEASURES else "cpu"

@@ -1,0 +1,205 @@
+"""Sample until decided: measures chosen once, then rounds until every verdict is in.
+
+Instruction-count jobs are counted first in one callgrind worker pair (counts
+repeat, so a few pairs decide). Timed jobs then get rounds of recycled worker
+pairs; verdicts are looked at on the schedule of :meth:`Design.looks`, each
+look at ``alpha / len(looks)`` (so all looks together keep the false-alarm
+rate ≤ alpha), and only undecided jobs get more rounds. Sampling stops when
+everything is decided, at the last look, or before a round that would not fit
+in the time budget; the report says which, per undecided benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+from kaizen_perf.errors import ConfigError
+from kaizen_perf.regression import measures as measures_mod
+from kaizen_perf.regression.evaluate import PARITY_PREFIX, SINGLE_PREFIX, Outcome, evaluate_check
+from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Side
+from kaizen_perf.regression.protocol import valgrind
+from kaizen_perf.regression.results import RunResult
+from kaizen_perf.regression.runner import (
+    Progress,
+    WorkerFactory,
+    no_progress,
+    probe,
+    run_counted,
+    run_rounds,
+    spawn,
+)
+from kaizen_perf.regression.targets import Targets
+from kaizen_perf.regression.verdicts import Parity, Verdict
+
+SPAWN_S = 2.0  # a round's worker start-up, guessed into the cost of the next round
+FIRST_ROUND_S = 1.0  # per job, before a round of it was measured
+MDE_WARN = 3.0  # warn when the smallest detectable change is this many times the gate
+
+Select = Callable[[Sequence[BenchInfo], Sequence[str]], list[BenchInfo]]
+
+
+def choose_measures(found: Mapping[str, Sequence[BenchInfo]], sides: Mapping[str, Side],
+                    design: Design, targets: Targets, patterns: Sequence[str],
+                    select: Select, *, factory: WorkerFactory = spawn,
+                    callgrind: bool | None = None) -> dict[str, measures_mod.Choice]:
+    """The measure of every selected benchmark and every parity reference.
+
+    Benchmarks that neither declare a measure nor are forced by ``--measure`` are
+    probed once, on the baseline when it has them (else on the candidate).
+    """
+    can_count = valgrind() is not None if callgrind is None else callgrind
+    measures_mod.check_forced(design.measure, can_count)
+    head = {i.name: i for i in found["head"]}
+    wanted = {i.name for i in select(found["head"], patterns)}
+    wanted |= {t.reference for t in targets.targets
+               if t.benchmark in wanted and t.reference in head}
+    in_base = {i.name for i in found.get("base", ())}
+    auto = [n for n in sorted(wanted) if head[n].timed and design.measure == "auto"
+            and head[n].measure in (None, "auto")]
+    hints: dict[str, dict[str, object]] = {}
+    for label in ("base", "head"):
+        names = [n for n in auto if (n in in_base) == (label == "base")]
+        if names and label in sides:
+            hints |= probe(sides[label], design, names, factory)
+    return {n: measures_mod.choose(head[n], hints.get(n), forced=design.measure,
+                                   callgrind=can_count) for n in sorted(wanted)}
+
+
+def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
+                         targets: Targets, result_of: Callable[[Mapping[str, JobSamples]],
+                                                               RunResult], *,
+                         start: float, progress: Progress = no_progress,
+                         factory: WorkerFactory = spawn,
+                         clock: Callable[[], float] = time.monotonic,
+                         ) -> tuple[RunResult, Outcome]:
+    """Sample ``jobs`` until decided, the last look or the budget; the final outcome."""
+    rng = random.Random(design.seed)
+    samples: dict[str, JobSamples] = {}
+    counted = [j for j in jobs if j.measure == "instructions"]
+    run_counted(counted, sides, design, samples, rng=rng, progress=progress, factory=factory)
+    pending = [j for j in jobs if j.measure != "instructions"]
+    for job in pending:
+        samples.setdefault(job.key, JobSamples(job))
+    done, stop = 0, ""
+
+    def now() -> tuple[RunResult, Outcome]:
+        result = result_of(samples)
+        return result, evaluate_check(result, targets, alpha=design.look_alpha)
+
+    looks = design.looks()
+    for look in looks:
+        while done < look and pending:
+            if design.budget_s > 0 and \
+                    clock() - start + round_cost(pending, samples) > design.budget_s:
+                stop = (f"the time budget ({design.budget_s:.0f} s) ran out after {done} "
+                        f"round{'' if done == 1 else 's'}")
+                break
+            run_rounds(pending, sides, design, samples, rounds=1, first_round=done, rng=rng,
+                       progress=progress, factory=factory)
+            done += 1
+        result, outcome = now()
+        pending = unclear(pending, outcome)
+        if stop or not pending:
+            break
+    else:
+        stop = f"the last look ({looks[-1]} rounds) was reached"
+    result, outcome = now()
+    return result, explain(outcome, stop)
+
+
+def round_cost(jobs: Sequence[Job], samples: Mapping[str, JobSamples]) -> float:
+    """The predicted wall time of one more round of ``jobs`` (as measured so far)."""
+    cost = SPAWN_S
+    for job in jobs:
+        js = samples.get(job.key)
+        cost += js.spent_s / js.rounds if js is not None and js.rounds else FIRST_ROUND_S
+    return cost
+
+
+def unclear(jobs: Sequence[Job], outcome: Outcome) -> list[Job]:
+    """The jobs whose verdict (or parity status) is still open."""
+    names = {r.name for r in outcome.rows if r.verdict is Verdict.INCONCLUSIVE}
+    for p in outcome.parity:
+        if p.status is Parity.UNDETERMINED:
+            names |= {PARITY_PREFIX + p.target.name, SINGLE_PREFIX + p.target.benchmark,
+                      p.target.benchmark}
+    return [j for j in jobs if j.key in names and j.measure != "instructions"]
+
+
+def explain(outcome: Outcome, stop: str) -> Outcome:
+    """Say why each undecided row stayed undecided, and warn when the MDE dwarfs the gate."""
+    rows = []
+    for row in outcome.rows:
+        why = [row.note] if row.note else []
+        est = row.estimate
+        if row.verdict is Verdict.INCONCLUSIVE:
+            why.append(f"undecided: {stop or 'sampling stopped'}")
+            if est is not None and not math.isfinite(est.mde):
+                why.append("too few worker pairs for a bounded interval")
+        if est is not None and row.verdict in (Verdict.INCONCLUSIVE, Verdict.PASS) \
+                and math.isfinite(est.mde) and est.mde > MDE_WARN * row.gate:
+            why.append(f"could only detect changes of {est.mde:.0%} or more "
+                       f"({est.mde / row.gate:.0f}× the {row.gate:.0%} gate)")
+        rows.append(replace(row, note="; ".join(why)))
+    parity = tuple(
+        replace(p, note="; ".join(n for n in (p.note, f"undetermined: {stop}") if n))
+        if p.status is Parity.UNDETERMINED and stop else p for p in outcome.parity)
+    return replace(outcome, rows=tuple(rows), parity=parity, stopped=stop)
+
+
+def parse_duration(value: str) -> float:
+    """``180``, ``180s``, ``3m`` or ``0`` (no budget) → seconds."""
+    raw = value.strip().lower()
+    scale = 60.0 if raw.endswith("m") else 1.0
+    try:
+        seconds = float(raw.rstrip("ms")) * scale
+    except ValueError as exc:
+        msg = f"--budget {value!r} is not a duration; write 180, 180s or 3m (0: no budget)."
+        raise ConfigError(msg) from exc
+    if seconds < 0 or not math.isfinite(seconds):
+        msg = f"--budget {value!r} must be a positive duration (0: no budget)."
+        raise ConfigError(msg)
+    return seconds
+
+
+def process_age(clock: Callable[[], float] = time.time) -> float:
+    """Seconds since this process started (interpreter start-up and imports included)."""
+    try:
+        import psutil
+
+        return max(0.0, clock() - psutil.Process().create_time())
+    except (ImportError, OSError):
+        return 0.0
+
+
+def undecided_warnings(outcome: Outcome, env: Mapping[str, str]) -> list[str]:
+    """Loud lines for stderr when something stayed undecided (exit 0 without --strict).
+
+    Under GitHub Actions each line is also a ``::warning`` annotation, so an
+    undecided check shows on the pull request instead of passing unnoticed.
+    """
+    if not outcome.undecided:
+        return []
+    lines = [f"WARNING: {outcome.summary()}.",
+             f"WARNING: sampling stopped because {outcome.stopped or 'it was told to'}; "
+             "a green exit here is NOT evidence of no regression.",
+             "WARNING: give it more time (--budget), use a steadier measure (--measure cpu or "
+             "instructions), or fail on this with --strict (exit 4)."]
+    if env.get("GITHUB_ACTIONS") == "true":
+        lines.insert(0, f"::warning title=kaizen-perf check undecided::{outcome.summary()}")
+    return lines
+
+
+def with_options(design: Design, *, budget: str | None = None, measure: str = "auto",
+                 max_rounds: int | None = None) -> Design:
+    """The design with ``check``'s sequential options applied."""
+    changes: dict[str, object] = {"measure": measure}
+    if budget is not None:
+        changes["budget_s"] = parse_duration(budget)
+    if max_rounds is not None:
+        changes["max_rounds"] = max_rounds
+    return replace(design, **changes)  # type: ignore[arg-type]
