@@ -22,12 +22,19 @@ import claude_agent_sdk as sdk
 import pytest
 
 from kaizen_perf import Monitor
-from kaizen_perf.events import ApiCallEvent, PermissionEvent, ToolEvent
+from kaizen_perf.events import ApiCallEvent, PermissionEvent, TaskEvent, ToolEvent
 from kaizen_perf.integrations import claude_agent_sdk as kp
 from kaizen_perf.testing import capture_events
 from tests.helpers import free_port, need
 from tests.integrations import sdk_scenarios as sc
-from tests.integrations.anthropic_sse_server import AnthropicServer, Tokens, Truth, text, tool_use
+from tests.integrations.anthropic_sse_server import (
+    AnthropicServer,
+    Tokens,
+    Truth,
+    error,
+    text,
+    tool_use,
+)
 from tests.unit.metrics_util import value
 
 pytestmark = pytest.mark.e2e
@@ -155,3 +162,30 @@ def scrape_when_done(port: int, result: Path, runner: subprocess.Popen[str]) -> 
                  task_type="claude_agent_sdk.query", complexity="unknown", status="ok"):
             return text
     return text
+
+
+def test_a_request_the_cli_gives_up_on_is_every_attempt_failed(server: AnthropicServer,
+                                                               tmp_path: Path) -> None:
+    """When retries run out, each attempt is an error with its status and no call is answered."""
+    mon = Monitor("sdk", environ={})
+    server.reset()
+    server.script(error(529), error(529))
+    env = {**sc.cli_env(server, tmp_path), "CLAUDE_CODE_MAX_RETRIES": "1"}
+
+    async def body() -> None:
+        options = sdk.ClaudeAgentOptions(env=env, cwd=str(tmp_path))
+        with pytest.raises(Exception, match="529"):  # the SDK raises on the error result
+            async for _ in sdk.query(prompt="hello", options=options):
+                pass
+
+    kp.instrument(mon)
+    try:
+        with capture_events(mon) as events:
+            asyncio.run(body())
+    finally:
+        kp.uninstrument()
+        mon.shutdown(2.0)
+    assert server.reset().errors == [529, 529]
+    assert [(e.error, e.status_code) for e in events if isinstance(e, ApiCallEvent)] == \
+        [("overloaded", 529), ("server_error", 529)]
+    assert [e.error for e in events if isinstance(e, TaskEvent)] == ["error"]

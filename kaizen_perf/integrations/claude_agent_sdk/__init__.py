@@ -49,10 +49,10 @@ from kaizen_perf.integrations.claude_agent_sdk._auto import (
     is_instrumented,
     uninstrument,
 )
-from kaizen_perf.integrations.claude_agent_sdk._observer import (
+from kaizen_perf.integrations.claude_agent_sdk._observer import SdkObserver
+from kaizen_perf.integrations.claude_agent_sdk._results import (
     PermissionDenied,
     QueryResult,
-    SdkObserver,
     ToolUnfinished,
     ToolUseFailure,
 )

@@ -25,49 +25,17 @@ from typing import Any
 from kaizen_perf.integrations._calls import Usage, _log, as_int
 from kaizen_perf.integrations.claude_agent_sdk import _usage as u
 from kaizen_perf.integrations.claude_agent_sdk._parsed import to_raw
+from kaizen_perf.integrations.claude_agent_sdk._results import (
+    PermissionDenied,
+    QueryResult,
+    ToolUnfinished,
+    ToolUseFailure,
+)
 from kaizen_perf.monitor import Monitor, get_monitor
 
 PROVIDER = "anthropic"
 TASK_TYPE = "claude_agent_sdk.query"
 _MAX = 10_000  # bound on every per-id table (a message that never comes is forgotten)
-
-
-class ToolUseFailure(Exception):
-    """The error name of a tool call whose result came back with ``is_error``."""
-
-
-class PermissionDenied(Exception):
-    """The error name of a tool call that was denied before it ran."""
-
-
-class ToolUnfinished(Exception):
-    """The error name of a tool call still open when its query ended."""
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """One query (one ``ResultMessage``): how it ended, and its cost by the SDK and by us.
-
-    Figures are for this query alone, also in a ``ClaudeSDKClient`` session, where the
-    SDK's ``total_cost_usd`` and ``model_usage`` are running totals.
-    """
-
-    session_id: str
-    subtype: str
-    is_error: bool
-    num_turns: int
-    duration_s: float
-    duration_api_s: float
-    sdk_cost_usd: float | None  #: the SDK's own price table, this query's share
-    cost_usd: float | None  #: kaizen-perf's prices; None if a model is unpriced
-    llm_calls: int = 0
-    model_usage: dict[str, Usage] = field(default_factory=dict)
-    subagents: int = 0
-
-    @property
-    def budget_exceeded(self) -> bool:
-        """The run was stopped by ``max_budget_usd``."""
-        return self.subtype == "error_max_budget_usd"
 
 
 @dataclass
@@ -260,6 +228,9 @@ class SdkObserver:
         for block in message.get("content") or ():
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 self._tool_start(msg, str(block.get("id") or ""), block.get("name"))
+        if msg.get("error") or message.get("model") == "<synthetic>":
+            self._gave_up(msg)
+            return
         message_id = message.get("id")
         if not message_id or message_id in self._seen:
             return  # streamed (recorded at message_stop), or a parallel tool call's repeat
@@ -269,6 +240,17 @@ class SdkObserver:
         s.pending.append(_Pending(str(message.get("model") or s.model),
                                   u.from_api(message.get("usage")),
                                   0.0 if started is None else now - started))
+
+    def _gave_up(self, msg: dict[str, Any]) -> None:
+        """The CLI's own message for a request it stopped retrying: the last failed attempt."""
+        if not msg.get("error"):
+            return  # a synthetic message that stands for no request
+        s, now = self._session(msg), self._clock()
+        started = s.requesting_at if s.requesting_at is not None else now
+        s.requesting_at = None
+        status = as_int(msg.get("api_error_status")) or None
+        self._record(s, s.model or "unknown", {}, now - started, error=str(msg["error"]),
+                     status=status)
 
     def _tool_start(self, msg: dict[str, Any], tool_use_id: str, name: object) -> None:
         if not tool_use_id or tool_use_id in self._tools or not isinstance(name, str) or not name:

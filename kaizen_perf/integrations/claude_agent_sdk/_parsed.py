@@ -28,7 +28,7 @@ def _stream(m: Any) -> dict[str, Any]:
 def _assistant(m: Any) -> dict[str, Any]:
     blocks = [{"type": "tool_use", "id": b.id, "name": b.name}
               for b in m.content if type(b).__name__ == "ToolUseBlock"]
-    return {"type": "assistant", "session_id": m.session_id,
+    return {"type": "assistant", "session_id": m.session_id, "error": m.error,
             "parent_tool_use_id": m.parent_tool_use_id,
             "message": {"id": m.message_id, "model": m.model, "usage": m.usage,
                         "content": blocks}}
