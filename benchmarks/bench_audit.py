@@ -43,13 +43,13 @@ def _close(trail: Any, tmp: str) -> None:
 
 
 # fsync latency swings by tens of % on shared disks: a 10 % gate keeps the verdicts useful.
-@benchmark(gate=0.10)
+@benchmark(gate=0.10, measure="wall")
 def bench_audit_append() -> None:
     """One writer: the latency of one durable entry."""
     _trail().record("tool_execute", DETAILS, user_id="u1")
 
 
-@benchmark(ops=WRITERS, gate=0.10)
+@benchmark(ops=WRITERS, gate=0.10, measure="wall")
 def bench_audit_append_16_writers() -> None:
     """Sixteen concurrent writers, one entry each (group commit shares the fsync); per entry."""
     trail = _trail()

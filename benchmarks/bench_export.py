@@ -19,7 +19,7 @@ def _fill() -> None:
     _MON.append(mon)
 
 
-@benchmark(setup=_fill, pairs_per_round=2)
+@benchmark(setup=_fill, pairs_per_round=2, measure="cpu")
 def bench_export_at_caps() -> None:
     """``mon.export_metrics()`` with 10,000 tool series (the default cap)."""
     _MON[0].export_metrics()

@@ -28,7 +28,7 @@ def _discard(mon: kaizen_perf.Monitor) -> None:
     mon.pipeline.buffer.clear()
 
 
-@benchmark(ops=OPS)
+@benchmark(ops=OPS, measure="instructions")
 def bench_tool() -> None:
     """``with mon.tool("x"): pass`` — the most frequent hook."""
     mon = _mon()
@@ -39,7 +39,7 @@ def bench_tool() -> None:
     _discard(mon)
 
 
-@benchmark(ops=OPS)
+@benchmark(ops=OPS, measure="instructions")
 def bench_agent_loop() -> None:
     """``with mon.agent_loop(): pass`` — once per agent iteration."""
     mon = _mon()
@@ -50,7 +50,7 @@ def bench_agent_loop() -> None:
     _discard(mon)
 
 
-@benchmark(ops=OPS)
+@benchmark(ops=OPS, measure="instructions")
 def bench_record_api_call() -> None:
     """``mon.record_api_call(...)`` with cost computation — once per LLM call."""
     mon = _mon()
@@ -61,7 +61,7 @@ def bench_record_api_call() -> None:
     _discard(mon)
 
 
-@benchmark(ops=OPS)
+@benchmark(ops=OPS, measure="instructions")
 def bench_tool_aggregated() -> None:
     """``with mon.tool("x")`` plus its aggregation into metrics (synchronous flush)."""
     mon = _mon()
