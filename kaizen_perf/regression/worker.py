@@ -23,6 +23,7 @@ under ``valgrind --tool=callgrind --collect-atstart=no``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -302,11 +303,25 @@ def warm_up(fn: Callable[[], Any], loops: int,
         last = now
 
 
+def installed(names: Any) -> dict[str, str]:
+    """The versions of the named distributions this interpreter sees (absent ones left out):
+    what tells two environments of one project apart in a report."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[str(name)] = metadata.version(str(name))
+    return out
+
+
 def handle(suite: Suite, req: dict[str, Any]) -> dict[str, Any]:
     """Answer one request."""
     op = req.get("op")
     if op == "load":
-        return {"ok": True, "benchmarks": suite.load(req["suite"], req.get("callgrind_out"))}
+        return {"ok": True, "benchmarks": suite.load(req["suite"], req.get("callgrind_out")),
+                "versions": installed(req.get("versions") or ()),
+                "python": sys.version.split()[0]}
     if op == "probe":
         return {"ok": True, "hints": suite.probe(req["name"])}
     if op == "prepare":
