@@ -189,3 +189,34 @@ def test_a_request_the_cli_gives_up_on_is_every_attempt_failed(server: Anthropic
     assert [(e.error, e.status_code) for e in events if isinstance(e, ApiCallEvent)] == \
         [("overloaded", 529), ("server_error", 529)]
     assert [e.error for e in events if isinstance(e, TaskEvent)] == ["error"]
+
+
+def test_a_model_no_source_prices_gets_the_sdks_cost(server: AnthropicServer,
+                                                     tmp_path: Path) -> None:
+    """Calls of an unpriced model are recorded at the result with the SDK's cost, marked so."""
+    work = sc.workdir(tmp_path / "work")
+    mon = Monitor("sdk", environ={})
+    assert mon.pricing.lookup("claude-zeta-1", "anthropic") is None
+    server.reset()
+    server.script(sc.five_calls(work)[0], sc.five_calls(work)[-1])
+    results: list[Any] = []
+
+    async def body() -> None:
+        options = sdk.ClaudeAgentOptions(env=sc.cli_env(server, tmp_path), cwd=str(work),
+                                         model="claude-zeta-1")
+        async for m in sdk.query(prompt="hello", options=options):
+            if isinstance(m, sdk.ResultMessage):
+                results.append(m)
+
+    kp.instrument(mon)
+    try:
+        with capture_events(mon) as events:
+            asyncio.run(body())
+    finally:
+        kp.uninstrument()
+        mon.shutdown(2.0)
+    calls = [e for e in events if isinstance(e, ApiCallEvent)]
+    assert [(c.model, c.cost_source) for c in calls] == [("claude-zeta-1", "provider")] * 2
+    assert sum(c.cost_pico for c in calls) / 1e12 == pytest.approx(results[0].total_cost_usd,
+                                                                   rel=0.005)
+    assert calls[0].cost_pico > calls[1].cost_pico > 0  # split by each call's tokens

@@ -19,7 +19,6 @@ import functools
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from kaizen_perf.integrations._calls import Usage, _log, as_int
@@ -31,46 +30,12 @@ from kaizen_perf.integrations.claude_agent_sdk._results import (
     ToolUnfinished,
     ToolUseFailure,
 )
+from kaizen_perf.integrations.claude_agent_sdk._state import Call, Held, Pending, Session
 from kaizen_perf.monitor import Monitor, get_monitor
 
 PROVIDER = "anthropic"
 TASK_TYPE = "claude_agent_sdk.query"
 _MAX = 10_000  # bound on every per-id table (a message that never comes is forgotten)
-
-
-@dataclass
-class _Call:
-    """An answer being streamed."""
-
-    message_id: str
-    model: str
-    tokens: u.Tokens
-    started: float
-    ttft: float
-
-
-@dataclass
-class _Pending:
-    """An answer seen only as an assistant message (a subagent's): final usage unknown."""
-
-    model: str
-    tokens: u.Tokens
-    duration: float
-
-
-@dataclass
-class _Session:
-    model: str = ""
-    requesting_at: float | None = None
-    calls: dict[str | None, _Call] = field(default_factory=dict)  # by parent_tool_use_id
-    pending: list[_Pending] = field(default_factory=list)
-    query_tokens: dict[str, u.Tokens] = field(default_factory=dict)
-    query_calls: int = 0
-    query_cost: float = 0.0
-    query_unpriced: bool = False
-    total_usage: dict[str, u.Tokens] = field(default_factory=dict)  # cumulative, last result
-    total_cost: float = 0.0
-    subagents: int = 0
 
 
 class SdkObserver:
@@ -84,10 +49,11 @@ class SdkObserver:
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.monitor = monitor if monitor is not None else get_monitor()
         self.on_result, self._clock = on_result, clock
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, Session] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()  # message ids recorded or pending
         self._tools: OrderedDict[str, tuple[str, contextvars.Context, Any]] = OrderedDict()
         self._decided: OrderedDict[str, bool] = OrderedDict()  # tool_use_id → denied
+        self._priced: dict[str, bool] = {}  # model → a price source knows it
 
     # -- callbacks the CLI waits for ---------------------------------------------------
     def wrap_can_use_tool(self, callback: Callable[..., Awaitable[Any]],
@@ -181,13 +147,13 @@ class SdkObserver:
         except Exception as exc:  # never into the agent
             _log("sdk-observe", f"kaizen-perf could not read a Claude Agent SDK message: {exc!r}")
 
-    def _session(self, msg: dict[str, Any]) -> _Session:
+    def _session(self, msg: dict[str, Any]) -> Session:
         sid = str(msg.get("session_id") or "")
         session = self._sessions.get(sid)
         if session is None:
             if len(self._sessions) >= _MAX:
                 self._sessions.pop(next(iter(self._sessions)))
-            session = self._sessions[sid] = _Session()
+            session = self._sessions[sid] = Session()
         return session
 
     def _remember(self, message_id: str) -> None:
@@ -206,7 +172,7 @@ class SdkObserver:
         if etype == "message_start":
             message = event.get("message") or {}
             started = s.requesting_at if s.requesting_at is not None else now
-            s.calls[parent] = _Call(str(message.get("id") or ""),
+            s.calls[parent] = Call(str(message.get("id") or ""),
                                     str(message.get("model") or s.model), u.from_api(
                                         message.get("usage")), started, now - started)
             if message.get("id"):
@@ -237,7 +203,7 @@ class SdkObserver:
         self._remember(str(message_id))
         s = self._session(msg)
         started = s.requesting_at if msg.get("parent_tool_use_id") is None else None
-        s.pending.append(_Pending(str(message.get("model") or s.model),
+        s.pending.append(Pending(str(message.get("model") or s.model),
                                   u.from_api(message.get("usage")),
                                   0.0 if started is None else now - started))
 
@@ -302,22 +268,55 @@ class SdkObserver:
             reason = denial.get("message") or denial.get("decision_reason") or "denied"
             self._decide(denial.get("tool_use_id"), name, True, str(reason), 0.0)
 
-    def _record(self, s: _Session, model: str, tokens: u.Tokens, duration_s: float, *,
+    def _record(self, s: Session, model: str, tokens: u.Tokens, duration_s: float, *,
                 ttft: float | None = None, error: str | None = None,
                 status: int | None = None) -> None:
+        if error is None:
+            s.query_calls += 1
+            u.add(s.query_tokens.setdefault(model, {}), tokens)
+            if not self._is_priced(model):  # recorded at the result, with the SDK's cost
+                s.held.append(Held(model, tokens, duration_s, ttft))
+                return
+        self._emit(s, model, tokens, duration_s, ttft, error, status, None)
+
+    def _emit(self, s: Session, model: str, tokens: u.Tokens, duration_s: float,
+              ttft: float | None, error: str | None, status: int | None,
+              provider_cost: float | None) -> None:
         get = tokens.get
         cost = self.monitor.record_api_call(
             PROVIDER, model, get("input", 0), get("output", 0), get("cache_read", 0),
             get("cache_write", 0), max(0.0, duration_s), error,
-            cache_write_1h_tokens=get("cache_write_1h", 0), ttft_s=ttft, status_code=status)
+            cache_write_1h_tokens=get("cache_write_1h", 0), ttft_s=ttft, status_code=status,
+            provider_cost_usd=provider_cost)
         if error is not None:
             return
-        s.query_calls += 1
-        u.add(s.query_tokens.setdefault(model, {}), tokens)
         if cost is None:
             s.query_unpriced = True
         else:
             s.query_cost += cost
+
+    def _is_priced(self, model: str) -> bool:
+        known = self._priced.get(model)
+        if known is None:
+            try:
+                known = self.monitor.pricing.lookup(model, PROVIDER) is not None
+            except Exception:  # cannot tell: record as usual (counted as unpriced if so)
+                known = True
+            self._priced[model] = known
+        return known
+
+    def _release(self, s: Session, costs: dict[str, float]) -> None:
+        """Record the held calls, each with its share of its model's cost for this query."""
+        held, s.held = s.held, []
+        for model in dict.fromkeys(h.model for h in held):
+            mine = [h for h in held if h.model == model]
+            total = costs.get(model)
+            weights = [u.weight(h.tokens) for h in mine]
+            whole = sum(weights)
+            for h, w in zip(mine, weights, strict=True):
+                share = None if total is None else \
+                    total * (w / whole if whole else 1 / len(mine))
+                self._emit(s, model, h.tokens, h.duration, h.ttft, None, None, share)
 
     def _result(self, msg: dict[str, Any]) -> None:
         s = self._session(msg)
@@ -325,6 +324,11 @@ class SdkObserver:
         self._settle(s, {m: u.minus(t, s.total_usage.get(m, {})) for m, t in totals.items()})
         if totals:
             s.total_usage = totals
+        costs = u.cost_per_model(msg.get("modelUsage"))
+        self._release(s, {m: max(0.0, c - s.total_model_cost.get(m, 0.0))
+                          for m, c in costs.items()})
+        if costs:
+            s.total_model_cost = costs
         for denial in msg.get("permission_denials") or ():
             if isinstance(denial, dict):
                 self._denied(denial)
@@ -351,7 +355,7 @@ class SdkObserver:
         if self.on_result is not None:
             self.on_result(result)
 
-    def _settle(self, s: _Session, truth: dict[str, u.Tokens]) -> None:
+    def _settle(self, s: Session, truth: dict[str, u.Tokens]) -> None:
         """Record the answers seen without final usage, completed by the result's truth.
 
         ``modelUsage`` counts subagents' calls, which the CLI shows only as assistant

@@ -63,6 +63,26 @@ def per_model(model_usage: object) -> dict[str, Tokens]:
     return {str(m): from_model_usage(u) for m, u in model_usage.items()}
 
 
+def cost_per_model(model_usage: object) -> dict[str, float]:
+    """A result's ``modelUsage`` cost (``costUSD``) per model."""
+    if not isinstance(model_usage, dict):
+        return {}
+    return {str(m): v for m, e in model_usage.items()
+            if isinstance(e, dict) and (v := as_float(e.get("costUSD"))) is not None}
+
+
+def weight(tokens: Tokens) -> float:
+    """A call's share of its model's cost, in input-token equivalents.
+
+    Anthropic's usual proportions (output 5x input, cache read 0.1x, 5-minute write
+    1.25x, 1-hour write 2x): a split by these weights is exact for a model priced so,
+    close otherwise, and always sums to the reported cost.
+    """
+    get = tokens.get
+    return (get("input", 0) + 5 * get("output", 0) + 0.1 * get("cache_read", 0)
+            + 1.25 * get("cache_write", 0) + 2 * get("cache_write_1h", 0))
+
+
 def as_float(value: Any) -> float | None:
     """A number the CLI reported, or None."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
