@@ -32,6 +32,9 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--idle", is_flag=True,
                      help="Wall-clock stacks: include waiting threads (LLM calls, I/O)."),
         click.option("--no-profile", is_flag=True, help="Do not sample stacks (metrics only)."),
+        click.option("--profile-own", is_flag=True,
+                     help="Keep kaizen-perf's own threads and start-up in the profile (left "
+                     "out by default, and always counted in profiles/profile.json)."),
         click.option("--metrics-addr", default="127.0.0.1:9464", show_default=True,
                      callback=_addr, help="Serve /metrics here; ':0' picks a free port."),
         click.option("--duration", type=click.FloatRange(min=0.1),
@@ -74,7 +77,7 @@ def _options(kw: dict[str, Any]) -> RunOptions:
                       pyroscope=kw["pyroscope"], metrics_addr=kw["metrics_addr"],
                       duration_s=kw["duration"], window_s=kw["window"],
                       sd_file=kw["sd_file"], ebpf=kw["ebpf"] or bool(kw["ebpf_syscalls"]),
-                      ebpf_syscalls_s=kw["ebpf_syscalls"])
+                      ebpf_syscalls_s=kw["ebpf_syscalls"], profile_own=kw["profile_own"])
 
 
 def _with_progress(opts: RunOptions, body: Callable[[Session], int]) -> int:

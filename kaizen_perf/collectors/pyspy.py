@@ -52,6 +52,7 @@ from kaizen_perf.profiles import (
     write_speedscope,
     write_svg,
 )
+from kaizen_perf.profiles.own import split_own
 
 __all__ = ["PERMISSION_FIX", "ProfileResult", "PySpyProfiler", "Spawner", "find_pyspy"]
 
@@ -77,6 +78,9 @@ class ProfileResult:
     cpu_seconds: float
     windows: int
     profile: Profile = field(default_factory=Profile, repr=False)
+    #: samples of kaizen-perf's own threads and bootstrap, left out of ``profile`` (unless
+    #: ``include_own``) and written apart as ``kaizen-perf-own.folded``
+    own: Profile = field(default_factory=Profile, repr=False)
 
     def for_pid(self, pid: int, *, reroot: bool = True) -> Profile:
         """The stacks sampled in ``pid`` (re-rooted at its own process frame)."""
@@ -131,7 +135,7 @@ class PySpyProfiler:
 
     def __init__(self, pid: int, out_dir: Path, *, rate_hz: int = 100, idle: bool = False,
                  subprocesses: bool = True, window_s: float = 10.0, nonblocking: bool = False,
-                 pyspy_path: str | None = None,
+                 include_own: bool = False, pyspy_path: str | None = None,
                  on_warning: Callable[[str], None] | None = None,
                  spawn: Spawner = _spawn, alive: Callable[[int], bool] = _alive,
                  startup_grace_s: float = 5.0) -> None:
@@ -143,7 +147,7 @@ class PySpyProfiler:
             raise ConfigError(msg)
         self.pid, self.out_dir, self.window_s = pid, Path(out_dir), float(window_s)
         self.rate_hz, self.idle, self.subprocesses = rate_hz, idle, subprocesses
-        self.nonblocking = nonblocking
+        self.nonblocking, self.include_own = nonblocking, include_own
         self._pyspy = pyspy_path or find_pyspy()
         self._warn = on_warning or (lambda message: None)
         self._spawn, self._alive = spawn, alive
@@ -152,6 +156,7 @@ class PySpyProfiler:
         self._proc: subprocess.Popen[bytes] | None = None
         self._cpu_done = 0.0
         self._merged: Counter[Stack] = Counter()
+        self._own: Counter[Stack] = Counter()
         self._windows = 0
         self._reason: str | None = None
         self._warned: set[Outcome] = set()
@@ -272,7 +277,8 @@ class PySpyProfiler:
         assert self._pyspy is not None
         argv = [self._pyspy, "record", "--pid", str(self.pid), "--rate", str(self.rate_hz),
                 "--format", "raw", "--output", str(output),
-                "--duration", str(max(1, round(self.window_s)))]
+                "--duration", str(max(1, round(self.window_s))),
+                "--threads"]  # thread names tell kaizen-perf's own threads apart
         flags = (("--idle", self.idle), ("--subprocesses", self.subprocesses),
                  ("--nonblocking", self.nonblocking))
         return argv + [flag for flag, on in flags if on]
@@ -310,12 +316,18 @@ class PySpyProfiler:
         return code
 
     def _take_window(self, index: int, part: Path) -> None:
+        """The window's stacks, split into the agent's and kaizen-perf's own; the window file
+        holds what the profile holds (no thread frames, our own samples only on request)."""
         final = part.with_name(f"{index:04d}.folded")
         with part.open(encoding="utf-8", errors="replace") as fh:
-            stacks = parse_folded(fh)
+            agent, own = split_own(parse_folded(fh))
+        if self.include_own:
+            agent.update(own)
+        write_folded(Profile(dict(agent)), part)
         os.replace(part, final)
         with self._lock:
-            self._merged.update(stacks)
+            self._merged.update(agent)
+            self._own.update(own)
             self._windows += 1
 
     def _kill_current(self) -> None:
@@ -327,16 +339,19 @@ class PySpyProfiler:
     def _result(self) -> ProfileResult:
         with self._lock:
             profile, windows = Profile(dict(self._merged)), self._windows
+            own = Profile(dict(self._own))
         available = windows > 0
         reason = None if available else (self._reason or "no profile window completed")
-        paths = self._write(profile, windows, reason) if available else {}
+        paths = self._write(profile, own, windows, reason) if available else {}
         return ProfileResult(
             available=available, reason=reason, samples=profile.samples,
             top_functions=tuple(top_functions(profile, 20)),
             samples_by_pid=samples_by_pid(profile), process_names=process_names(profile),
-            paths=paths, cpu_seconds=self.cpu_seconds, windows=windows, profile=profile)
+            paths=paths, cpu_seconds=self.cpu_seconds, windows=windows, profile=profile,
+            own=own)
 
-    def _write(self, profile: Profile, windows: int, reason: str | None) -> dict[str, Path]:
+    def _write(self, profile: Profile, own: Profile, windows: int,
+               reason: str | None) -> dict[str, Path]:
         d = self.out_dir
         kind = "wall-clock (--idle)" if self.idle else "on-CPU"
         subtitle = (f"{kind}, {profile.samples:,} samples at {self.rate_hz} Hz, "
@@ -349,17 +364,22 @@ class PySpyProfiler:
                                     title=f"kaizen-perf flame graph: PID {self.pid}",
                                     subtitle=subtitle),
             "windows": d / "windows",
+            "own": write_folded(own, d / "kaizen-perf-own.folded"),
         }
-        paths["meta"] = self._write_meta(profile, windows, reason)
+        paths["meta"] = self._write_meta(profile, own, windows, reason)
         return paths
 
-    def _write_meta(self, profile: Profile, windows: int, reason: str | None) -> Path:
+    def _write_meta(self, profile: Profile, own: Profile, windows: int,
+                    reason: str | None) -> Path:
         meta = {
             "format": PROFILE_FORMAT_NAME, "version": PROFILE_FORMAT_VERSION,
             "profiler": "py-spy", "pid": self.pid, "rate_hz": self.rate_hz,
             "idle": self.idle, "subprocesses": self.subprocesses,
             "nonblocking": self.nonblocking, "window_s": self.window_s,
             "windows": windows, "samples": profile.samples,
+            # kaizen-perf's own threads and bootstrap: counted, and in the profile only
+            # with include_own (then they are part of "samples" too)
+            "own_samples": own.samples, "own_included": self.include_own,
             "samples_by_pid": {str(k): v for k, v in sorted(samples_by_pid(profile).items())},
             "process_names": {str(k): v for k, v in sorted(process_names(profile).items())},
             "profiler_cpu_seconds": round(self.cpu_seconds, 6), "warning": reason,

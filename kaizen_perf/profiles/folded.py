@@ -22,6 +22,9 @@ Stack = tuple[str, ...]
 
 _PROCESS = re.compile(r'^process (\d+):')
 _LINE = re.compile(r'^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$')
+#: what stands for a ``;`` inside a frame (a command line ``sh -c "a; b"``): folded files
+#: separate frames with ``;``, so a frame must never contain one (U+FF1B FULLWIDTH SEMICOLON)
+FRAME_SEMICOLON = "\uff1b"
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,36 @@ def parse_folded(lines: Iterable[str]) -> Counter[Stack]:
     for line in lines:
         stack, _, count = line.rstrip("\r\n").rpartition(" ")
         if stack and count.isdigit() and int(count) > 0:
-            counts[tuple(stack.split(";"))] += int(count)
+            counts[split_stack(stack)] += int(count)
     return counts
+
+
+def split_stack(text: str) -> Stack:
+    """The frames of one folded stack. py-spy writes a process's command line unescaped
+    (``process 7:"sh -c "a; b""``), so a ``;`` inside it is joined back into its frame (and
+    replaced by :data:`FRAME_SEMICOLON`, so the files we write split correctly anywhere)."""
+    parts = text.split(";")
+    if not text.startswith("process "):
+        return tuple(parts)  # no process frame, so no command line
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        frame = parts[i]
+        if process_pid(frame) is not None:
+            # a process frame ends at a '"' followed by something that starts a frame
+            while i + 1 < len(parts) and not (frame.endswith('"')
+                                              and _starts_frame(parts[i + 1])):
+                i += 1
+                frame += FRAME_SEMICOLON + parts[i]
+        out.append(frame)
+        i += 1
+    return tuple(out)
+
+
+def _starts_frame(part: str) -> bool:
+    """Whether a piece of a folded line is a whole frame: process, thread or Python."""
+    return (process_pid(part) is not None or part.startswith("thread (")
+            or _LINE.match(part) is not None)
 
 
 def read_folded(path: Path) -> Profile:

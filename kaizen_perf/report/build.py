@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kaizen_perf.profiles.own import without_pids
 from kaizen_perf.report.data import load
 from kaizen_perf.report.flame import diff_tree, load_profile
 from kaizen_perf.report.html import render_compare, render_run
@@ -20,8 +21,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 def write_comparison(a_dir: str | Path, b_dir: str | Path, out: str | Path) -> Path:
     """Render runs A and B side by side with a differential flame graph."""
     a, b = load(a_dir), load(b_dir)
-    prof_a = load_profile(a.path / "profiles" / "profile.folded")
-    prof_b = load_profile(b.path / "profiles" / "profile.folded")
+    # the PIDs differ in every run: without them the same code is the same frame in both
+    prof_a = without_pids(load_profile(a.path / "profiles" / "profile.folded"))
+    prof_b = without_pids(load_profile(b.path / "profiles" / "profile.folded"))
     diff = diff_tree(prof_a, prof_b) if prof_a.samples and prof_b.samples else None
     path = Path(out)
     path.write_text(render_compare(a, b, diff), encoding="utf-8")

@@ -59,6 +59,7 @@ class RunOptions:
     sd_file: str | None = None
     ebpf: bool = False
     ebpf_syscalls_s: float | None = None
+    profile_own: bool = False  # keep kaizen-perf's own threads in the profile
 
 
 class Session:
@@ -198,6 +199,7 @@ class Session:
 
         self._profiler = PySpyProfiler(pid, self.rundir.profiles, rate_hz=self.opts.rate_hz,
                                        idle=self.opts.idle, window_s=self.opts.window_s,
+                                       include_own=self.opts.profile_own,
                                        on_warning=self._warn)
         self._profiler.start()
 

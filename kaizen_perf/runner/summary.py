@@ -30,6 +30,7 @@ def build_summary(fams: dict[str, Family], collector: _Collector, profile: Any,
     if profile is not None:
         out["profile"] = {"available": profile.available, "reason": profile.reason,
                           "samples": profile.samples, "cpu_seconds": profile.cpu_seconds,
+                          "own_samples": profile.own.samples,
                           "top_functions": list(profile.top_functions[:5])}
     return out
 
@@ -131,9 +132,13 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
     prof = summary.get("profile")
     if prof is not None:
         if prof["available"]:
-            lines.append(f"\nhottest functions ({prof['samples']} samples, py-spy CPU "
-                         f"{prof['cpu_seconds']:.2f} s):")
+            lines.append(f"\nhottest functions ({prof['samples']} samples; py-spy's own CPU "
+                         f"overhead {prof['cpu_seconds']:.2f} s):")
             lines += [f"  {n:6d}  {name}" for name, n in prof["top_functions"]]
+            own = prof.get("own_samples", 0)
+            if own:
+                lines.append(f"  (kaizen-perf's own threads: {own} samples, not counted above;"
+                             " --profile-own keeps them)")
         else:
             lines.append(f"\nno stack profile: {prof['reason']}")
     lines.append(f"\nrun directory: {run_path}")

@@ -110,7 +110,8 @@ def test_outputs_written_and_meta_versioned(pyspy: str, start_workload: Start,
     proc.wait(30)
     result = prof.stop(timeout_s=5)
     assert {p.name for p in result.paths.values()} == {
-        "profile.folded", "profile.speedscope.json", "flamegraph.svg", "windows", "profile.json"}
+        "profile.folded", "profile.speedscope.json", "flamegraph.svg", "windows", "profile.json",
+        "kaizen-perf-own.folded"}
     meta = json.loads(result.paths["meta"].read_text())
     assert meta["format"] == "kaizen-perf-profile" and meta["version"] == 1
     assert meta["samples"] == result.samples and meta["rate_hz"] == 100

@@ -8,6 +8,8 @@ Modes:
   spawn    starts a Python child running ``child_function`` (prints its PID), and waits.
   busy     a fixed CPU-bound loop in ``busy_loop`` (SECONDS is millions of iterations;
            the overhead reference: prints its wall and CPU time).
+  own      ``agent_function`` spins on the main thread while ``own_function`` spins on a
+           thread named like kaizen-perf's own (``kaizen-perf-test``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import threading
 import time
 
 CHUNK_S = 0.0005
@@ -74,8 +77,23 @@ def busy_loop(millions: float) -> None:
           flush=True)
 
 
+def own_function(seconds: float) -> None:
+    _spin(seconds)
+
+
+def agent_function(seconds: float) -> None:
+    _spin(seconds)
+
+
+def own(seconds: float) -> None:
+    ours = threading.Thread(target=own_function, args=(seconds,), name="kaizen-perf-test")
+    ours.start()
+    agent_function(seconds)
+    ours.join()
+
+
 MODES = {"split": split, "sleep": sleeping_function, "spawn": spawn, "child": child_function,
-         "busy": busy_loop}
+         "busy": busy_loop, "own": own}
 
 if __name__ == "__main__":
     print(f"ready {__import__('os').getpid()}", flush=True)

@@ -19,7 +19,8 @@
   }
   function colour(node) {
     if (DATA.diff) {
-      const share = node.v ? Math.max(-1, Math.min(1, (node.d || 0) / node.v)) : 0;
+      // only differences beyond sampling noise are coloured (node.s, set by the report)
+      const share = node.v && node.s ? Math.max(-1, Math.min(1, (node.d || 0) / node.v)) : 0;
       const k = Math.round(255 - Math.abs(share) * 180);
       return share >= 0 ? `rgb(255,${k},${k})` : `rgb(${k},${k},255)`;
     }
@@ -62,7 +63,8 @@
     el.style.top = depth * ROW + "px"; el.style.background = colour(node);
     el.dataset.name = node.n;
     el.title = `${node.n}\n${node.v} samples, ${pct(node.v, current.v)}` +
-      (DATA.diff ? `\nchange: ${(node.d || 0) > 0 ? "+" : ""}${Math.round(node.d || 0)} samples` : "");
+      (DATA.diff ? `\nchange: ${(node.d || 0) > 0 ? "+" : ""}${Math.round(node.d || 0)} samples` +
+        (node.s ? "" : " (within sampling noise)") : "");
     if (w > 30) el.textContent = node.n;
     el.onclick = () => { focus = node; draw(); };
     box.appendChild(el);
