@@ -28,3 +28,14 @@ def mon() -> Iterator[Monitor]:
 @pytest.fixture
 def calls() -> list[ApiCallRecord]:
     return []
+
+
+@pytest.fixture
+def kaizen_loopback() -> Iterator[None]:
+    """Let Kaizen's LLM client reach a fake provider on this machine (see kaizen_loopback.py:
+    Kaizen refuses loopback at connect time, by design, with no setting to turn it off)."""
+    from tests.integrations.kaizen_loopback import allow_loopback
+
+    restore = allow_loopback()
+    yield
+    restore()

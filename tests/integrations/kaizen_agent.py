@@ -25,23 +25,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for the loopback helper only
 
-import anyio  # noqa: E402
-from kaizen.core.autonomy.control.protocol import ControlProtocol  # noqa: E402
-from kaizen.core.autonomy.control.transports.memory import InMemoryTransport  # noqa: E402
-from kaizen.core.autonomy.control.types import ControlRequest, ControlResponse  # noqa: E402
-from kaizen.core.autonomy.interrupts.manager import InterruptManager  # noqa: E402
-from kaizen.core.autonomy.interrupts.types import InterruptMode, InterruptSource  # noqa: E402
-from kaizen.core.autonomy.permissions.budget_enforcer import BudgetEnforcer  # noqa: E402
-from kaizen.core.autonomy.state.manager import StateManager  # noqa: E402
-from kaizen.core.autonomy.state.storage import FilesystemStorage  # noqa: E402
-from kaizen.core.autonomy.state.types import AgentState  # noqa: E402
-from kaizen.core.base_agent import BaseAgent  # noqa: E402
-from kaizen.core.config import BaseAgentConfig  # noqa: E402
-from kaizen.signatures import InputField, OutputField, Signature  # noqa: E402
-from kaizen.strategies.multi_cycle import MultiCycleStrategy  # noqa: E402
-from kaizen.tools.types import ToolResult  # noqa: E402
+import anyio
+from kaizen.core.autonomy.control.protocol import ControlProtocol
+from kaizen.core.autonomy.control.transports.memory import InMemoryTransport
+from kaizen.core.autonomy.control.types import ControlRequest, ControlResponse
+from kaizen.core.autonomy.interrupts.manager import InterruptManager
+from kaizen.core.autonomy.interrupts.types import InterruptMode, InterruptSource
+from kaizen.core.autonomy.permissions.budget_enforcer import BudgetEnforcer
+from kaizen.core.autonomy.state.manager import StateManager
+from kaizen.core.autonomy.state.storage import FilesystemStorage
+from kaizen.core.autonomy.state.types import AgentState
+from kaizen.core.base_agent import BaseAgent
+from kaizen.core.config import BaseAgentConfig
+from kaizen.signatures import InputField, OutputField, Signature
+from kaizen.strategies.multi_cycle import MultiCycleStrategy
+from kaizen.tools.types import ToolResult
 
-from tests.integrations.kaizen_loopback import allow_loopback, local_url  # noqa: E402
+from tests.integrations.kaizen_loopback import allow_loopback, local_url
 
 MODEL = "gpt-4o-mini"
 
@@ -95,7 +95,8 @@ async def approvals(protocol: ControlProtocol, transport: InMemoryTransport,
 
 def main(url: str, out: str, go: str) -> None:
     allow_loopback()
-    base = dict(llm_provider="openai", model=MODEL, base_url=local_url(url), api_key="sk-test")
+    base = {"llm_provider": "openai", "model": MODEL, "base_url": local_url(url),
+            "api_key": "sk-test"}
     transport = InMemoryTransport()
     protocol = ControlProtocol(transport)
     calc = CalcAgent(config=BaseAgentConfig(**base, denied_tools={"bash"}, budget_limit_usd=2.0),

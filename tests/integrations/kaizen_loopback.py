@@ -37,5 +37,5 @@ def allow_loopback() -> Callable[[], None]:
 
 
 def local_url(url: str) -> str:
-    """``http://127.0.0.1:PORT`` as ``http://localhost:PORT`` (the name passes Kaizen's parse check)."""
+    """``http://127.0.0.1:PORT`` as ``http://localhost:PORT`` (passes Kaizen's parse check)."""
     return url.replace("127.0.0.1", "localhost")

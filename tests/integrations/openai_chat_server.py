@@ -1,8 +1,9 @@
 """A fake OpenAI chat-completions server on 127.0.0.1 that knows its own ground truth.
 
 Kaizen's default provider speaks OpenAI chat completions (``POST /chat/completions``,
-no ``/v1`` when ``base_url`` is given). Each request takes the next scripted
-:class:`Turn`: a text answer, a native ``tool_calls`` answer, or an HTTP error
+no ``/v1`` when ``base_url`` is given); ``POST /api/chat`` answers as Ollama's
+native wire does (Kaizen's ``ollama`` provider, no cache counts). Each request takes
+the next scripted :class:`Turn`: a text answer, a native ``tool_calls`` answer, or an HTTP error
 (429 with ``retry-after``, 500). A request with ``"stream": true`` gets the same
 turn as server-sent events, usage in the last chunk. Every answered turn adds to
 :attr:`OpenAIChatServer.truth`, so a test compares what a monitor reports with
@@ -78,6 +79,8 @@ class OpenAIChatServer:
                 if turn.status != 200:
                     _send_json(self, turn.status, _error_body(turn.status),
                                {"retry-after": "0"} if turn.status == 429 else {})
+                elif self.path.endswith("/api/chat"):  # Kaizen's Ollama-native wire
+                    _send_json(self, 200, _ollama(turn), {})
                 elif body.get("stream") is True:
                     _send_sse(self, _chunks(turn))
                 else:
@@ -158,6 +161,13 @@ def _chunks(turn: Turn) -> list[dict[str, Any]]:
                               "finish_reason": "tool_calls" if turn.tool else "stop"}]},
         {**head, "choices": [], "usage": _usage(turn)},
     ]
+
+
+def _ollama(turn: Turn) -> dict[str, Any]:
+    """Ollama's ``/api/chat`` answer: no cache counts (``prompt_eval_count`` is all input)."""
+    return {"model": turn.model, "message": {"role": "assistant", "content": turn.text},
+            "done": True, "done_reason": "stop", "prompt_eval_count": turn.prompt_tokens,
+            "eval_count": turn.completion_tokens}
 
 
 def _error_body(status: int) -> dict[str, Any]:

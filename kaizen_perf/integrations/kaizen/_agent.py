@@ -7,11 +7,12 @@ by reading Kaizen 2.46.1's source:
   ``run_async`` delegate to; ``PRE/POST_AGENT_LOOP`` fire inside them). Kaizen
   turns a failed run into ``{"success": False, "type": …}``; that is the
   ``error`` outcome, named after the error type.
-- **tools**: ``execute_mcp_tool`` (native tool calls of the single-shot
-  strategies, and the default ``execute_tool``) plus any agent class's own
-  ``execute_tool`` (``MultiCycleStrategy``'s JSON tool calls), wrapped per class
-  on the first agent of that class. A tool that returns ``success=False`` (a
-  ``ToolResult``) or an MCP ``isError`` counts as ``error``.
+- **tools**: ``execute_mcp_tool`` (the default ``execute_tool`` delegates to it)
+  plus any agent class's own ``execute_tool`` (``MultiCycleStrategy``'s JSON tool
+  calls), wrapped per class on the first agent of that class; the native tool
+  calls ``LLMAgentNode`` runs itself are wrapped with the node (``_llm``). A tool
+  that returns ``success=False`` (a ``ToolResult``), an MCP ``isError`` or a
+  ``"status": "failed"`` counts as ``error``.
 - **permissions**: ``PermissionPolicy.check_permission``. ``(None, None)`` means
   "ask the user": the decision is recorded when ``ToolApprovalManager``'s
   approval comes back. Denial reasons are bounded categories (the policy's
@@ -66,12 +67,39 @@ def run_failure(result: object) -> type[Exception] | None:
     return None
 
 
-def tool_failure(result: object) -> type[Exception] | None:
-    """``ToolError`` for a ``ToolResult``/MCP result that reports failure."""
-    ok = getattr(result, "success", None)
+def tool_failure(result: object, depth: int = 0) -> type[Exception] | None:
+    """``ToolError`` for a result that reports failure: a ``ToolResult`` (``success``), an MCP
+    ``CallToolResult`` (``isError``), a node's ``"status": "failed"``, also when nested in
+    ``"result"`` (the MCP client and ``LLMAgentNode`` wrap the tool's own result)."""
     if isinstance(result, dict):
-        ok = result.get("success", True) is not False and not result.get("isError", False)
-    return ToolError if ok is False else None
+        failed = result.get("success") is False or result.get("isError") is True \
+            or result.get("status") in ("failed", "error")
+        inner = result.get("result")
+    else:
+        failed = getattr(result, "success", None) is False or \
+            getattr(result, "isError", None) is True
+        inner = None
+    if failed:
+        return ToolError
+    return tool_failure(inner, depth + 1) if inner is not None and depth < 2 else None
+
+
+def tool_name(tool: object) -> str:
+    """A tool's name: given as such, or read from an OpenAI-format tool call."""
+    if isinstance(tool, str):
+        return tool or "unknown"
+    function = tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
+    name = function.get("name") if isinstance(function, dict) else getattr(function, "name", None)
+    return name if isinstance(name, str) and name else "unknown"
+
+
+def _tool_monitor(owner: Any) -> Any:
+    """The agent running the tool: the run in progress, else the owner if it is an agent."""
+    current = CURRENT_AGENT.get()
+    if current is not None:
+        return current
+    agent_id = getattr(owner, "agent_id", None)
+    return AGENTS.view(agent_id) if agent_id else AGENTS.of(None)
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -124,18 +152,18 @@ def static(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable
 
 # -- tools -----------------------------------------------------------------------------
 def wrap_tool(original: Callable[..., Any]) -> Callable[..., Any]:
-    """An agent's ``execute_tool``/``execute_mcp_tool`` (async in Kaizen; sync supported)."""
+    """A tool method whose first argument names the tool (or is an OpenAI tool call):
+    an agent's ``execute_tool``/``execute_mcp_tool``, ``LLMAgentNode``'s own tool calls."""
     if inspect.iscoroutinefunction(original):
         @functools.wraps(original)
-        async def atool(self: Any, tool_name: Any, *args: Any, **kwargs: Any) -> Any:
+        async def atool(self: Any, tool: Any, *args: Any, **kwargs: Any) -> Any:
             if _IN_TOOL.get():  # a tool method delegating to another (execute_tool → mcp)
-                return await original(self, tool_name, *args, **kwargs)
-            mon = CURRENT_AGENT.get() or AGENTS.view(getattr(self, "agent_id", None))
-            scope = mon.tool(tool_name if isinstance(tool_name, str) else str(tool_name))
+                return await original(self, tool, *args, **kwargs)
+            scope = _tool_monitor(self).tool(tool_name(tool))
             flag = _IN_TOOL.set(True)
             scope.__enter__()
             try:
-                result = await original(self, tool_name, *args, **kwargs)
+                result = await original(self, tool, *args, **kwargs)
             except BaseException as exc:
                 scope.__exit__(type(exc), exc, None)
                 raise
@@ -146,15 +174,14 @@ def wrap_tool(original: Callable[..., Any]) -> Callable[..., Any]:
         return atool
 
     @functools.wraps(original)
-    def tool(self: Any, tool_name: Any, *args: Any, **kwargs: Any) -> Any:
+    def tool(self: Any, call: Any, *args: Any, **kwargs: Any) -> Any:
         if _IN_TOOL.get():
-            return original(self, tool_name, *args, **kwargs)
-        mon = CURRENT_AGENT.get() or AGENTS.view(getattr(self, "agent_id", None))
-        scope = mon.tool(tool_name if isinstance(tool_name, str) else str(tool_name))
+            return original(self, call, *args, **kwargs)
+        scope = _tool_monitor(self).tool(tool_name(call))
         flag = _IN_TOOL.set(True)
         scope.__enter__()
         try:
-            result = original(self, tool_name, *args, **kwargs)
+            result = original(self, call, *args, **kwargs)
         except BaseException as exc:
             scope.__exit__(type(exc), exc, None)
             raise

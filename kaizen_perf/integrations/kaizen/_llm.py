@@ -225,10 +225,16 @@ def wrap_sync_bridge(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def patch_llm_node(patches: Patches) -> None:
-    """Wrap the LLM node's sync bridge (its module is imported only by workflow users)."""
+    """Wrap the LLM node's sync bridge and the tool calls it runs itself (native
+    ``tool_calls`` of every strategy that runs the node: MCP tools and plain ones)."""
     from kaizen.nodes.ai import llm_agent
 
-    patches.wrap(llm_agent.LLMAgentNode, "_run_async_in_sync_context", wrap_sync_bridge)
+    from kaizen_perf.integrations.kaizen._agent import wrap_tool
+
+    node = llm_agent.LLMAgentNode
+    patches.wrap(node, "_run_async_in_sync_context", wrap_sync_bridge)
+    patches.wrap(node, "_execute_mcp_tool_call", wrap_tool)
+    patches.wrap(node, "_execute_regular_tool", wrap_tool)
 
 
 def patch_llm(patches: Patches) -> None:
