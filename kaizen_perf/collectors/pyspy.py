@@ -309,8 +309,7 @@ class PySpyProfiler:
             if self._stopping.wait(_POLL_S) and not interrupted:
                 interrupted = True
                 _signal(proc, signal.SIGINT)  # py-spy then writes what it has
-        cpu = _cpu_of(proc)  # still readable: exited but not reaped yet
-        code = proc.wait()
+        cpu, code = _reap(proc)
         with self._lock:
             self._proc, self._cpu_done = None, self._cpu_done + cpu
         return code
@@ -397,6 +396,18 @@ def _exited(pid: int) -> bool:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[float, int]:
+    """py-spy's CPU seconds and exit code, from the kernel's accounting as it is reaped
+    (exact, where reading /proc of the exited process could find it gone)."""
+    cpu = _cpu_of(proc)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # reaped elsewhere: keep what /proc said
+        return cpu, proc.wait()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return max(cpu, usage.ru_utime + usage.ru_stime), proc.returncode
 
 
 def _signal(proc: subprocess.Popen[bytes], signum: int) -> None:

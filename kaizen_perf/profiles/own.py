@@ -41,17 +41,32 @@ def thread_name(frame: str) -> str | None:
 
 
 def is_own(stack: Stack) -> bool:
-    """A sample of a kaizen-perf thread, or of the ``run`` bootstrap."""
+    """A sample of a kaizen-perf thread (by name, or by a thread entry function in
+    kaizen_perf: py-spy does not always know a new thread's name), or of the bootstrap."""
+    entry = True  # still looking for the thread's entry function
     for frame in stack:
         name = thread_name(frame)
         if name is not None:
             if name.startswith(OWN_THREAD_PREFIX):
                 return True
-        elif "sitecustomize.py" in frame:
+            continue
+        if frame.startswith("process "):
+            continue
+        if entry and "threading.py" not in frame:
+            entry = False
+            if _in_package(frame):
+                return True
+        if "sitecustomize.py" in frame:
             parsed = parse_frame(frame)
             if parsed.file.endswith("sitecustomize.py") and parsed.name in BOOTSTRAP_FUNCTIONS:
                 return True
     return False
+
+
+def _in_package(frame: str) -> bool:
+    """A frame of kaizen-perf's code (py-spy names files relative to their sys.path entry)."""
+    file = parse_frame(frame).file
+    return file.startswith("kaizen_perf/") or "/kaizen_perf/" in file
 
 
 def without_threads(stack: Stack) -> Stack:

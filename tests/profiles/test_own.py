@@ -21,6 +21,10 @@ FOLDED = f"""\
 {P};thread (0x1B): kaizen-perf-dispatch;Thread.run (threading.py:982);Pipeline._run \
 (kaizen_perf/pipeline.py:166);Condition.wait (threading.py:331) 50
 {P};thread (0x1C);worker (agent.py:20) 5
+{P};thread (0x1D);Thread._bootstrap (threading.py:1002);Thread.run (threading.py:982);\
+ForwardReceiver._run (kaizen_perf/forward.py:120) 4
+{P};thread (0x1E);Thread._bootstrap (threading.py:1002);Thread.run (threading.py:982);\
+fetch (agent.py:30);Monitor.tool (kaizen_perf/monitor.py:200) 6
 {P};thread (0x1A): MainThread;<module> (sitecustomize.py:120);_bootstrap \
 (sitecustomize.py:110);_configure (sitecustomize.py:60);<module> (kaizen_perf/__init__.py:20) 7
 """
@@ -31,10 +35,11 @@ def _flat(profile: Profile) -> list[str]:
 
 
 def test_own_threads_and_bootstrap_are_set_apart() -> None:
-    """kaizen-perf-* threads and the run bootstrap go to the own profile; the agent's threads
-    stay, and no thread frame (a TID differs in every run) is kept."""
+    """kaizen-perf-* threads (also one py-spy has no name for yet) and the run bootstrap go
+    to the own profile; the agent's threads stay, hooks they call included, and no thread
+    frame (a TID differs in every run) is kept."""
     agent, own = split_own(parse_folded(FOLDED.splitlines()))
-    assert sum(agent.values()) == 35 and sum(own.values()) == 57
+    assert sum(agent.values()) == 41 and sum(own.values()) == 61
     assert not any(f.startswith("thread (") for f in _flat(Profile(dict(agent | own))))
     assert "Condition.wait (threading.py:331)" not in _flat(Profile(dict(agent)))
     assert all(sampled_pid(stack) == 10 for stack in agent)
