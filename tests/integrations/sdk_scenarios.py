@@ -9,6 +9,8 @@ these tests do not depend on which price source knows the model.
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,26 @@ def failing_tools(work: Path) -> list[Turn]:
         tool_use(("Read", {"file_path": str(work / "missing.txt")}), usage=USAGE[1]),
         text("noted the failures", USAGE[2]),
     ]
+
+
+HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "Stop",
+               "SubagentStop", "PreCompact", "Notification", "SubagentStart",
+               "PermissionRequest")
+
+
+def counting_hooks(fired: Counter[str], first: list[float] | None = None) -> dict[Any, Any]:
+    """A user hook on every event the SDK knows, counting the CLI's calls in ``fired``
+    (and noting when the first one came in ``first``)."""
+    import claude_agent_sdk as sdk
+
+    def make(event: str) -> Any:
+        async def hook(data: Any, tool_use_id: str | None, ctx: Any) -> dict[str, Any]:
+            fired[event] += 1
+            if first is not None and not first:
+                first.append(time.perf_counter())
+            return {}
+        return hook
+    return {e: [sdk.HookMatcher(hooks=[make(e)])] for e in HOOK_EVENTS}
 
 
 async def deny_writes(tool: str, tool_input: dict[str, Any], context: Any) -> Any:

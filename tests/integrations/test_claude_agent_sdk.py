@@ -7,7 +7,6 @@ compare what kaizen-perf recorded with the server's ground truth and the SDK's o
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,11 +26,6 @@ from tests.integrations.anthropic_sse_server import AnthropicServer, Request, To
 
 pytestmark = pytest.mark.e2e
 
-HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "Stop",
-               "SubagentStop", "PreCompact", "Notification", "SubagentStart",
-               "PermissionRequest")
-
-
 @dataclass
 class Session:
     """What one real CLI session left: our events, the server's truth, the SDK's results."""
@@ -41,7 +35,7 @@ class Session:
     results: list[Any] = field(default_factory=list)  # the SDK's ResultMessages
     ours: list[kp.QueryResult] = field(default_factory=list)
     hooks_fired: Counter[str] = field(default_factory=Counter)
-    first_hook_s: float | None = None
+    first_hook: list[float] = field(default_factory=list)  # when the first hook came
     stream_events_seen: int = 0
     observer: kp.SdkObserver | None = None
     decisions: list[tuple[str, str]] = field(default_factory=list)  # can_use_tool's answers
@@ -85,18 +79,6 @@ def run(server: AnthropicServer, mon: Monitor, body: Any,
     return session
 
 
-def counting_hooks(session: Session) -> dict[Any, list[Any]]:
-    """A user hook on every event, counting the CLI's calls (the truth for hook executions)."""
-    def make(event: str) -> Any:
-        async def hook(data: Any, tool_use_id: str | None, ctx: Any) -> dict[str, Any]:
-            session.hooks_fired[event] += 1
-            if session.first_hook_s is None:
-                session.first_hook_s = time.perf_counter()
-            return {}
-        return hook
-    return {e: [sdk.HookMatcher(hooks=[make(e)])] for e in HOOK_EVENTS}
-
-
 @pytest.fixture(scope="module")
 def five(server: AnthropicServer, home: Path, tmp_path_factory: pytest.TempPathFactory,
          ) -> Session:
@@ -108,7 +90,8 @@ def five(server: AnthropicServer, home: Path, tmp_path_factory: pytest.TempPathF
         server.script(*sc.five_calls(work))
         options = sdk.ClaudeAgentOptions(env=sc.cli_env(server, home), cwd=str(work),
                                          can_use_tool=sc.deny_writes,
-                                         hooks=counting_hooks(session))
+                                         hooks=sc.counting_hooks(session.hooks_fired,
+                                                                 session.first_hook))
         session.observer = kp.instrument_options(options, mon, on_result=session.ours.append)
         async for m in session.observer.watch(sdk.query(prompt=sc.one_prompt("go"),
                                                         options=options)):
@@ -141,12 +124,11 @@ def test_the_529_retry_is_an_errored_attempt_with_its_status(five: Session) -> N
 
 def test_call_durations_span_the_request_and_exclude_the_cli_start(five: Session) -> None:
     """Each call covers its request on the server, and the first starts after the CLI was up."""
-    assert five.first_hook_s is not None
     for call, req in zip(five.calls(), five.answered, strict=True):
         end = call.end_ns / 1e9
         assert end - call.duration_s <= req.received_s and end >= req.answered_s
     first = five.calls()[0]
-    assert first.end_ns / 1e9 - first.duration_s >= five.first_hook_s  # after UserPromptSubmit
+    assert first.end_ns / 1e9 - first.duration_s >= five.first_hook[0]  # after UserPromptSubmit
 
 
 def test_tools_count_with_failures_and_the_denied_write(five: Session) -> None:
@@ -205,7 +187,8 @@ def client(server: AnthropicServer, home: Path, tmp_path_factory: pytest.TempPat
                       *(text(f"answer {i}", Tokens(10 + i, 5 + i, 3500 + 30 * i, 30))
                         for i in range(2, PROMPTS)))
         options = sdk.ClaudeAgentOptions(env=sc.cli_env(server, home), cwd=str(work),
-                                         can_use_tool=decide)
+                                         can_use_tool=decide,
+                                         hooks=sc.counting_hooks(session.hooks_fired))
         session.observer = kp.instrument_options(options, mon, on_result=session.ours.append)
         async with sdk.ClaudeSDKClient(options) as c:
             for i in range(PROMPTS):
@@ -252,6 +235,9 @@ def test_client_session_tools_failures_denial_and_retries(client: Session) -> No
     assert [(e.error, e.status_code) for e in client.of(ApiCallEvent) if e.error] == \
         [("overloaded", 529), ("server_error", 500)]
     assert client.observer is not None and not client.observer._tools
+    # the failures fire PostToolUseFailure, each one hook execution
+    assert client.hooks_fired["PostToolUseFailure"] == 2
+    assert Counter(e.hook for e in client.of(HookEvent)) == client.hooks_fired
 
 
 def test_client_session_decisions_are_the_callbacks_answers(client: Session) -> None:

@@ -22,7 +22,7 @@ import claude_agent_sdk as sdk
 import pytest
 
 from kaizen_perf import Monitor
-from kaizen_perf.events import ApiCallEvent, PermissionEvent, TaskEvent, ToolEvent
+from kaizen_perf.events import ApiCallEvent, HookEvent, PermissionEvent, TaskEvent, ToolEvent
 from kaizen_perf.integrations import claude_agent_sdk as kp
 from kaizen_perf.testing import capture_events
 from tests.helpers import free_port, need
@@ -63,10 +63,12 @@ def test_a_subagent_and_a_denial_by_rule(server: AnthropicServer, tmp_path: Path
                  text("sub done", Tokens(340, 27, 0, 0)))
     results: list[Any] = []
     seen: Counter[str] = Counter()
+    fired: Counter[str] = Counter()
 
     async def body() -> None:
         options = sdk.ClaudeAgentOptions(env=sc.cli_env(server, tmp_path), cwd=str(work),
-                                         allowed_tools=["Task", "Agent", "Read"])
+                                         allowed_tools=["Task", "Agent", "Read"],
+                                         hooks=sc.counting_hooks(fired))
         async for m in sdk.query(prompt="delegate", options=options):
             seen[type(m).__name__] += 1
             if isinstance(m, sdk.ResultMessage):
@@ -99,6 +101,9 @@ def test_a_subagent_and_a_denial_by_rule(server: AnthropicServer, tmp_path: Path
     assert [(e.tool, e.decision) for e in events if isinstance(e, PermissionEvent)] == \
         [("Bash", "denied")]
     assert any(r.permission_denials for r in results)  # the second report of the denial
+    # the subagent's hooks are hook executions too, one per call of the user's callback
+    assert fired["SubagentStart"] == fired["SubagentStop"] == 1
+    assert Counter(e.hook for e in events if isinstance(e, HookEvent)) == fired
 
 
 def test_kaizen_perf_run_records_a_plain_sdk_program(server: AnthropicServer,

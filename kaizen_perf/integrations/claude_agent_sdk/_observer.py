@@ -227,7 +227,9 @@ class SdkObserver:
         ctx = contextvars.copy_context()
         scope = ctx.run(self.monitor.tool, name)
         ctx.run(scope.__enter__)
-        self._tools[tool_use_id] = (str(msg.get("session_id") or ""), ctx, scope)
+        # a subagent's tools (parent_tool_use_id set) may outlive the parent's result
+        owner = "" if msg.get("parent_tool_use_id") else str(msg.get("session_id") or "")
+        self._tools[tool_use_id] = (owner, ctx, scope)
         if len(self._tools) > _MAX:
             self._tools.popitem(last=False)
 
@@ -333,7 +335,7 @@ class SdkObserver:
             if isinstance(denial, dict):
                 self._denied(denial)
         sid = str(msg.get("session_id") or "")
-        for tool_use_id in [t for t, e in self._tools.items() if e[0] == sid]:
+        for tool_use_id in [t for t, e in self._tools.items() if sid and e[0] == sid]:
             self._tool_end(tool_use_id, ToolUnfinished)
         self.monitor.task(TASK_TYPE, "unknown", max(0, as_int(msg.get("duration_ms"))) / 1000,
                           ok=not msg.get("is_error"))
