@@ -59,3 +59,21 @@ def allocated_by(build: Callable[[], T]) -> tuple[int, T]:
     finally:
         tracemalloc.stop()
     return after - before, kept
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cpu_time(fn: F) -> F:
+    """Declare that the engine times ``fn`` in process CPU time (all threads).
+
+    The parity suite's timed benchmarks are CPU-bound Kaizen calls judged against
+    absolute budgets: CPU time leaves out the time other processes take from a
+    shared machine, so the budget check and the paired comparison move far less
+    with the load than wall time would. Set on the ``@benchmark`` metadata, so it
+    goes under that decorator.
+    """
+    meta = dict(getattr(fn, "__kaizen_bench__", None) or {})
+    meta["measure"] = "cpu"
+    setattr(fn, "__kaizen_bench__", meta)  # noqa: B010 - the engine's metadata attribute
+    return fn

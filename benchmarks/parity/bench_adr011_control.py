@@ -20,12 +20,12 @@ from kaizen.core.autonomy.control.protocol import ControlProtocol
 from kaizen.core.autonomy.control.transports.memory import InMemoryTransport
 from kaizen.core.autonomy.control.types import ControlRequest, ControlResponse
 
-from benchmarks.parity._support import percentile, run
+from benchmarks.parity._support import cpu_time, percentile, run
 from kaizen_perf.regression import benchmark
 
 T = TypeVar("T")
 REQUESTS = 1000  # ADR-011: latency over 1,000 requests
-THROUGHPUT_SENDERS, THROUGHPUT_EACH = 10, 200
+THROUGHPUT_SENDERS, THROUGHPUT_EACH = 10, 100
 CONCURRENT = 150  # above the ADR's 100, so "more than 100" is tested, not assumed
 CONNECTIONS = 100
 
@@ -109,7 +109,7 @@ async def _throughput(protocol: ControlProtocol) -> float:
 
 @benchmark(unit="msg/s", direction="higher", gate=0.10)
 def bench_throughput() -> float:
-    """Request/response exchanges per second, 10 senders x 200 requests (2,000)."""
+    """Request/response exchanges per second, 10 senders x 100 requests (1,000)."""
     return run(session(_throughput))
 
 
@@ -170,7 +170,8 @@ def bench_memory_per_connection() -> float:
     return size / CONNECTIONS
 
 
-@benchmark()
+@cpu_time
+@benchmark(pairs_per_round=1)
 def bench_initialization() -> None:
     """``ControlProtocol(InMemoryTransport())``: creating a protocol (ADR-011's
     initialization row)."""

@@ -19,7 +19,7 @@ from kaizen.core.autonomy.permissions.context import ExecutionContext
 from kaizen.core.autonomy.permissions.policy import PermissionPolicy
 from kaizen.core.autonomy.permissions.types import PermissionMode, PermissionRule, PermissionType
 
-from benchmarks.parity._support import run
+from benchmarks.parity._support import cpu_time, run
 from benchmarks.parity.bench_adr011_control import session
 from kaizen_perf.regression import benchmark
 
@@ -40,7 +40,8 @@ _RULES = PermissionPolicy(ExecutionContext(
 _INPUT = {"command": "ls -la"}
 
 
-@benchmark(ops=OPS)
+@cpu_time
+@benchmark(ops=OPS, pairs_per_round=1)
 def bench_check_cached() -> None:
     """``check_permission`` of a tool approved for the session (per check)."""
     check = _CACHED.check_permission
@@ -48,7 +49,8 @@ def bench_check_cached() -> None:
         check("Bash", _INPUT, 0.01)
 
 
-@benchmark(ops=OPS)
+@cpu_time
+@benchmark(ops=OPS, pairs_per_round=1)
 def bench_check_uncached() -> None:
     """``check_permission`` of a tool never decided, down to the DEFAULT-mode rule (per check)."""
     check = _UNCACHED.check_permission
@@ -56,14 +58,16 @@ def bench_check_uncached() -> None:
         check("Write", _INPUT, 0.01)
 
 
-@benchmark(ops=OPS)
+@cpu_time
+@benchmark(ops=OPS, pairs_per_round=1)
 def bench_budget_check() -> None:
     """``BudgetEnforcer.estimate_cost`` + ``has_budget`` for one tool call (per check)."""
     for _ in range(OPS):
         BudgetEnforcer.has_budget(_BUDGET, BudgetEnforcer.estimate_cost("Bash", _INPUT))
 
 
-@benchmark(ops=OPS)
+@cpu_time
+@benchmark(ops=OPS, pairs_per_round=1)
 def bench_rules_10() -> None:
     """``check_permission`` evaluated against 10 pattern rules, the last one matching."""
     check = _RULES.check_permission

@@ -17,7 +17,7 @@ from kaizen.core.specialist_types import SpecialistDefinition
 from kaizen.runtime.specialist_loader import SpecialistLoader
 from kaizen.runtime.specialist_registry import SpecialistRegistry
 
-from benchmarks.parity._support import scratch
+from benchmarks.parity._support import cpu_time, scratch
 from kaizen_perf.regression import benchmark
 
 PROGRAMMATIC, FILESYSTEM = 100, 50
@@ -56,21 +56,24 @@ def _fs_loader() -> SpecialistLoader:
     return SpecialistLoader(KaizenOptions(setting_sources=["project"], cwd=_project()))
 
 
-@benchmark(ops=PROGRAMMATIC)
+@cpu_time
+@benchmark(ops=PROGRAMMATIC, pairs_per_round=1)
 def bench_programmatic_registration() -> None:
     """``load_specialists`` of 100 programmatic specialists (per specialist)."""
     registry = SpecialistLoader(KaizenOptions(specialists=_DEFINITIONS)).load_specialists()
     assert len(registry) == PROGRAMMATIC
 
 
-@benchmark(setup=_project)
+@cpu_time
+@benchmark(setup=_project, pairs_per_round=1)
 def bench_filesystem_loading() -> None:
     """``load_specialists`` from 50 markdown files in ``.kaizen/specialists`` (total)."""
     registry = _fs_loader().load_specialists()
     assert len(registry) == FILESYSTEM, len(registry)
 
 
-@benchmark(setup=_project)
+@cpu_time
+@benchmark(setup=_project, pairs_per_round=1)
 def bench_kaizen_md_injection() -> None:
     """``load_context_file`` of a 100 KB KAIZEN.md and its join to a system prompt."""
     context = _fs_loader().load_context_file()

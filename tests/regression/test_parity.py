@@ -26,8 +26,10 @@ from kaizen_perf.report.regression import render_check_html
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = "benchmarks/parity"
-# The rows of the performance tables of Kaizen's ADR-011..016 (the design note's table).
-ADR_ROWS = {"ADR-011": 5, "ADR-012": 6, "ADR-013": 6, "ADR-014": 5, "ADR-015": 3, "ADR-016": 4}
+# The rows of the performance tables of Kaizen's ADR-011..017 (the design note's table;
+# ADR-013's memory row has two budgets, programmatic and filesystem).
+ADR_ROWS = {"ADR-011": 5, "ADR-012": 6, "ADR-013": 6, "ADR-014": 5, "ADR-015": 3, "ADR-016": 4,
+            "ADR-017": 5}
 
 
 def _result(values: dict[str, list[float]], suite: str = SUITE,
@@ -46,15 +48,14 @@ def _result(values: dict[str, list[float]], suite: str = SUITE,
 
 
 def test_targets_file_has_every_adr_row_with_origin_and_component() -> None:
-    """No ADR row is left out: each of ADR-011..016's rows is a parity-suite target, and
-    ADR-017's budgets are there too, each with its origin and component."""
+    """No ADR row is left out: each of ADR-011..017's rows is a parity-suite target (ADR-017's
+    on a real Kaizen agent), each with its origin and component."""
     targets = load_targets(ROOT).for_suite(SUITE).targets
     counts: dict[str, int] = {}
     for t in targets:
         counts[t.origin] = counts.get(t.origin, 0) + 1
         assert t.component and t.origin.startswith(("ADR-", "claude-agent-sdk")), t
     assert {k: counts.get(k, 0) for k in ADR_ROWS} == ADR_ROWS
-    assert any(t.origin == "ADR-017" for t in load_targets(ROOT).targets)
 
 
 def test_every_measured_target_names_a_benchmark_of_the_suite() -> None:
