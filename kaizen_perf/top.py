@@ -14,6 +14,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -30,15 +31,19 @@ class Snapshot:
     samples: dict[tuple[str, Labels], float]
 
     def by_agent(self, name: str, **match: str) -> dict[str, float]:
-        """Sum of a metric's samples per agent, over samples matching ``match``."""
-        out: dict[str, float] = defaultdict(float)
+        """Sum of a metric's samples per agent, over samples matching ``match``.
+
+        Summed as the decimals the exposition printed, then rounded once: a float sum of
+        per-model dollars differs from the agent's exact total in the last digit.
+        """
+        out: dict[str, Decimal] = defaultdict(Decimal)
         for (n, labels), value in self.samples.items():
             if n != name:
                 continue
             d = dict(labels)
             if all(d.get(k) == v for k, v in match.items()):
-                out[d.get("agent", "")] += value
-        return out
+                out[d.get("agent", "")] += Decimal(repr(value))
+        return {agent: float(total) for agent, total in out.items()}
 
     def buckets(self, name: str, agent: str) -> dict[float, float]:
         """Cumulative bucket counts of a histogram for one agent, summed over other labels."""
