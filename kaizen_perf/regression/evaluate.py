@@ -132,8 +132,9 @@ def compare_row(js: JobSamples, targets: Targets, alpha: float = 0.05) -> Row:
     x = [p.x for p in js.pairs if p.y is not None]
     y = [p.y for p in js.pairs if p.y is not None]
     if not x:
-        return Row(info.name, info.unit, Verdict.ERROR, gate, note="no samples were taken",
-                   measure=measure)
+        # No error, no pairs: sampling stopped (time budget) before its first round.
+        return Row(info.name, info.unit, Verdict.INCONCLUSIVE, gate,
+                   note="no samples taken", measure=measure)
     if measure == "instructions":
         est = range_estimate(x, y)
     else:
@@ -216,8 +217,10 @@ def _paired_target(result: RunResult, target: Target) -> ParityRow:
         return ParityRow(target, Parity.NOT_RUN,
                          note=f"{target.benchmark} or {target.reference} not in the suite "
                          "(or not selected)")
-    if js.error is not None or not js.pairs:
-        return ParityRow(target, Parity.ERROR, note=_first_line(js.error or "no samples"))
+    if js.error is not None:
+        return ParityRow(target, Parity.ERROR, note=_first_line(js.error))
+    if not js.pairs:  # sampling stopped (time budget) before its first round
+        return ParityRow(target, Parity.UNDETERMINED, note="no samples taken")
     x = [p.x for p in js.pairs if p.y is not None]
     y = [p.y for p in js.pairs if p.y is not None]
     rounds = [p.round for p in js.pairs if p.y is not None]

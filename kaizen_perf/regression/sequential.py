@@ -182,8 +182,8 @@ def undecided_warnings(outcome: Outcome, env: Mapping[str, str]) -> list[str]:
     Under GitHub Actions each line is also a ``::warning`` annotation, so an
     undecided check shows on the pull request instead of passing unnoticed.
     """
-    if not outcome.undecided:
-        return []
+    if not outcome.undecided or outcome.exit_code() != 0:
+        return []  # a failing or crashed run already says so through its exit code
     lines = [f"WARNING: {outcome.summary()}.",
              f"WARNING: sampling stopped because {outcome.stopped or 'it was told to'}; "
              "a green exit here is NOT evidence of no regression.",

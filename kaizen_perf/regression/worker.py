@@ -44,6 +44,7 @@ BENCH_ATTR = "__kaizen_bench__"  # same as decorator.BENCH_ATTR (kept import-fre
 TARGET_S = (0.02, 0.05)  # sample length: long enough for the timer, short enough to pair
 WARMUP_MAX = 8
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+TARGET_INSTRUCTIONS = 5e6  # per counted sample: ~1-2 ms natively, ~0.1 s under callgrind
 
 
 class SuiteMissing(Exception):
@@ -106,13 +107,20 @@ class Suite:
         self._setup(name)
         if self.meta[name].get("unit", "s") != "s":
             return 1  # value benchmarks measure one whole call each; nothing to warm
+        if measure == "instructions":
+            # Same calls on both sides, whatever the clock says: one call, one counted call
+            # (which fixes the loop count on the first side), then a fixed warm-up. Equal
+            # call histories put the interpreter's re-specialisation cycles in phase.
+            fn()
+            first = self._counter().count(fn, 1)
+            if loops is None:
+                loops = max(1, min(1000, round(TARGET_INSTRUCTIONS / max(first, 1.0))))
+            self._counter().warm_up(fn, loops)
+            return loops
         if loops is None:
             fn()  # lazy state (monitors, files) is built here, not in the calibration timing
             loops = calibrate(fn)
-        if measure == "instructions":
-            self._counter().warm_up(fn, loops)
-        else:
-            warm_up(fn, loops, CLOCKS[measure])
+        warm_up(fn, loops, CLOCKS[measure])
         return loops
 
     def sample(self, name: str, loops: int, inject: float, measure: str = "wall") -> float:
@@ -191,18 +199,12 @@ class Callgrind:
         block = (ctypes.c_uint64 * 6)(code, 0, 0, 0, 0, 0)
         return int(self._call(ctypes.addressof(block), 0))
 
-    def warm_up(self, fn: Callable[[], Any], calls: int) -> None:
-        """Count until two counts in a row agree within 0.1 % (at most ``WARMUP_MAX``).
-
-        The first calls of a function cost more (the interpreter specialises its
-        bytecode, the allocator grows its pools) by a few %: enough to matter here.
-        """
-        last = self.count(fn, calls)
-        for _ in range(WARMUP_MAX - 1):
-            now = self.count(fn, calls)
-            if abs(now - last) <= 0.001 * last:
-                return
-            last = now
+    def warm_up(self, fn: Callable[[], Any], calls: int, counts: int = 2) -> None:
+        """A fixed number of counted samples, never "until stable": both sides must make
+        the same calls. The first calls of a function cost a few % more (the interpreter
+        specialises its bytecode, the allocator grows its pools)."""
+        for _ in range(counts):
+            self.count(fn, calls)
 
     def count(self, fn: Callable[[], Any], calls: int) -> float:
         """Instructions executed by ``calls`` calls of ``fn`` (every thread)."""
