@@ -21,6 +21,7 @@ from prometheus_client.core import (
 
 from kaizen_perf import events as ev
 from kaizen_perf.metrics import Family, new_families
+from kaizen_perf.redact import redact_text
 from kaizen_perf.spend import SpendLedger
 
 if TYPE_CHECKING:
@@ -125,8 +126,9 @@ class MetricsSink:
     def _permission(self, e: ev.PermissionEvent) -> None:
         f = self._f
         f["kaizen_permission_checks_total"].inc((e.agent, e.tool, e.decision))
-        if e.decision == "denied":
-            f["kaizen_permission_denials_total"].inc((e.agent, e.tool, e.reason or "unspecified"))
+        if e.decision == "denied":  # a reason is free text: redacted like every output
+            reason = redact_text(e.reason) if e.reason else "unspecified"
+            f["kaizen_permission_denials_total"].inc((e.agent, e.tool, reason))
         f["kaizen_permission_check_duration_seconds"].observe((e.agent,), e.duration_s)
 
     def _checkpoint(self, e: ev.CheckpointEvent) -> None:

@@ -54,6 +54,9 @@ class Rule:
     ignore_case: bool = False
     scrub: Callable[[str, str], str] | None = None
     hints: tuple[str, ...] = ()
+    #: the rule only matches inside a run of 20+ characters without spaces or quotes: a text
+    #: with no such run skips it (one cheap search shared by every such rule)
+    needs_token: bool = False
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -144,6 +147,118 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          hints=tuple("0123456789")),
 )
 
+def _mixed(text: str, marker: str) -> str:
+    """A bare 40-character AWS secret access key has upper and lower case letters and digits
+    (a git SHA-1 or a word run does not): hide it, keep anything else."""
+    if any(c.isupper() for c in text) and any(c.islower() for c in text) \
+            and any(c.isdigit() for c in text):
+        return marker
+    return text
+
+
+#: formats added for issue 19 (Stripe, Google, Hugging Face, bare AWS secret keys, and more);
+#: before the detect-secrets rules, so a full key wins over a detector that knows its prefix
+MORE_RULES: tuple[Rule, ...] = (
+    Rule("stripe_key", _AN + r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}|" + _AN
+         + r"whsec_[0-9A-Za-z]{24,}", hints=("k_live_", "k_test_", "whsec_")),
+    Rule("google_api_key", _AN + r"AIza[0-9A-Za-z_\-]{35}", hints=("AIza",)),
+    Rule("google_oauth_token", _AN + r"ya29\.[0-9A-Za-z_\-]{20,}", hints=("ya29.",)),
+    Rule("huggingface_token", _AN + r"hf_[A-Za-z0-9]{30,}", hints=("hf_",)),
+    Rule("gitlab_token", _AN + r"gl(?:pat|dt|ft|rt|soat)-[A-Za-z0-9_\-]{20,}",
+         hints=("glpat-", "gldt-", "glft-", "glrt-", "glsoat-")),
+    Rule("npm_token", _AN + r"npm_[A-Za-z0-9]{36}", hints=("npm_",)),
+    Rule("pypi_token", _AN + r"pypi-AgE[A-Za-z0-9_\-]{50,}", hints=("pypi-",)),
+    Rule("digitalocean_token", _AN + r"do[pro]_v1_[a-f0-9]{64}", hints=("_v1_",)),
+    Rule("databricks_token", _AN + r"dapi[a-f0-9]{32}(?:-\d)?", hints=("dapi",)),
+    Rule("shopify_token", _AN + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}", hints=("shp",)),
+    Rule("aws_secret_access_key",
+         r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])", scrub=_mixed,
+         needs_token=True),
+)
+
+
+#: literals one of which occurs in every match of a detector's patterns (lower case for
+#: case-insensitive ones): a text without any skips the detector. A detector missing here
+#: (a newer detect-secrets) runs on every text: correct, only slower.
+_DS_HINTS: dict[str, tuple[str, ...]] = {
+    "ArtifactoryDetector": ("AKC", "AP"), "AzureStorageKeyDetector": ("AccountKey=",),
+    "AWSKeyDetector": ("A3T", "ABIA", "ACCA", "AKIA", "ASIA", "aws", "AWS", "Aws"),
+    "BasicAuthDetector": ("://",),
+    "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "GitLabTokenDetector": ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "GR1348941",
+                            "glcbt-", "glimt-", "glptt-", "glagent-", "gloas-"),
+    "JwtTokenDetector": ("eyJ",), "MailchimpDetector": ("-us",), "NpmDetector": ("_authToken",),
+    "OpenAIDetector": ("T3BlbkFJ",), "PypiTokenDetector": ("pypi-",), "SendGridDetector": ("SG.",),
+    "SlackDetector": ("xox", "hooks.slack.com"), "SquareOAuthDetector": ("sq0csp-",),
+    "StripeDetector": ("k_live_",),
+    "TwilioKeyDetector": ("AC", "SK"),
+}
+#: detectors with no literal to look for, whose matches are long runs without spaces
+_DS_TOKEN_SHAPED = frozenset({"DiscordBotTokenDetector", "TelegramBotTokenDetector"})
+#: detectors left out: not secrets (public IPs), covered better by our own rule (the whole
+#: private-key block), or vendor keyword detectors whose ``key=``/``password=`` forms our
+#: ``credential`` rule already hides and that would otherwise run on nearly every text
+_DS_SKIP = frozenset({"IPPublicDetector", "PrivateKeyDetector", "CloudantDetector",
+                      "IbmCloudIamDetector", "IbmCosHmacDetector", "SoftlayerDetector"})
+
+
+def detect_secrets_rules() -> tuple[Rule, ...]:
+    """The regular-expression detectors of Yelp's detect-secrets (a maintained rule set:
+    Artifactory, AWS, Azure storage, basic auth in URLs, Discord, GitLab, JWT, Mailchimp,
+    npm, PyPI, SendGrid, Slack webhooks, Square, Stripe, Telegram, Twilio...), when the
+    package is installed; () otherwise. Its public-IP detector (not a secret) and its
+    private-key header detector (ours hides the whole block) are left out.
+
+    Only the patterns are used, folded into the one-pass alternation: detect-secrets' own
+    scanning (a plugin object and a search per detector) costs far more per record.
+    """
+    try:
+        from detect_secrets.plugins.base import RegexBasedDetector
+    except ImportError:
+        return ()
+    import importlib
+    import inspect
+    import pkgutil
+
+    import detect_secrets.plugins as plugins
+
+    rules: list[Rule] = []
+    for info in sorted(pkgutil.iter_modules(plugins.__path__), key=lambda m: m.name):
+        try:
+            module = importlib.import_module(f"detect_secrets.plugins.{info.name}")
+        except Exception:  # a plugin with missing extras: skip it
+            continue
+        for name, cls in sorted(inspect.getmembers(module, inspect.isclass)):
+            if (not issubclass(cls, RegexBasedDetector) or cls is RegexBasedDetector
+                    or cls.__module__ != module.__name__ or name in _DS_SKIP):
+                continue
+            for compiled in cls().denylist:
+                rules.append(_from_detector(f"ds_{name.removesuffix('Detector').lower()}",
+                                            compiled, _DS_HINTS.get(name, ()),
+                                            name in _DS_TOKEN_SHAPED))
+    return tuple(rules)
+
+
+def _from_detector(name: str, compiled: re.Pattern[str], hints: tuple[str, ...],
+                   needs_token: bool) -> Rule:
+    """A rule from one detect-secrets pattern: its flags scoped to it, and the secret (the
+    first group when the pattern has one, else the whole match) replaced."""
+    nocase = bool(compiled.flags & re.IGNORECASE)
+    flags = "".join(f for f, bit in (("x", re.VERBOSE), ("s", re.DOTALL), ("m", re.MULTILINE))
+                    if compiled.flags & bit)
+    pattern = f"(?{flags}:{compiled.pattern})" if flags else compiled.pattern
+    if nocase:
+        hints = tuple(h.lower() for h in hints)
+
+    def scrub(text: str, marker: str) -> str:
+        m = compiled.search(text)
+        if m is None or not m.lastindex or m.group(1) is None:
+            return marker
+        return text[:m.start(1)] + marker + text[m.end(1):]
+    return Rule(name, pattern, ignore_case=nocase, scrub=scrub, hints=hints,
+                needs_token=needs_token)
+
+
 DEFAULT_KEYS: frozenset[str] = frozenset({
     "apikey", "xapikey", "authorization", "proxyauthorization", "auth", "password", "passwd",
     "pwd", "passphrase", "secret", "clientsecret", "token", "accesstoken",
@@ -165,22 +280,70 @@ def normalise_key(key: object) -> str:
     return str(key).lower().translate(_NORMALISE)
 
 
+def _hints_of(rules: tuple[Rule, ...], *, nocase: bool) -> dict[str, set[int]]:
+    """hint -> indices of the rules (case-insensitive ones, or the others) it activates."""
+    out: dict[str, set[int]] = {}
+    for i, rule in enumerate(rules):
+        if rule.ignore_case == nocase:
+            for hint in rule.hints:
+                out.setdefault(hint, set()).add(i)
+    return out
+
+
+class _HintFinder:
+    """Which rules' hints occur in a text, in one regex pass (C) instead of a substring test
+    per hint (Python): with ~50 rules that loop cost more than the matching.
+
+    The pattern is an alternation of the hints, longest first, searched again from one past
+    each hit, so at each position the longest hint there is reported; a hint also activates
+    the rules of every hint that is a prefix of it (those start at the same position and
+    would be shadowed)."""
+
+    def __init__(self, hints: dict[str, set[int]]) -> None:
+        self._rules: dict[str, tuple[int, ...]] = {
+            h: tuple(sorted(set().union(*(idx for p, idx in hints.items() if h.startswith(p)))))
+            for h in hints}
+        ordered = sorted(hints, key=len, reverse=True)
+        # a plain alternation of literals: sre skips positions by their first character
+        self._search = re.compile("|".join(map(re.escape, ordered))).search \
+            if ordered else None
+
+    def rules_in(self, text: str) -> tuple[int, ...]:
+        """Indices of the rules whose hints occur in ``text``."""
+        search = self._search
+        if search is None:
+            return ()
+        m = search(text)
+        if m is None:
+            return ()
+        found: set[str] = set()
+        while m is not None:  # restart one past each hit: overlapping hints are found too
+            found.add(m.group())
+            m = search(text, m.start() + 1)
+        rules = self._rules
+        return tuple({i for h in found for i in rules[h]})
+
+
 class Redactor:
     """Scrubs secrets from strings and nested mappings/lists, by key and by pattern."""
 
     def __init__(self, *, keys: Iterable[str] = DEFAULT_KEYS,
                  key_suffixes: Iterable[str] = DEFAULT_KEY_SUFFIXES,
-                 rules: Iterable[Rule] = DEFAULT_RULES, extra_keys: Iterable[str] = (),
+                 rules: Iterable[Rule] | None = None, extra_keys: Iterable[str] = (),
                  extra_rules: Iterable[Rule] = (), marker: str = MARKER) -> None:
+        if rules is None:
+            rules = (*DEFAULT_RULES, *MORE_RULES, *_detect_secrets_cached())
         self.keys = frozenset(normalise_key(k) for k in (*keys, *extra_keys))
         self.key_suffixes = tuple(normalise_key(k) for k in key_suffixes)
         self.rules = (*rules, *extra_rules)
         self.marker = marker
         self._pattern = _compile(self.rules, range(len(self.rules)))
         self._by_group = {f"r{i}": rule for i, rule in enumerate(self.rules)}
-        self._always = tuple(i for i, r in enumerate(self.rules) if not r.hints)
-        self._hinted = tuple((i, r.hints, r.ignore_case) for i, r in enumerate(self.rules)
-                             if r.hints)
+        self._always = tuple(i for i, r in enumerate(self.rules)
+                             if not r.hints and not r.needs_token)
+        self._token_rules = tuple(i for i, r in enumerate(self.rules) if r.needs_token)
+        self._finders = (_HintFinder(_hints_of(self.rules, nocase=False)),
+                         _HintFinder(_hints_of(self.rules, nocase=True)))
         self._subsets: dict[tuple[int, ...], re.Pattern[str] | None] = {}
         self._key_cache: dict[str, bool] = {}
         # clean short strings repeat (agent, tool, event names): remember them, never secrets
@@ -214,9 +377,10 @@ class Redactor:
         """The combined pattern of the rules whose hints occur in ``text`` (one pass still
         resolves overlaps: a rule whose hints are absent cannot match anyway)."""
         low = text.lower()
-        active = self._always + tuple(
-            i for i, hints, nocase in self._hinted
-            if any(h in (low if nocase else text) for h in hints))
+        found = self._always + self._finders[0].rules_in(text) + self._finders[1].rules_in(low)
+        if self._token_rules and _TOKEN_RUN.search(text) is not None:
+            found += self._token_rules
+        active = tuple(sorted(found))  # rule order decides ties
         if len(active) == len(self.rules):
             return self._pattern
         pattern = self._subsets.get(active, False)
@@ -275,6 +439,17 @@ def _compile(rules: tuple[Rule, ...], active: Iterable[int]) -> re.Pattern[str]:
     return re.compile("|".join(parts) if parts else r"(?!)")
 
 
+_DS_RULES: tuple[Rule, ...] | None = None
+
+
+def _detect_secrets_cached() -> tuple[Rule, ...]:
+    global _DS_RULES
+    if _DS_RULES is None:
+        _DS_RULES = detect_secrets_rules()
+    return _DS_RULES
+
+
+_TOKEN_RUN = re.compile(r"[^\s\"'`,;()<>\[\]{}]{20,}")
 _DEFAULT: Redactor | None = None
 
 

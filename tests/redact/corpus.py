@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 _ALNUM = string.ascii_letters + string.digits
 _UPPER = string.ascii_uppercase + string.digits
+_HEX = "0123456789abcdef"
 
 
 def _s(rng: random.Random, n: int, alphabet: str = _ALNUM) -> str:
@@ -58,6 +59,25 @@ KINDS: dict[str, Callable[[random.Random], str]] = {
     "email": lambda r: (f"{_s(r, 6, string.ascii_lowercase)}.{_s(r, 4, string.ascii_lowercase)}"
                         f"@{_s(r, 7, string.ascii_lowercase)}.{r.choice(['com', 'io', 'co.uk'])}"),
     "card": _card,
+    # issue 19: formats that leaked, and more from detect-secrets' rule set
+    "stripe_live": lambda r: f"sk_live_{_s(r, 99)}",
+    "stripe_restricted": lambda r: f"rk_live_{_s(r, 24)}",
+    "stripe_webhook": lambda r: f"whsec_{_s(r, 32)}",
+    "google_api_key": lambda r: f"AIza{_s(r, 35, _ALNUM + '-_')}",
+    "google_oauth": lambda r: f"ya29.{_s(r, 60, _ALNUM + '-_')}",
+    "huggingface": lambda r: f"hf_{_s(r, 34)}",
+    "aws_secret_bare": lambda r: f"Ab7{_s(r, 37, _ALNUM + '/+')}",
+    "gitlab_token": lambda r: f"glpat-{_s(r, 20, _ALNUM + '-_')}",
+    "npm_token": lambda r: f"npm_{_s(r, 36)}",
+    "pypi_token": lambda r: f"pypi-AgEIcHlwaS5vcmc{_s(r, 80, _ALNUM + '-_')}",
+    "sendgrid": lambda r: f"SG.{_s(r, 22, _ALNUM + '-_')}.{_s(r, 43, _ALNUM + '-_')}",
+    "twilio": lambda r: f"SK{_s(r, 32, _HEX)}",
+    "telegram_bot": lambda r: f"{_s(r, 9, string.digits)}:{_s(r, 35, _ALNUM + '_-')}",
+    "discord_bot": lambda r: f"M{_s(r, 23)}.{_s(r, 6)}.{_s(r, 27)}",
+    "digitalocean": lambda r: f"dop_v1_{_s(r, 64, _HEX)}",
+    "databricks": lambda r: f"dapi{_s(r, 32, _HEX)}",
+    "shopify": lambda r: f"shpat_{_s(r, 32, _HEX)}",
+    "mailchimp": lambda r: f"{_s(r, 32, _HEX)}-us{r.randint(1, 20)}",
 }
 
 # (kind, template): {} is where the secret goes; the text around it must survive
@@ -92,6 +112,11 @@ CONTEXTUAL: list[tuple[str, str]] = [
     ("token=sk-ant-api03-" + "Z" * 60, "Z" * 60),
     ("order 12 4111 1111 1111 1111 shipped", "4111 1111 1111 1111"),
     ("mail sk-proj-" + "q" * 30 + "@example.com", "q" * 30),
+    ("https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdefghijklmnopqrstuvwx",
+     "abcdefghijklmnopqrstuvwx"),
+    ("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + "Q" * 86 + "==;",
+     "Q" * 86),
+    ("postgres://admin:s3cr3tPassw0rd@db.internal:5432/app", "s3cr3tPassw0rd"),
 ]
 
 NEAR_MISSES: list[str] = [
@@ -114,6 +139,8 @@ NEAR_MISSES: list[str] = [
     "eyJ alone is not a token",
     "path /home/user/.ssh/id_rsa.pub",
     "git commit 646304b and ghp_ without body",
+    "full sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b and sk_live_ alone",
+    "a/very/long/lowercase/path/with/segments/x and hf_ alone",
 ]
 
 
