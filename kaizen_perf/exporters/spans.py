@@ -174,13 +174,13 @@ class SpanBuilder:
     def _loop(self, e: LoopEvent, off: int) -> SpanData:
         agent = self._redact(e.agent)
         return SpanData(f"{g.OP_INVOKE_AGENT} {agent}", SpanKind.INTERNAL, e.start_ns + off,
-                        e.end_ns + off, e.error,
+                        e.end_ns + off, self._error(e.error),
                         {g.OPERATION_NAME: g.OP_INVOKE_AGENT, g.AGENT_NAME: agent})
 
     def _tool(self, e: ToolEvent, off: int) -> SpanData:
         tool = self._redact(e.tool)
         return SpanData(f"{g.OP_EXECUTE_TOOL} {tool}", SpanKind.INTERNAL, e.start_ns + off,
-                        e.end_ns + off, e.error,
+                        e.end_ns + off, self._error(e.error),
                         {g.OPERATION_NAME: g.OP_EXECUTE_TOOL, g.TOOL_NAME: tool,
                          g.AGENT_NAME: self._redact(e.agent)})
 
@@ -205,11 +205,18 @@ class SpanBuilder:
             attrs[g.ACTIVE_TOOL] = self._redact(e.tool)
         end = e.end_ns + off
         return SpanData(f"{g.OP_CHAT} {model}", SpanKind.CLIENT, end - _ns(e.duration_s), end,
-                        e.error, attrs)
+                        self._error(e.error), attrs)
 
     def _point(self, name: str, end_ns: int, duration_s: float, error: str | None,
                attrs: dict[str, Any]) -> SpanData:
-        return SpanData(name, SpanKind.INTERNAL, end_ns - _ns(duration_s), end_ns, error, attrs)
+        return SpanData(name, SpanKind.INTERNAL, end_ns - _ns(duration_s), end_ns,
+                        self._error(error), attrs)
+
+    def _error(self, error: str | None) -> str | None:
+        """The error as spans carry it (``error.type`` and the status description): a caller's
+        ``error="..."`` string is redacted like every other string (an exception type name
+        is clean and cached by the redactor)."""
+        return None if error is None else self._redact(error)
 
     def _permission(self, e: PermissionEvent, off: int) -> SpanData:
         tool = self._redact(e.tool)
