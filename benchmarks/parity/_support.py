@@ -64,16 +64,23 @@ def allocated_by(build: Callable[[], T]) -> tuple[int, T]:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def cpu_time(fn: F) -> F:
-    """Declare that the engine times ``fn`` in process CPU time (all threads).
+def measured(measure: str) -> Callable[[F], F]:
+    """Declare what the engine's samples of a timed benchmark measure ("wall", "cpu").
 
-    The parity suite's timed benchmarks are CPU-bound Kaizen calls judged against
-    absolute budgets: CPU time leaves out the time other processes take from a
-    shared machine, so the budget check and the paired comparison move far less
-    with the load than wall time would. Set on the ``@benchmark`` metadata, so it
-    goes under that decorator.
+    Every timed benchmark of this suite declares it: left to "auto", the engine may
+    pick callgrind instruction counts, and importing Kaizen under valgrind takes
+    minutes on a busy 2-core machine. Set on the ``@benchmark`` metadata, so it goes
+    above that decorator.
     """
-    meta = dict(getattr(fn, "__kaizen_bench__", None) or {})
-    meta["measure"] = "cpu"
-    setattr(fn, "__kaizen_bench__", meta)  # noqa: B010 - the engine's metadata attribute
-    return fn
+    def mark(fn: F) -> F:
+        meta = dict(getattr(fn, "__kaizen_bench__", None) or {})
+        meta["measure"] = measure
+        setattr(fn, "__kaizen_bench__", meta)  # noqa: B010 - the engine's metadata attribute
+        return fn
+    return mark
+
+
+#: The parity suite's CPU-bound Kaizen calls: process CPU time (all threads) leaves out
+#: the time other processes take from a shared machine, so their absolute budgets and
+#: paired comparisons move far less with the load than wall time would.
+cpu_time = measured("cpu")

@@ -208,3 +208,17 @@ def test_an_interpreter_that_does_not_exist_is_a_usage_error(
     """A wrong ``--base-python`` exits 2 with a message naming the option."""
     code = main(["check", "--base-python", str(tmp_path / "nope"), "--no-progress"])
     assert code == exitcodes.USAGE and "--base-python" in capsys.readouterr().err
+
+
+def test_every_timed_parity_benchmark_declares_its_measure() -> None:
+    """No timed parity benchmark is left to "auto": the engine could pick callgrind, under
+    which importing Kaizen outlasts the worker's request timeout."""
+    import importlib
+
+    for path in sorted((ROOT / SUITE).glob("bench_*.py")):
+        mod = importlib.import_module(f"benchmarks.parity.{path.stem}")
+        for name in dir(mod):
+            fn = getattr(mod, name)
+            meta = getattr(fn, "__kaizen_bench__", None) or {}
+            if name.startswith("bench_") and callable(fn) and meta.get("unit", "s") == "s":
+                assert meta.get("measure") in ("wall", "cpu"), f"{path.stem}.{name}"
