@@ -47,6 +47,9 @@ def effective_gate(gate: float, unit: str, base_median: float) -> float:
 def judge(est: Estimate, gate: float, direction: str = "lower") -> Verdict:
     """REGRESSION if the whole CI is worse and the estimate exceeds the gate; PASS if
     the CI excludes a change as large as the gate; otherwise INCONCLUSIVE."""
+    if direction not in ("lower", "higher"):
+        msg = f"Benchmark direction {direction!r} is not 'lower' or 'higher'."
+        raise ValueError(msg)
     if est.n == 0:
         return Verdict.ERROR
     ratio, low, high = est.ratio, est.low, est.high
@@ -83,6 +86,11 @@ class BoundCheck:
     budget: float
     bound: str = "max"
     margin: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.bound not in ("max", "min"):
+            msg = f"Budget bound {self.bound!r} is not 'max' or 'min'."
+            raise ValueError(msg)
 
     @property
     def status(self) -> Parity:

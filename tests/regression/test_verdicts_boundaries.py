@@ -170,3 +170,35 @@ def test_an_empty_sample_is_undetermined_with_unbounded_bounds() -> None:
     assert math.isnan(check.value) and check.low == -math.inf and check.high == math.inf
     assert (check.budget, check.bound, check.margin) == (2.0, "min", 0.3)
     assert check.status is Parity.UNDETERMINED
+
+
+def test_a_memory_baseline_under_one_byte_still_gets_the_floor() -> None:
+    """Any positive baseline gets the 64 KiB floor (a fraction of a byte: a huge gate)."""
+    assert effective_gate(0.01, "bytes", 0.5) == 131072.0
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    """Default direction is "lower"; absolute checks bound the median, strictly, with no margin."""
+    assert judge(est(1.06, 1.04, 1.08), GATE) is Verdict.REGRESSION
+    xs = [float(i) for i in range(1, 11)]
+    default = absolute_check(xs, 8.0)
+    assert default.value == 6.0 and (default.bound, default.margin) == ("max", 0.0)
+    assert BoundCheck(1.0, 1.0, 1.0, 1.0).margin == 0.0
+    assert absolute_check([10.0 + i for i in range(40)], 5.0).status is Parity.VIOLATES
+
+
+def test_bad_directions_and_bounds_are_refused() -> None:
+    """A typo in a direction or a bound is an error, not silently "lower" or "max"."""
+    with pytest.raises(ValueError, match="direction"):
+        judge(est(1.0, 0.99, 1.01), GATE, "faster")
+    with pytest.raises(ValueError, match="bound"):
+        BoundCheck(1.0, 1.0, 1.0, 1.0, bound="maximum")
+
+
+def test_budget_checks_are_immutable() -> None:
+    """A judged bound cannot be edited after the fact (frozen dataclass)."""
+    import dataclasses
+
+    check = BoundCheck(1.0, 0.9, 1.1, 2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        check.budget = 0.5  # type: ignore[misc]
