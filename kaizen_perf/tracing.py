@@ -12,7 +12,8 @@ failed export is counted (``export_errors``, ``dropped_spans``).
 Which exporters: ``KAIZEN_PERF_TRACES`` if set, else the standard
 ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none``; a set
 ``OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT`` alone means ``otlp``), else none.
-``OTEL_SDK_DISABLED=true`` turns them off.
+``OTEL_SDK_DISABLED=true`` turns them off. ``OTEL_SEMCONV_STABILITY_OPT_IN`` chooses the
+GenAI names (:class:`kaizen_perf.genai.Conventions`), once, when the sink is built.
 
 Subprocesses: :func:`child_env` returns an environment with the current span as
 ``TRACEPARENT``, which a monitored child (and the Claude Agent SDK) turns into
@@ -33,6 +34,7 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from kaizen_perf import genai as g
 from kaizen_perf._context import current_traceparent, parse_traceparent
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.config import Settings
@@ -78,10 +80,12 @@ class TraceSink:
                  sampler: Sampler | None = None, root: tuple[int, int] | None = None,
                  redactor: Redactor | None = None, max_queue: int = 8192,
                  max_batch: int = 2048, interval_s: float = 1.0,
-                 log: RateLimitedLog | None = None) -> None:
+                 log: RateLimitedLog | None = None,
+                 conventions: g.Conventions = g.DEFAULT) -> None:
         self._to_wall_ns = to_wall_ns
         self._builder = SpanBuilder(resource=resource or Resource.create({}),
-                                    redactor=redactor or default_redactor(), root=root)
+                                    redactor=redactor or default_redactor(), root=root,
+                                    conventions=conventions)
         self._sampler = sampler
         self._keep = None if sampler is None or sampler._bound >= 1 << 64 else sampler.keep
         self.exporters = dict(exporters)
@@ -188,7 +192,8 @@ def trace_sink(settings: Settings, *, to_wall_ns: Callable[[int], int],
     sampler = Sampler(settings.trace_sample_ratio, settings.slow_threshold_s)
     return TraceSink([(k, make_exporter(k, settings)) for k in kinds], to_wall_ns=to_wall_ns,
                      resource=resource_for(settings, environ), sampler=sampler,
-                     root=parse_traceparent(environ.get("TRACEPARENT")))
+                     root=parse_traceparent(environ.get("TRACEPARENT")),
+                     conventions=g.Conventions.from_env(environ))
 
 
 # -- subprocess propagation ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kaizen_perf import genai as g
-from kaizen_perf.exporters.otlp_wire import SMALL, key_value, ld, varint
+from kaizen_perf.exporters.otlp_wire import SMALL, key_value, ld, span_attribute, varint
 from kaizen_perf.exporters.spans import LOOP, SCOPE, TOOL, SpanBuilder, SpanRecord
 
 _pack_id = struct.Struct(">Q").pack  # span ids are big-endian bytes on the wire
@@ -124,7 +124,7 @@ class RecordEncoder:
             parts += (b"\x22\x08", _pack_id(parent_id))
         parts += (ld(0x2A, data.name.encode()), b"\x30", SMALL[data.kind.value + 1],
                   _pack_times(0x39, data.start_ns, 0x41, data.end_ns))
-        parts += [ld(0x4A, key_value(k, v)) for k, v in data.attributes.items()]
+        parts += [span_attribute(k, v) for k, v in data.attributes.items()]
         if data.error is None:
             parts.append(b"\x7a\x00")
         else:

@@ -34,9 +34,7 @@ _pack_d = struct.Struct("<d").pack
 _pack_i = struct.Struct("<I").pack
 
 
-def varint(n: int) -> bytes:
-    if n < 0x80:
-        return SMALL[n]
+def _varint(n: int) -> bytes:
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -46,6 +44,11 @@ def varint(n: int) -> bytes:
 
 
 SMALL = [bytes([i]) for i in range(0x80)]
+_TWO_BYTES = [_varint(n) for n in range(1 << 14)]  # lengths and most token counts
+
+
+def varint(n: int) -> bytes:
+    return _TWO_BYTES[n] if n < 16384 else _varint(n)
 
 
 def ld(tag: int, payload: bytes) -> bytes:
@@ -61,23 +64,53 @@ def _any_value(value: Any) -> bytes:
         return b"\x18" + varint(value & 0xFFFFFFFFFFFFFFFF)
     if isinstance(value, float):
         return b"\x21" + _pack_d(value)
+    if isinstance(value, tuple | list):  # array_value (5): ArrayValue{1: AnyValue*}
+        return ld(0x2A, b"".join(ld(0x0A, _any_value(v)) for v in value))
     return ld(0x0A, str(value).encode())
 
 
 _KV_CACHE: dict[tuple[str, Any, type], bytes] = {}
+_CACHEABLE = (str, bool, tuple)  # a tuple, not ``str | bool``: no union built per call
+_KEYS: dict[str, bytes] = {}  # encoded key field per attribute name (a few dozen names)
+_ATTR_CACHE: dict[tuple[str, Any, type], bytes] = {}
+
+
+def _key(key: str) -> bytes:
+    encoded = _KEYS.get(key)
+    if encoded is None:
+        encoded = ld(0x0A, key.encode())
+        if len(_KEYS) < 4096:
+            _KEYS[key] = encoded
+    return encoded
 
 
 def key_value(key: str, value: Any) -> bytes:
     """An encoded KeyValue, cached for repeating string/bool pairs (bounded)."""
-    cacheable = isinstance(value, str | bool)
+    cacheable = isinstance(value, _CACHEABLE)
     if cacheable:
         hit = _KV_CACHE.get((key, value, type(value)))
         if hit is not None:
             return hit
-    encoded = ld(0x0A, key.encode()) + ld(0x12, _any_value(value))
+    if type(value) is int:  # token counts: the commonest uncached value, no isinstance chain
+        body = b"\x18" + varint(value & 0xFFFFFFFFFFFFFFFF)
+        encoded = _key(key) + b"\x12" + SMALL[len(body)] + body  # body < 12 bytes
+    else:
+        encoded = _key(key) + ld(0x12, _any_value(value))
     if cacheable and len(_KV_CACHE) < 20_000:
         _KV_CACHE[(key, value, type(value))] = encoded
     return encoded
+
+
+def span_attribute(key: str, value: Any) -> bytes:
+    """A span's ``attributes`` field (9) holding one KeyValue; cached like :func:`key_value`."""
+    if type(value) is str or type(value) is bool or type(value) is tuple:
+        hit = _ATTR_CACHE.get((key, value, type(value)))
+        if hit is None:
+            hit = ld(0x4A, key_value(key, value))
+            if len(_ATTR_CACHE) < 20_000:
+                _ATTR_CACHE[(key, value, type(value))] = hit
+        return hit
+    return ld(0x4A, key_value(key, value))
 
 
 def _attributes(tag: int, attrs: Mapping[str, Any] | None) -> list[bytes]:

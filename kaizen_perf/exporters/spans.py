@@ -102,9 +102,14 @@ class SpanBuilder:
     events' own ids and times."""
 
     def __init__(self, *, resource: Resource, redactor: Redactor,
-                 root: tuple[int, int] | None = None) -> None:
+                 root: tuple[int, int] | None = None,
+                 conventions: g.Conventions = g.DEFAULT) -> None:
         self._resource, self._redact = resource, redactor.redact_text
         self._root = root
+        # decided once (OTEL_SEMCONV_STABILITY_OPT_IN): which names a chat span carries
+        self.conventions = conventions
+        self._cache_write_keys = conventions.cache_write_keys
+        self._cost_amount = conventions.latest
         self._describe: dict[type, Callable[[Any, int], SpanData]] = {
             LoopEvent: self._loop, ToolEvent: self._tool, ApiCallEvent: self._chat,
             PermissionEvent: self._permission, CheckpointEvent: self._checkpoint,
@@ -193,14 +198,22 @@ class SpanBuilder:
                                                  e.cache_write_tokens),
             g.USAGE_OUTPUT_TOKENS: e.output_tokens,
             g.USAGE_CACHE_READ_INPUT_TOKENS: e.cache_read_tokens,
-            g.USAGE_CACHE_WRITE_INPUT_TOKENS: e.cache_write_tokens,
         }
+        for key in self._cache_write_keys:  # cache_creation and/or cache_write
+            attrs[key] = e.cache_write_tokens
         if e.cost_pico >= 0:
-            attrs[g.COST_USD] = usd(e.cost_pico)
+            attrs[g.COST_USD] = dollars = usd(e.cost_pico)
+            if self._cost_amount:
+                attrs[g.USAGE_COST_AMOUNT] = dollars
+                attrs[g.USAGE_COST_CURRENCY] = g.COST_CURRENCY_USD
             if e.cost_source is not None:
                 attrs[g.USAGE_COST_SOURCE] = e.cost_source
         else:
             attrs[g.COST_UNPRICED] = True
+        if e.ttft_s is not None:
+            attrs[g.RESPONSE_TIME_TO_FIRST_CHUNK] = e.ttft_s
+        if e.stop_reason is not None:
+            attrs[g.RESPONSE_FINISH_REASONS] = (self._redact(e.stop_reason),)
         if e.tool is not None:
             attrs[g.ACTIVE_TOOL] = self._redact(e.tool)
         end = e.end_ns + off
