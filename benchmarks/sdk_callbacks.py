@@ -10,9 +10,12 @@
 2. **With the real CLI.** Sessions of ``--turns`` answers that each ask for a Write,
    allowed by ``can_use_tool``, with user hooks on PreToolUse, PermissionRequest and
    PostToolUse: four control round trips per turn. The scripted server measures each
-   turn's dispatch, from the end of the tool_use answer to the next request. Sessions
-   with and without :func:`instrument` alternate, the first of each pair drawn at
-   random; reported: the median over pairs of the difference of per-session medians.
+   turn's dispatch, from the end of the tool_use answer to the next request. Each round
+   runs one session per configuration in a random order: ``bare``; ``partial`` (bare,
+   with ``include_partial_messages=True``, the stream kaizen-perf asks the CLI for);
+   ``instrumented`` (:func:`instrument`). Reported: per configuration the median of
+   the per-session medians, and the median and quartiles over rounds of the paired
+   differences.
 """
 
 from __future__ import annotations
@@ -103,41 +106,55 @@ def _feed_costs(observer: Any, n: int) -> dict[str, float]:
 
 
 def with_cli(sessions: int, turns: int) -> dict[str, Any]:
-    """Per-turn dispatch (ms, median per session) with and without instrumentation, paired."""
+    """Per-turn dispatch (ms, median per session) per configuration, paired with ``bare``.
+
+    ``partial`` is the bare SDK with ``include_partial_messages=True``: the CLI streams
+    what ``instrumented`` makes it stream, without kaizen-perf, which separates the cost
+    of the stream from the cost of the wrapped callbacks.
+    """
     from kaizen_perf import Monitor
     from kaizen_perf.integrations import claude_agent_sdk as kp
-    from tests.integrations.anthropic_sse_server import AnthropicServer, Tokens, text, tool_use
+    from tests.integrations.anthropic_sse_server import AnthropicServer
 
     server = AnthropicServer.start()
     mon = Monitor("bench-sdk", environ={})
-    diffs: list[float] = []
-    per: dict[str, list[float]] = {"bare": [], "instrumented": []}
+    configs = ("bare", "partial", "instrumented")
+    per: dict[str, list[float]] = {c: [] for c in configs}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(sessions):
-                order = ["bare", "instrumented"]
+                order = list(configs)
                 random.shuffle(order)
-                got = {}
                 for which in order:
                     if which == "instrumented":
                         kp.instrument(mon)
                     try:
-                        got[which] = _session(server, Path(tmp), turns, tool_use, text, Tokens)
+                        per[which].append(_session(server, Path(tmp), turns,
+                                                   partial=which == "partial"))
                     finally:
                         kp.uninstrument()
-                    per[which].append(got[which])
-                diffs.append(got["instrumented"] - got["bare"])
+                    mon.pipeline.buffer.clear()
     finally:
         server.stop()
         mon.shutdown(2.0)
-    return {"bare_ms": [round(x, 2) for x in per["bare"]],
-            "instrumented_ms": [round(x, 2) for x in per["instrumented"]],
-            "added_ms_median": round(statistics.median(diffs), 3),
-            "added_ms_per_pair": [round(d, 3) for d in diffs]}
+    out: dict[str, Any] = {f"{c}_ms_median": round(statistics.median(v), 2)
+                           for c, v in per.items()}
+    for c in ("partial", "instrumented"):
+        diffs = [x - b for x, b in zip(per[c], per["bare"], strict=True)]
+        out[f"{c}_added_ms_median"] = round(statistics.median(diffs), 2)
+        out[f"{c}_added_ms_quartiles"] = [round(q, 2) for q in statistics.quantiles(diffs, n=4)]
+    diffs = [x - b for x, b in zip(per["instrumented"], per["partial"], strict=True)]
+    out["instrumented_vs_partial_ms_median"] = round(statistics.median(diffs), 2)
+    out["instrumented_vs_partial_ms_quartiles"] = [round(q, 2)
+                                                   for q in statistics.quantiles(diffs, n=4)]
+    return out
 
 
-def _session(server: Any, tmp: Path, turns: int, tool_use: Any, text: Any, tokens: Any) -> float:
+def _session(server: Any, tmp: Path, turns: int, *, partial: bool) -> float:
     import claude_agent_sdk as sdk
+
+    from tests.integrations.anthropic_sse_server import Tokens as tokens
+    from tests.integrations.anthropic_sse_server import text, tool_use
 
     work = Path(tempfile.mkdtemp(dir=tmp))
     server.reset()
@@ -156,7 +173,7 @@ def _session(server: Any, tmp: Path, turns: int, tool_use: Any, text: Any, token
 
     async def run() -> None:
         options = sdk.ClaudeAgentOptions(
-            cwd=str(work), can_use_tool=allow,
+            cwd=str(work), can_use_tool=allow, include_partial_messages=partial,
             env={"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "sk-bench",
                  "HOME": str(tmp), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"},
             hooks={e: [sdk.HookMatcher(hooks=[hook])]
