@@ -68,7 +68,8 @@ def write_project(root: Path, factor: float) -> Path:
 
 def run_kaizen(base: Path, head: Path, out: Path) -> dict[str, object]:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "kaizen_perf.cli.main", "check", "--base",
+    proc = subprocess.run([sys.executable, "-c", "from kaizen_perf.cli.main import entry; entry()",
+                           "check", "--base",
                            str(base), "--head", str(head), "--no-progress", "--format", "json"],
                           capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(Path.cwd())})

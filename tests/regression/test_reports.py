@@ -77,3 +77,15 @@ def test_units_are_readable() -> None:
     assert reports.quantity(0.012, "s") == "12 ms"
     assert reports.quantity(5 * 2**20, "bytes") == "5.00 MiB"
     assert reports.pct(float("inf")) == "+∞"
+
+
+def test_html_report_leads_with_the_verdict_and_shows_no_raw_floats() -> None:
+    """The HTML page names the overall verdict and measures, and prints percentages and units."""
+    import re
+
+    from kaizen_perf.report.regression import render_check_html
+
+    html = render_check_html(OUTCOME)
+    assert "ERROR: the harness failed; nothing was judged a regression" in html
+    assert "<td>b.bench_slow</td><td>cpu</td><td>+8.00%</td>" in html
+    assert not re.search(r"\d\.\d+e-\d\d", html)  # no 2.723e-06 style numbers
