@@ -60,7 +60,33 @@ def is_own(stack: Stack) -> bool:
             parsed = parse_frame(frame)
             if parsed.file.endswith("sitecustomize.py") and parsed.name in BOOTSTRAP_FUNCTIONS:
                 return True
+    return _loading_kaizen_perf(stack)
+
+
+#: frames of an import in progress (importlib's machinery)
+_IMPORTING = ("_find_and_load ", "_handle_fromlist ", "import_module ", "_gcd_import ")
+
+
+def _loading_kaizen_perf(stack: Stack) -> bool:
+    """kaizen-perf's own start-up in an agent's thread: a kaizen_perf module body running
+    (``import kaizen_perf``), kaizen-perf code importing what it uses (sinks and exporters,
+    loaded on first use), or the monitor being built (pricing tables, sinks, threads). Its
+    length varies from run to run, and it is ours."""
+    previous_ours = False
+    for frame in stack:
+        if "kaizen_perf/" not in frame:
+            if previous_ours and frame.startswith(_IMPORTING):
+                return True
+            previous_ours = False
+            continue
+        if frame.startswith(_START_UP) and _in_package(frame):
+            return True
+        previous_ours = _in_package(frame)
     return False
+
+
+#: kaizen-perf frames that are start-up wherever they are: module bodies, the monitor's build
+_START_UP = ("<module> (", "Monitor.__init__ (")
 
 
 def _in_package(frame: str) -> bool:

@@ -36,6 +36,8 @@ class ReportData:
     flames: dict[str, Node]  # profile name → tree ("cpu", "wall")
     top: list[tuple[str, int]]
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: profiles/profile.json: samples, kaizen-perf's own samples (left out unless included)
+    profile_meta: dict[str, Any] = field(default_factory=dict)
 
 
 def load(path: str | Path) -> ReportData:
@@ -55,7 +57,8 @@ def load(path: str | Path) -> ReportData:
         if agent_profile.samples:  # per-agent trees: the report's agent filter
             flames[f"{kind}:{path.stem}"] = build_tree(agent_profile, root=path.stem)
     return ReportData(root, run, hooks, _series(root), flames, top_functions(profile),
-                      _jsonl(root / "alerts.jsonl"))
+                      _jsonl(root / "alerts.jsonl"),
+                      _json(root / "profiles" / "profile.json", {}))
 
 
 def _json(path: Path, default: Any) -> Any:

@@ -56,7 +56,7 @@ def _finish(node: Node, min_value: float) -> Node:
 #: (4: among a few hundred frames, identical runs colour none)…
 NOISE_Z = 4.0
 #: …and moves at least this share of all samples (a real but negligible change stays white)
-MIN_SHARE_CHANGE = 0.01
+MIN_SHARE_CHANGE = 0.02
 
 
 def diff_tree(base: Profile, head: Profile) -> Node:

@@ -133,6 +133,19 @@ def _header(d: ReportData) -> str:
             f"{_e(run.get('versions', {}).get('kaizen_perf', '?'))}</div>")
 
 
+def _own_note(meta: dict[str, Any]) -> str:
+    """How many samples of kaizen-perf's own threads and start-up the profile leaves out."""
+    own = meta.get("own_samples")
+    if not own:
+        return ""
+    if meta.get("own_included"):
+        return (f'<p class="muted" id="own-samples">Including {own} samples of kaizen-perf\'s '
+                "own threads and start-up (run --profile-own).</p>")
+    return (f'<p class="muted" id="own-samples">{own} samples of kaizen-perf\'s own threads and '
+            "start-up are left out (profiles/kaizen-perf-own.folded; run --profile-own keeps "
+            "them).</p>")
+
+
 def _exit(run: dict[str, Any]) -> str:
     """The exit status, when the run knows it (attach watches a process it did not start)."""
     status = run.get("exit_status")
@@ -148,7 +161,8 @@ def render_run(d: ReportData) -> str:
         body += _flame_section(d.flames, split, False, "Flame graph")
     if d.top:
         rows = "".join(f"<tr><td>{_e(n)}</td><td>{c}</td></tr>" for n, c in d.top)
-        body += f"<section><h2>Hottest functions (self samples)</h2><table>{rows}</table></section>"
+        body += (f"<section><h2>Hottest functions (self samples)</h2><table>{rows}</table>"
+                 f"{_own_note(d.profile_meta)}</section>")
     body += _alerts(d.alerts)
     if d.run.get("warnings"):
         body += "<section><h2>Warnings</h2><ul>" + "".join(

@@ -25,6 +25,12 @@ FOLDED = f"""\
 ForwardReceiver._run (kaizen_perf/forward.py:120) 4
 {P};thread (0x1E);Thread._bootstrap (threading.py:1002);Thread.run (threading.py:982);\
 fetch (agent.py:30);Monitor.tool (kaizen_perf/monitor.py:200) 6
+{P};thread (0x1A): MainThread;<module> (agent.py:1);get_monitor (kaizen_perf/monitor.py:391);\
+Monitor.__init__ (kaizen_perf/monitor.py:75);_find_and_load (<frozen importlib._bootstrap>:1176);\
+_load_unlocked (<frozen importlib._bootstrap>:690);<module> (opentelemetry/sdk/__init__.py:3) 8
+{P};thread (0x1A): MainThread;<module> (agent.py:1);get_monitor (kaizen_perf/monitor.py:391);\
+Monitor.__init__ (kaizen_perf/monitor.py:70);Thread.start (threading.py:969);\
+Condition.wait (threading.py:327) 3
 {P};thread (0x1A): MainThread;<module> (sitecustomize.py:120);_bootstrap \
 (sitecustomize.py:110);_configure (sitecustomize.py:60);<module> (kaizen_perf/__init__.py:20) 7
 """
@@ -35,11 +41,11 @@ def _flat(profile: Profile) -> list[str]:
 
 
 def test_own_threads_and_bootstrap_are_set_apart() -> None:
-    """kaizen-perf-* threads (also one py-spy has no name for yet) and the run bootstrap go
-    to the own profile; the agent's threads stay, hooks they call included, and no thread
-    frame (a TID differs in every run) is kept."""
+    """kaizen-perf-* threads (also one py-spy has no name for yet), the run bootstrap and
+    kaizen-perf loading itself go to the own profile; the agent's threads stay, hooks they
+    call included, and no thread frame (a TID differs in every run) is kept."""
     agent, own = split_own(parse_folded(FOLDED.splitlines()))
-    assert sum(agent.values()) == 41 and sum(own.values()) == 61
+    assert sum(agent.values()) == 41 and sum(own.values()) == 72
     assert not any(f.startswith("thread (") for f in _flat(Profile(dict(agent | own))))
     assert "Condition.wait (threading.py:331)" not in _flat(Profile(dict(agent)))
     assert all(sampled_pid(stack) == 10 for stack in agent)
