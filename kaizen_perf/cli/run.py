@@ -39,6 +39,9 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                      callback=_addr, help="Serve /metrics here; ':0' picks a free port."),
         click.option("--duration", type=click.FloatRange(min=0.1),
                      help="Stop after this many seconds."),
+        click.option("--grace", type=click.FloatRange(min=0.0), default=5.0, show_default=True,
+                     help="Seconds between SIGTERM and SIGKILL when stopping the command's "
+                     "process tree (--duration, or run itself was signalled)."),
         click.option("--window", type=click.FloatRange(min=1.0), default=10.0,
                      show_default=True, help="Profile window length, seconds."),
         click.option("--sd-file", type=click.Path(dir_okay=False),
@@ -75,7 +78,7 @@ def _options(kw: dict[str, Any]) -> RunOptions:
     return RunOptions(agent_id=kw["agent_id"], out=kw["out"], interval_s=kw["interval"],
                       rate_hz=kw["rate"], idle=kw["idle"], profile=not kw["no_profile"],
                       pyroscope=kw["pyroscope"], metrics_addr=kw["metrics_addr"],
-                      duration_s=kw["duration"], window_s=kw["window"],
+                      duration_s=kw["duration"], window_s=kw["window"], grace_s=kw["grace"],
                       sd_file=kw["sd_file"], ebpf=kw["ebpf"] or bool(kw["ebpf_syscalls"]),
                       ebpf_syscalls_s=kw["ebpf_syscalls"], profile_own=kw["profile_own"])
 

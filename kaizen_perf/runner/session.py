@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psutil
@@ -35,7 +34,9 @@ from kaizen_perf.config import (
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.forward import ForwardReceiver
 from kaizen_perf.monitor import Monitor
+from kaizen_perf.redact import argv_secrets, redact_argv
 from kaizen_perf.runner.rundir import RunDir
+from kaizen_perf.runner.stopping import TreeStopper, forward_signals
 from kaizen_perf.runner.summary import build_summary, render_summary
 
 BOOTSTRAP_DIR = str(Path(__file__).resolve().parent.parent / "bootstrap")
@@ -76,33 +77,52 @@ class Session:
         self._profiler: Any = None
         self._ebpf: Any = None
         self._warnings: list[str] = []
+        self._stopper: TreeStopper | None = None
+        self._secrets: list[tuple[str, str]] = []  # command-line secrets, scrubbed from files
 
     # -- entry points ------------------------------------------------------------------
     def run(self, cmd: Sequence[str]) -> int:
         """Start ``cmd`` under monitoring; returns its exit status."""
         agent = os.environ.get(AGENT_ENV) or self.opts.agent_id or Path(cmd[0]).name
         self._open(agent)
+        # its own process group, so stopping it reaches every process it started; not from a
+        # terminal, where it must stay in the foreground group (Ctrl-C, reading the terminal)
+        own_group = not sys.stdin.isatty()
+        command, self._secrets = redact_argv(cmd), argv_secrets(cmd)
+        # signals are taken before the command starts: one arriving in between is applied
+        # to the command as soon as it exists, never lost (nor kills the runner alone)
+        stoppers: list[TreeStopper] = []
+        pending: list[int] = []
+        restore = forward_signals(lambda s: stoppers[0].begin(s) if stoppers
+                                   else pending.append(s), sigint=own_group)
         try:
-            child = subprocess.Popen(list(cmd), env=self.child_env(agent))
-        except FileNotFoundError:
+            child = subprocess.Popen(list(cmd), env=self.child_env(agent),
+                                     process_group=0 if own_group else None)
+        except (FileNotFoundError, PermissionError) as exc:
+            restore()
             self.close()
-            msg = f"Unknown command {cmd[0]!r}: not found on PATH. Check the command after `--`."
+            msg = (f"Unknown command {cmd[0]!r}: not found on PATH. Check the command after "
+                   "`--`." if isinstance(exc, FileNotFoundError) else
+                   f"Command {cmd[0]!r} is not executable. Check its permissions.")
             raise ConfigError(msg) from None
-        except PermissionError:
-            self.close()
-            msg = f"Command {cmd[0]!r} is not executable. Check its permissions."
-            raise ConfigError(msg) from None
-        info = {"mode": "run", "command": list(cmd), "root_pid": child.pid}
-        restore = _forward_signals(child)
+        info = {"mode": "run", "command": command, "root_pid": child.pid}
+        self._stopper = stopper = TreeStopper(child.pid, own_group=own_group,
+                                              grace_s=self.opts.grace_s)
+        stoppers.append(stopper)
+        for signum in pending:
+            stopper.begin(signum)
         try:
-            status = self._monitor(child.pid, agent, info, lambda: _exited(child.pid))
-            if child.poll() is None:  # --duration passed: stop the command, then wait
-                child.terminate()
-                try:
-                    child.wait(self.opts.grace_s)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            status = self._monitor(child.pid, agent, info,
+                                   lambda: _poll_exited(stopper, child.pid))
+            if child.poll() is None:  # --duration passed: stop the whole tree, then wait
+                stopper.begin(signal.SIGTERM)
+                while child.poll() is None:
+                    stopper.poll()
+                    time.sleep(0.05)
             code = child.wait()
+            # what the command left running (grandchildren) is stopped too: no orphans
+            info["stopped_left_behind"] = stopper.finish()
+            info["killed_after_grace"] = stopper.killed
             info["children_rusage_cpu_s"] = _children_cpu()
         finally:
             restore()
@@ -117,7 +137,9 @@ class Session:
         proc = psutil.Process(pid)
         agent = self.opts.agent_id or proc.name()
         self._open(agent)
-        info = {"mode": "attach", "command": _cmdline(proc), "root_pid": pid}
+        argv = _cmdline(proc)
+        info = {"mode": "attach", "command": redact_argv(argv), "root_pid": pid}
+        self._secrets = argv_secrets(argv)
         status = self._monitor(pid, agent, info, lambda: not _alive(proc))
         # not our child: its exit status is its parent's to read, so none is recorded
         self._finish(info, {**status, "still_running": _alive(proc)}, None)
@@ -179,6 +201,8 @@ class Session:
         return {"start": start, "end": time.time(), "interrupted": interrupted}
 
     def _tick(self, start: float) -> None:
+        if self._stopper is not None:
+            self._stopper.remember()  # descendants, before their parents can exit
         samples = self.collector.tick()
         for sample in samples:
             self.mon.pipeline.put(sample)
@@ -256,7 +280,9 @@ class Session:
         self.rundir.write_json("hooks.json", summary)
         text = render_summary(summary, self.rundir.path, exit_status=code)
         self.rundir.write_text("summary.txt", text)
-        self._echo(text + self._write_report())
+        report = self._write_report()
+        self.rundir.seal(self._secrets)  # modes 0700/0600; command-line secrets scrubbed
+        self._echo(text + report)
         self.close()
         return 0 if code is None else code
 
@@ -336,23 +362,10 @@ def _socket_path(run_path: Path) -> str:
     return os.path.join(tempfile.mkdtemp(prefix="kaizen-perf-"), "forward.sock")
 
 
-def _forward_signals(child: subprocess.Popen[bytes]) -> Callable[[], None]:
-    """Forward SIGTERM/SIGHUP (and SIGINT when not from a terminal) to the child."""
-    def forward(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    # From a terminal, Ctrl-C already reaches the child (same process group): like `time`,
-    # the runner then ignores it and keeps monitoring until the child decides to exit.
-    sigint = signal.SIG_IGN if sys.stdin.isatty() else forward
-    previous = {s: signal.signal(s, h) for s, h in
-                ((signal.SIGTERM, forward), (signal.SIGHUP, forward), (signal.SIGINT, sigint))}
-
-    def restore() -> None:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-    return restore
+def _poll_exited(stopper: TreeStopper, pid: int) -> bool:
+    """Escalate a stop whose grace period is over; True once the child exited."""
+    stopper.poll()
+    return _exited(pid)
 
 
 def _exited(pid: int) -> bool:
