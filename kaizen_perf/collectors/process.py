@@ -105,6 +105,8 @@ class ProcessCollector:
             with proc.oneshot():
                 if proc.status() == psutil.STATUS_ZOMBIE:
                     return self._read_zombie(proc)
+                # re-read: a child found between fork and exec still had its parent's name
+                self.name_of_pid[proc.pid] = proc.name()
                 cpu, mem = proc.cpu_times(), proc.memory_info()
                 ctx, threads = proc.num_ctx_switches(), proc.num_threads()
                 try:

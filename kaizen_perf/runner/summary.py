@@ -120,8 +120,11 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
             lines.append(f"  loop iterations {s['loop_iterations']}, LLM requests "
                          f"{s['api_requests']}, cost {cost}")
         if s.get("non_python"):
-            lines.append(f"  includes {', '.join(s['non_python'])}: not a Python process, so "
-                         "py-spy cannot sample it; its CPU, memory and I/O are counted above")
+            one = len(s["non_python"]) == 1
+            lines.append(f"  includes {', '.join(s['non_python'])}: "
+                         + ("not a Python process, so py-spy cannot sample it; its" if one
+                            else "not Python processes, so py-spy cannot sample them; their")
+                         + " CPU, memory and I/O are counted above")
         for tool, row in sorted(s["tools"].items(), key=lambda kv: -kv[1]["calls"])[:8]:
             p95 = "n/a" if row["p95_s"] is None else f"{row['p95_s'] * 1e3:.1f} ms"
             lines.append(f"  tool {tool:20} calls {row['calls']:6d}  errors {row['errors']:4d}"
