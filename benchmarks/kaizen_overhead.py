@@ -1,6 +1,7 @@
 """What kaizen-perf adds to a real Kaizen agent: per tool call, per hook event, per run.
 
-``python -m benchmarks.kaizen_overhead [--pairs 15] [--calls 2000] [--runs 3] [--run-pairs 31]``
+``python -m benchmarks.kaizen_overhead [--pairs 15] [--calls 2000] [--runs 3] [--run-pairs 31]
+[--llm-calls 200]``
 
 1. **Tool call**: a real Kaizen tool call, ``await agent.execute_tool(...)`` of a
    ``BaseAgent`` subclass (what ``MultiCycleStrategy`` calls), ``--calls`` per
@@ -14,7 +15,10 @@
    For an agent that had hooks off, that means a ``HookManager`` whose sync bridge
    (``kaizen.core.agent_loop._trigger_hook_sync``) runs ``asyncio.run`` per event.
    Measured per event with one no-op handler, against hooks off.
-3. **Agent run**: a ``MultiCycleStrategy`` agent (one calculator tool call, two
+3. **LLM call**: kaizen-perf's own work per call without the network (tracker,
+   raw-usage read, record); then ``LlmClient.complete`` to the fake provider
+   (below), process CPU per call added, paired as above.
+4. **Agent run**: a ``MultiCycleStrategy`` agent (one calculator tool call, two
    LLM requests) against an OpenAI-compatible server on 127.0.0.1 in another
    process, ``--runs`` runs per sample, instrumented or not, ``--run-pairs`` pairs
    in random order. Reports the median ratio of wall time and of process CPU
@@ -51,6 +55,7 @@ def serve() -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", "0")))
@@ -126,6 +131,56 @@ def tool_sample(on: bool, calls: int) -> tuple[float, float]:
     return wall, cpu
 
 
+def llm_sample(on: bool, calls: int, url: str) -> float:
+    """Process CPU seconds of ``calls`` ``LlmClient.complete`` calls to the fake provider."""
+    from kaizen.llm.client import LlmClient
+    from kaizen.llm.deployment_resolver import resolve_deployment_for
+
+    import kaizen_perf
+
+    toggle(on)
+    deployment = resolve_deployment_for("openai", MODEL, api_key="sk-x", base_url=url)
+
+    async def many() -> None:
+        async with LlmClient.from_deployment(deployment) as client:
+            for _ in range(calls):
+                await client.complete([{"role": "user", "content": "hi"}], model=MODEL)
+
+    c0 = time.process_time()
+    asyncio.run(many())
+    kaizen_perf.get_monitor().flush()
+    return time.process_time() - c0
+
+
+def llm_record_cost(calls: int) -> tuple[float, float]:
+    """kaizen-perf's own work per LLM call, without the network: the tracker, the raw-usage
+    read and the record (agent thread; process CPU with the dispatcher's aggregation)."""
+    from kaizen.llm.client import LlmClient
+    from kaizen.llm.deployment_resolver import resolve_deployment_for
+
+    import kaizen_perf
+    from kaizen_perf.integrations.kaizen._llm import Call
+
+    toggle(True)
+    client = LlmClient.from_deployment(resolve_deployment_for(
+        "openai", MODEL, api_key="sk-x", base_url="http://localhost:1"))
+    raw = {"model": MODEL, "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": "x"}}],
+           "usage": {"prompt_tokens": 120, "completion_tokens": 12,
+                     "prompt_tokens_details": {"cached_tokens": 64}}}
+    parsed = {"text": "x", "usage": {}, "stop_reason": "stop", "model": MODEL}
+    mon = kaizen_perf.get_monitor()
+    mon.flush()
+    t0, c0 = time.thread_time(), time.process_time()
+    for _ in range(calls):
+        call = Call(client, MODEL, False)
+        call.parsed(raw, parsed)
+        call.finish(None)
+    agent = time.thread_time() - t0
+    mon.flush()
+    return agent / calls, (time.process_time() - c0) / calls
+
+
 def hook_bridge(events: int) -> tuple[float, float]:
     """Seconds per event of Kaizen's sync hook bridge: hooks off, then one no-op handler."""
     from kaizen.core.agent_loop import _trigger_hook_sync
@@ -192,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--run-pairs", type=int, default=31)
+    parser.add_argument("--llm-calls", type=int, default=200)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -212,6 +268,9 @@ def main(argv: list[str] | None = None) -> None:
     cus = interval([(on - off) / args.calls * 1e6 for off, on in cpu])
     print(f"tool call, process CPU added (dispatcher included): {cus[0]:.2f} us/call "
           f"(95 % CI {cus[1]:.2f}..{cus[2]:.2f})")
+    agent_s, process_s = llm_record_cost(min(args.calls, 5000))
+    print(f"LLM call, kaizen-perf's own work: {agent_s * 1e6:.2f} us on the agent's thread, "
+          f"{process_s * 1e6:.2f} us of process CPU with the dispatcher")
     off, hooked = hook_bridge(max(200, args.calls // 10))
     print(f"Kaizen sync hook bridge per event: hooks off {off * 1e6:.2f} us, "
           f"one no-op hook {hooked * 1e6:.0f} us")
@@ -221,6 +280,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
+        llm = paired(lambda on: llm_sample(on, args.llm_calls, url), args.pairs)
+        lus = interval([(on - off) / args.llm_calls * 1e6 for off, on in llm])
+        print(f"LLM call (LlmClient.complete), process CPU added: {lus[0]:.2f} us/call "
+              f"(95 % CI {lus[1]:.2f}..{lus[2]:.2f}); off "
+              f"{statistics.median(o for o, _ in llm) / args.llm_calls * 1e6:.0f} us/call")
         run_sample(False, 1, url)  # warm: first-run imports and MCP-free workflow build
         runs = paired(lambda on: run_sample(on, args.runs, url), args.run_pairs)
     finally:

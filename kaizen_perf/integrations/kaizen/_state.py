@@ -123,7 +123,6 @@ def wrap_execute_hook(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def patch_state(patches: Patches) -> None:
     """Apply every wrapper of this module."""
-    from kaizen.core.autonomy.hooks import manager as hooks
     from kaizen.core.autonomy.interrupts import manager as interrupts
     from kaizen.core.autonomy.state import manager as state
 
@@ -131,4 +130,10 @@ def patch_state(patches: Patches) -> None:
     patches.wrap(state.StateManager, "load_checkpoint", wrap_load)
     patches.wrap(state.StateManager, "resume_from_latest", wrap_load)
     patches.wrap(interrupts.InterruptManager, "request_interrupt", wrap_request_interrupt)
+    try:  # Kaizen's hooks package imports the OTLP exporter of its [observability] extra
+        from kaizen.core.autonomy.hooks import manager as hooks
+    except ImportError as exc:
+        _log("kaizen-hooks", f"kaizen-perf cannot time Kaizen's hook handlers ({exc}); "
+             'install "kailash-kaizen[observability]" (kaizen-perf[kaizen] does).')
+        return
     patches.wrap(hooks.HookManager, "_execute_hook", wrap_execute_hook)
