@@ -48,6 +48,7 @@ class Row:
     pytest_mean_change: float = math.nan  # pytest-benchmark's `mean` rule input, same data
     note: str = ""
     measure: str = ""  # what the samples measured: wall, cpu, instructions or value
+    measure_why: str = ""  # why that measure was used
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def compare_row(js: JobSamples, targets: Targets, alpha: float = 0.05) -> Row:
                               clusters=[p.round for p in js.pairs if p.y is not None])
     gate = effective_gate(gate, info.unit, float(np.median(x)))
     return Row(info.name, info.unit, judge(est, gate, info.direction), gate, est,
-               mad_noise(x, y), mean_change(x, y), measure=measure)
+               mad_noise(x, y), mean_change(x, y), measure=measure,
+               measure_why=js.job.measure_why)
 
 
 def evaluate_check(result: RunResult, targets: Targets, alpha: float | None = None) -> Outcome:

@@ -54,14 +54,14 @@ class Design:
     rounds: int = 8
     pairs_per_round: int = 4
     max_rounds: int = 40
-    budget_s: float = 150.0  # sampling time budget per suite; 0 = none
+    budget_s: float = 165.0  # time budget of a whole check (start-up included); 0 = none
     seed: int = 0
     hashseed: int = 0
     inject: float = 0.0
     timeout_s: float = 120.0
     suite: str = "benchmarks"
     measure: str = "auto"  # force a measure for every timed benchmark, or "auto"
-    instruction_pairs: int = 4  # pairs of instruction counts (they repeat: few suffice)
+    instruction_pairs: int = 3  # pairs of instruction counts (they repeat: few suffice)
     alpha: float = 0.05
 
     def looks(self) -> tuple[int, ...]:
@@ -98,6 +98,7 @@ class Job:
     y: Operand | None
     info: BenchInfo
     measure: str = "wall"  # what a sample measures (resolved; never "auto")
+    measure_why: str = ""  # why that measure (declared, forced, or what the probe saw)
 
 
 @dataclass(frozen=True)

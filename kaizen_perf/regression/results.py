@@ -107,6 +107,7 @@ def _job_dict(js: JobSamples) -> dict[str, Any]:
     return {"key": job.key, "x": dataclasses.asdict(job.x),
             "y": dataclasses.asdict(job.y) if job.y else None,
             "info": dataclasses.asdict(job.info), "measure": job.measure,
+            "measure_why": job.measure_why,
             "loops": js.loops, "error": js.error,
             "pairs": [[p.round, p.order, p.x, p.y] for p in js.pairs]}
 
@@ -169,7 +170,8 @@ def _design(raw: Mapping[str, Any]) -> Design:
 def _job(raw: Mapping[str, Any]) -> JobSamples:
     job = Job(key=raw["key"], x=Operand(**raw["x"]),
               y=Operand(**raw["y"]) if raw.get("y") else None, info=BenchInfo(**raw["info"]),
-              measure=str(raw.get("measure") or "wall"))
+              measure=str(raw.get("measure") or "wall"),
+              measure_why=str(raw.get("measure_why") or ""))
     pairs = [Pair(int(p[0]), str(p[1]), float(p[2]), None if p[3] is None else float(p[3]))
              for p in raw["pairs"]]
     return JobSamples(job, raw.get("loops"), pairs, raw.get("error"))

@@ -138,7 +138,8 @@ def run_rounds(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
 
 def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
                 samples: dict[str, JobSamples], *, rng: random.Random,
-                progress: Progress = no_progress, factory: WorkerFactory = spawn) -> None:
+                progress: Progress = no_progress, factory: WorkerFactory = spawn,
+                deadline: float | None = None) -> None:
     """Instruction counts: one callgrind worker per side, ``instruction_pairs`` pairs per job.
 
     Counts repeat almost exactly whatever else runs, so one worker pair and a
@@ -156,6 +157,8 @@ def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
         rng.shuffle(order)
         for done, job in enumerate(order, 1):
             js = samples[job.key]
+            if deadline is not None and time.monotonic() > deadline:
+                break  # out of budget: the rest stay unsampled (INCONCLUSIVE, with the reason)
             started = time.monotonic()
             workers = _job_round(job, js, workers, 0, sides, design_n, rng, factory,
                                  callgrind=True)
@@ -188,7 +191,9 @@ def sample_job(job: Job, js: JobSamples, workers: Mapping[str, Worker], r: int,
         return
     # One discarded pair first: whichever side warmed up last would otherwise start
     # with hotter caches, a bias of a few % that pair order alone does not cancel.
-    _take_pair(job, js, workers, r, design, rng, keep=False)
+    # (Counts have no caches to warm, and both sides already made the same calls.)
+    if job.measure != "instructions":
+        _take_pair(job, js, workers, r, design, rng, keep=False)
     pairs = design.pairs_per_round if job.measure == "instructions" else (
         job.info.pairs_per_round or design.pairs_per_round)
     for _ in range(pairs):

@@ -80,11 +80,13 @@ def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design:
     rng = random.Random(design.seed)
     samples: dict[str, JobSamples] = {}
     counted = [j for j in jobs if j.measure == "instructions"]
-    run_counted(counted, sides, design, samples, rng=rng, progress=progress, factory=factory)
+    # Counting may use at most half the budget: the timed jobs need their rounds too.
+    run_counted(counted, sides, design, samples, rng=rng, progress=progress, factory=factory,
+                deadline=start + design.budget_s / 2 if design.budget_s > 0 else None)
     pending = [j for j in jobs if j.measure != "instructions"]
     for job in pending:
         samples.setdefault(job.key, JobSamples(job))
-    done, stop = 0, ""
+    done, stop, overhead = 0, "", SPAWN_S
 
     def now() -> tuple[RunResult, Outcome]:
         result = result_of(samples)
@@ -94,12 +96,17 @@ def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design:
     for look in looks:
         while done < look and pending:
             if design.budget_s > 0 and \
-                    clock() - start + round_cost(pending, samples) > design.budget_s:
+                    clock() - start + round_cost(pending, samples, overhead) > design.budget_s:
                 stop = (f"the time budget ({design.budget_s:.0f} s) ran out after {done} "
                         f"round{'' if done == 1 else 's'}")
                 break
+            before = time.monotonic()
+            spent = sum(samples[j.key].spent_s for j in pending)
             run_rounds(pending, sides, design, samples, rounds=1, first_round=done, rng=rng,
                        progress=progress, factory=factory)
+            # What the round cost beyond its jobs (spawning, closing): measured, not guessed.
+            overhead = max(0.0, time.monotonic() - before
+                           - (sum(samples[j.key].spent_s for j in pending) - spent))
             done += 1
         result, outcome = now()
         pending = unclear(pending, outcome)
@@ -111,9 +118,10 @@ def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design:
     return result, explain(outcome, stop)
 
 
-def round_cost(jobs: Sequence[Job], samples: Mapping[str, JobSamples]) -> float:
+def round_cost(jobs: Sequence[Job], samples: Mapping[str, JobSamples],
+               overhead: float = SPAWN_S) -> float:
     """The predicted wall time of one more round of ``jobs`` (as measured so far)."""
-    cost = SPAWN_S
+    cost = overhead
     for job in jobs:
         js = samples.get(job.key)
         cost += js.spent_s / js.rounds if js is not None and js.rounds else FIRST_ROUND_S

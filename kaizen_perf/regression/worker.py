@@ -199,7 +199,7 @@ class Callgrind:
         block = (ctypes.c_uint64 * 6)(code, 0, 0, 0, 0, 0)
         return int(self._call(ctypes.addressof(block), 0))
 
-    def warm_up(self, fn: Callable[[], Any], calls: int, counts: int = 2) -> None:
+    def warm_up(self, fn: Callable[[], Any], calls: int, counts: int = 1) -> None:
         """A fixed number of counted samples, never "until stable": both sides must make
         the same calls. The first calls of a function cost a few % more (the interpreter
         specialises its bytecode, the allocator grows its pools)."""

@@ -88,7 +88,8 @@ def run_kaizen(base: Path, head: Path, out: Path) -> dict[str, object]:
 def run_pytest_benchmark(python: str, base: Path, head: Path, store: Path) -> dict[str, object]:
     started = time.monotonic()
     common = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-              f"--benchmark-storage={store}", "--benchmark-min-rounds=5"]
+              f"--benchmark-storage={store}", "--benchmark-min-rounds=5",
+              "--benchmark-max-time=0.25"]
     subprocess.run([*common, "--benchmark-save=base", str(base / "tests")], capture_output=True,
                    text=True, check=False)
     proc = subprocess.run([*common, "--benchmark-compare", "--benchmark-compare-fail=mean:5%",
