@@ -117,6 +117,27 @@ def test_enable_observability_keeps_kaizens_signature_and_tracing_hook(
         manager.shutdown()
 
 
+def test_replace_observability_is_reachable_from_the_integration(
+        base: tuple[Monitor, InMemorySink], llm: OpenAIChatServer) -> None:
+    """kaizen_perf.integrations.kaizen.replace_observability() makes Kaizen's own method return
+    compat's manager, called with Kaizen's signature; restore_observability() undoes it."""
+    from kaizen.core.autonomy.observability.manager import ObservabilityManager as KaizenManager
+
+    from kaizen_perf.compat import ObservabilityManager as CompatManager
+    from kaizen_perf.integrations.kaizen import replace_observability, restore_observability
+
+    mon, _ = base
+    replace_observability(mon)
+    try:
+        manager = agent(llm).enable_observability("svc", "localhost", free_port(), True,
+                                                  enable_tracing=False, enable_audit=False)
+        assert isinstance(manager, CompatManager)
+    finally:
+        restore_observability()
+    manager = agent(llm).enable_observability("svc", enable_tracing=False, enable_audit=False)
+    assert isinstance(manager, KaizenManager)
+
+
 def test_a_program_that_never_imports_kaizen_has_nothing_patched(tmp_path: Path) -> None:
     """Under kaizen-perf run, a program without Kaizen never loads Kaizen or our integration."""
     probe = ("import json, sys; print(json.dumps(sorted(m for m in sys.modules "

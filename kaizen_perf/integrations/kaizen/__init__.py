@@ -53,7 +53,7 @@ from kaizen_perf.monitor import Monitor
 
 __all__ = ["CURRENT_AGENT", "ObservedAgentMixin", "agent_monitor", "instrument",
            "is_instrumented", "observed_run", "redact", "replace_observability",
-           "uninstrument"]
+           "restore_observability", "uninstrument"]
 
 _lock = threading.RLock()  # _patch_node may run inside instrument()
 _patches: Patches | None = None
@@ -137,7 +137,13 @@ def replace_observability(*args: Any, **kwargs: Any) -> Any:
     """Make ``BaseAgent.enable_observability()`` return kaizen-perf's compat manager.
 
     Kaizen's signature is kept. Provided by :mod:`kaizen_perf.compat.agent`
-    (imported on first call).
+    (imported on first call, so this module does not depend on compat).
     """
     module = importlib.import_module("kaizen_perf.compat.agent")
     return module.replace_observability(*args, **kwargs)
+
+
+def restore_observability(*args: Any, **kwargs: Any) -> Any:
+    """Undo :func:`replace_observability` (from :mod:`kaizen_perf.compat.agent`)."""
+    module = importlib.import_module("kaizen_perf.compat.agent")
+    return module.restore_observability(*args, **kwargs)
