@@ -78,7 +78,6 @@ def _cost_usd(turns: tuple[Turn, ...]) -> float:
     return pico / 10**12
 
 
-@pytest.mark.e2e
 def test_kaizen_program_under_run_reports_the_ground_truth(served: OpenAIChatServer,
                                                            tmp_path: Path) -> None:
     """Requests, tokens, exact cost, tools, permissions, approvals, checkpoints, interrupts,
