@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kaizen_perf.errors import ConfigError
-from kaizen_perf.regression import history, reports
+from kaizen_perf.regression import history, reports, sequential
 from kaizen_perf.regression import results as results_io
 from kaizen_perf.regression.compare import run_bench, run_check
 from kaizen_perf.regression.evaluate import Outcome, evaluate_against
@@ -75,7 +77,8 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
         yield tick
 
 
-def emit(outcome: Outcome, fmt: str, out: Path | None, strict: bool) -> None:
+def emit(outcome: Outcome, fmt: str, out: Path | None, strict: bool,
+         title: str = "kaizen-perf check") -> None:
     """Print (or write) the report in the requested format."""
     if fmt == "text":
         if out is None:
@@ -86,7 +89,7 @@ def emit(outcome: Outcome, fmt: str, out: Path | None, strict: bool) -> None:
         with out.open("w", encoding="utf-8") as fh:
             reports.render_text(outcome, Console(file=fh, width=160, no_color=True))
         return
-    text = {"md": lambda: reports.render_markdown(outcome),
+    text = {"md": lambda: reports.render_markdown(outcome, title=title),
             "json": lambda: reports.render_json(outcome, strict=strict),
             "junit": lambda: reports.render_junit(outcome)}[fmt]()
     if out is None:
@@ -130,12 +133,20 @@ def common(fn: Any) -> Any:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Results JSON (default: .kaizen/bench/results-<time>.json).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the --format report here instead of stdout.")
+@click.option("--python", "python", default=None,
+              help="Interpreter (environment) the workers run, e.g. a venv's bin/python.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write an HTML report.")
 def bench_cmd(suite: str, patterns: tuple[str, ...], quick: bool, rounds: int | None,
               seed: int | None, targets_path: Path | None, timeout: float, no_progress: bool,
-              project: Path, out: Path | None, fmt: str) -> int:
+              project: Path, out: Path | None, fmt: str, report_path: Path | None,
+              python: str | None, html_path: Path | None) -> int:
     """Run a benchmark suite and write every raw sample to a versioned results JSON."""
     design = design_from(quick, rounds, seed, suite, timeout)
-    side = Side("head", project.resolve(), None, commit_of(project))
+    side = Side("head", project.resolve(), None, commit_of(project),
+                interpreter(python, "--python"))
     targets = _targets(project, targets_path, None)
     with progress_bar(not no_progress) as tick:
         result, outcome = run_bench(side, design, targets, patterns=patterns, progress=tick)
@@ -143,10 +154,32 @@ def bench_cmd(suite: str, patterns: tuple[str, ...], quick: bool, rounds: int | 
     results_io.save(result, out)
     click.echo(f"{len(result.jobs)} benchmarks in {result.duration_s:.0f} s; results: {out}",
                err=True)
-    if fmt == "text":
+    if fmt == "text" and report_path is None:
         _bench_summary(result)
-    emit(outcome, fmt, None, False)
+    emit(outcome, fmt, report_path, False, "kaizen-perf bench")
+    _html(outcome, html_path, "kaizen-perf bench")
     return outcome.exit_code()
+
+
+def interpreter(python: str | None, option: str) -> str | None:
+    """An interpreter path from ``--python``-style options (checked to run), or None."""
+    if python is None:
+        return None
+    found = shutil.which(python)
+    if found is None:
+        msg = (f"{option} {python!r} is not an executable interpreter. Pass the environment's "
+               "python, e.g. .venv-kaizen-2.45/bin/python.")
+        raise ConfigError(msg)
+    return str(Path(found).absolute())
+
+
+def _html(outcome: Outcome, path: Path | None, title: str) -> None:
+    if path is None:
+        return
+    from kaizen_perf.report.regression import render_check_html
+
+    path.write_text(render_check_html(outcome, title=title), encoding="utf-8")
+    click.echo(f"HTML report written to {path}", err=True)
 
 
 def _bench_summary(result: results_io.RunResult) -> None:
@@ -168,6 +201,15 @@ def _bench_summary(result: results_io.RunResult) -> None:
               help="Compare with a stored results (or pytest-benchmark) JSON: low confidence.")
 @click.option("--gate", default=None, help="Practical gate, e.g. 3% (default from targets).")
 @click.option("--strict", is_flag=True, help="Exit 4 when a verdict stays inconclusive.")
+@click.option("--budget", default=None,
+              help="Time budget for the whole check, e.g. 180s or 3m (default 165 s, "
+              "--quick 60 s; 0: none). Sampling stops before a round that would not fit.")
+@click.option("--measure", type=click.Choice(["auto", "wall", "cpu", "instructions"]),
+              default="auto", show_default=True,
+              help="What timed benchmarks measure: auto (declared, or chosen per benchmark), "
+              "wall time, process CPU time or callgrind instruction counts.")
+@click.option("--max-rounds", type=click.IntRange(1), default=None,
+              help="Most worker pairs for an undecided benchmark (default 40, --quick 16).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report here instead of stdout.")
@@ -177,19 +219,41 @@ def _bench_summary(result: results_io.RunResult) -> None:
               default=None, help="Append the ratios to this history file (main-branch runs).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write an HTML report (ratios with CIs as a chart).")
+@click.option("--base-python", default=None,
+              help="Interpreter (environment) of the baseline's workers, e.g. a venv with the "
+              "old Kaizen release. Without --base, both sides run the --head project.")
+@click.option("--head-python", default=None,
+              help="Interpreter (environment) of the candidate's workers.")
 def check_cmd(suite: str, patterns: tuple[str, ...], quick: bool, rounds: int | None,
               seed: int | None, targets_path: Path | None, timeout: float, no_progress: bool,
               base: str | None, head: str, against: Path | None, gate: str | None,
               strict: bool, fmt: str, out: Path | None, results_path: Path | None,
-              history_path: Path | None, html_path: Path | None) -> int:
-    """Compare a candidate with a baseline: interleaved pairs in one job, gated verdicts."""
+              history_path: Path | None, html_path: Path | None, base_python: str | None,
+              head_python: str | None, budget: str | None = None, measure: str = "auto",
+              max_rounds: int | None = None) -> int:
+    """Compare a candidate with a baseline: interleaved pairs in one job, gated verdicts.
+
+    The two sides may be two checkouts (--base/--head) or two environments of the
+    same project (--base-python/--head-python: e.g. two Kaizen releases), or both.
+    """
+    if base is None and against is None and base_python is not None:
+        base = head  # two environments, one project
     if (base is None) == (against is None):
-        msg = "Pass exactly one of --base REF|DIR (paired, recommended) or --against FILE."
+        msg = ("Pass exactly one of --base REF|DIR (paired, recommended), --base-python PATH "
+               "(the same project under another environment) or --against FILE.")
         raise ConfigError(msg)
-    design = design_from(quick, rounds, seed, suite, timeout)
+    if against is not None and base_python is not None:
+        raise ConfigError("--base-python compares two live environments; it cannot be used "
+                          "with --against (a stored run has no interpreter to start).")
+    started = time.monotonic() - sequential.process_age()  # "check took" counts start-up
+    base_py = interpreter(base_python, "--base-python")
+    head_py = interpreter(head_python, "--head-python")
+    design = sequential.with_options(design_from(quick, rounds, seed, suite, timeout),
+                                     budget=budget, measure=measure, max_rounds=max_rounds)
     repo = Path.cwd()
     with contextlib.ExitStack() as stack:
-        head_side = stack.enter_context(resolve_side("head", head, repo))
+        head_side = dataclasses.replace(stack.enter_context(resolve_side("head", head, repo)),
+                                        python=head_py)
         targets = _targets(head_side.path, targets_path, parse_gate(gate))
         tick = stack.enter_context(progress_bar(not no_progress))
         if against is not None:
@@ -199,21 +263,20 @@ def check_cmd(suite: str, patterns: tuple[str, ...], quick: bool, rounds: int | 
             outcome = evaluate_against(stored, result, targets)
         else:
             assert base is not None
-            base_side = stack.enter_context(resolve_side("base", base, repo))
+            base_side = dataclasses.replace(
+                stack.enter_context(resolve_side("base", base, repo)), python=base_py)
             result, outcome = run_check(base_side, head_side, design, targets,
-                                        patterns=patterns, progress=tick)
+                                        patterns=patterns, progress=tick, started=started)
     if results_path is not None:
         results_io.save(result, results_path)
     if history_path is not None:
         history.append(history_path, outcome, commit=head_side.commit,
                        reference=base, created=result.created)
     emit(outcome, fmt, out, strict)
-    if html_path is not None:
-        from kaizen_perf.report.regression import render_check_html
-
-        html_path.write_text(render_check_html(outcome), encoding="utf-8")
-        click.echo(f"HTML report written to {html_path}", err=True)
-    click.echo(f"check took {result.duration_s:.0f} s", err=True)
+    _html(outcome, html_path, "kaizen-perf check")
+    for line in sequential.undecided_warnings(outcome, os.environ):
+        click.echo(line, err=True)
+    click.echo(f"check took {time.monotonic() - started:.0f} s (start-up included)", err=True)
     return outcome.exit_code(strict=strict)
 
 
@@ -307,7 +370,8 @@ def calibrate_cmd(suite: str, patterns: tuple[str, ...], quick: bool, rounds: in
     levels = ([0.0] if aa else []) + [_percent(v) for v in (inject or "").split(",") if v]
     if not levels:
         raise ConfigError("Pass --aa N and/or --inject 5,10 to say what to calibrate.")
-    design = design_from(quick, rounds, seed, suite, timeout)
+    # Seed 0 unless told: a calibration table must be reproducible from the same pools.
+    design = design_from(quick, rounds, 0 if seed is None else seed, suite, timeout)
     targets = _targets(project, targets_path, None)
     side = Side("head", project.resolve(), None, commit_of(project))
     table = []
@@ -338,7 +402,8 @@ def _pool(side: Side, design: Design, level: float, pool_rounds: int,
     name = f"pool-{round(level * 100)}.json"
     if load_dir is not None and (load_dir / name).is_file():
         return results_io.load(load_dir / name)
-    pool_design = dataclasses.replace(design, rounds=pool_rounds, topup_rounds=0, inject=level)
+    pool_design = dataclasses.replace(design, rounds=pool_rounds, max_rounds=pool_rounds,
+                                      budget_s=0.0, inject=level)
     base = dataclasses.replace(side, label="base")
     with progress_bar(show) as tick:
         pool, _ = run_check(base, side, pool_design, Targets(), patterns=patterns,

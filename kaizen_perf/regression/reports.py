@@ -22,8 +22,12 @@ LOW_CONFIDENCE = ("Low confidence: compared with a stored run from another job, 
 _STYLE: dict[str, str] = {
     "REGRESSION": "bold red", "VIOLATES": "bold red", "ERROR": "bold magenta",
     "INCONCLUSIVE": "yellow", "UNDETERMINED": "yellow", "NEW": "cyan", "NOT_RUN": "dim"}
-ROW_HEAD = ["benchmark", "verdict", "change", "95% CI", "MDE", "pairs", "win", "gate", "note"]
-PARITY_HEAD = ["parity target", "kind", "budget", "measured", "95% bounds", "status", "note"]
+ROW_HEAD = ["benchmark", "verdict", "measure", "change", "interval", "MDE", "pairs", "win",
+            "gate", "note"]
+PARITY_HEAD = ["parity target", "kind", "budget", "measured", "95% bounds", "status", "baseline",
+               "origin", "note"]
+PARITY_STATUS_COL = 5
+NO_COMPONENT = "other"
 
 
 def pct(v: float, sign: bool = True) -> str:
@@ -38,6 +42,10 @@ def quantity(v: float, unit: str) -> str:
     if not math.isfinite(v):
         return "n/a" if math.isnan(v) else ("+∞" if v > 0 else "-∞")
     if unit == "bytes":
+        if abs(v) < 2**10:  # per-item memory (bytes per hook, per connection) stays readable
+            return f"{v:.0f} B"
+        if abs(v) < 2**20:
+            return f"{v / 2**10:.1f} KiB"
         return f"{v / 2**20:.2f} MiB"
     if unit != "s":
         return f"{v:.4g} {unit}"
@@ -48,27 +56,61 @@ def quantity(v: float, unit: str) -> str:
 
 
 def row_cells(row: Row) -> list[str]:
-    """Benchmark, verdict, change, CI, MDE, pairs, win rate, gate, note."""
+    """Benchmark, verdict, measure, change, interval, MDE, pairs, win rate, gate, note.
+
+    A PASS rests on the interval's upper end alone, so its cell says so: "≤ +1.2 %
+    (one-sided)" is the claim, not the two-sided range.
+    """
     est = row.estimate
     if est is None:
-        return [row.name, row.verdict.value, "", "", "", "", "", pct(row.gate, False), row.note]
+        return [row.name, row.verdict.value, row.measure, "", "", "", "", "",
+                pct(row.gate, False), row.note]
     ci = f"[{pct(est.low - 1)}, {pct(est.high - 1)}]"
-    return [row.name, row.verdict.value, pct(est.change), ci, pct(est.mde, False), str(est.n),
-            f"{est.win_rate:.0%}", pct(row.gate, False), row.note]
+    if row.verdict is Verdict.PASS:
+        ci = f"≤ {pct(est.high - 1)} (one-sided)"
+    return [row.name, row.verdict.value, row.measure, pct(est.change), ci, pct(est.mde, False),
+            str(est.n), f"{est.win_rate:.0%}", pct(row.gate, False), row.note]
+
+
+def interval_notes(outcome: Outcome) -> list[str]:
+    """How the intervals were made, once per method (with their real coverage)."""
+    seen: dict[str, list[str]] = {}
+    for r in outcome.rows:
+        if r.estimate is not None:
+            e = r.estimate
+            cover = f", ≥ {e.coverage:.1%} coverage" if 0 < e.coverage < 1 else ""
+            seen.setdefault(f"{e.method}{cover}", []).append(r.name)
+    return [f"interval: {method} ({', '.join(names)})" for method, names in seen.items()]
 
 
 def parity_cells(p: ParityRow) -> list[str]:
-    """Target, kind, budget, measured, bounds, status, note."""
+    """Target, kind, budget, measured, bounds, status, baseline status, origin, note."""
     t, c = p.target, p.check
 
     def fmt(v: float) -> str:
-        return pct(v) if t.kind == "overhead" else quantity(v, t.unit)
+        if t.kind == "overhead":
+            return pct(v)
+        return f"{v:.3g}×" if t.kind == "ratio" and math.isfinite(v) else quantity(v, t.unit)
 
-    budget = pct(t.budget, False) if t.kind == "overhead" else quantity(t.budget, t.unit)
+    budget = pct(t.budget, False) if t.kind == "overhead" else fmt(t.budget)
+    if t.bound == "min":
+        budget = "≥ " + budget
+    base = "" if p.base is None else p.base.status.value
+    note = p.note
+    if p.status is Parity.VIOLATES and not p.gating and not note:
+        note = "not gating"
     if c is None:
-        return [t.name, t.kind, budget, "", "", p.status.value, p.note]
+        return [t.name, t.kind, budget, "", "", p.status.value, base, t.origin, note]
     return [t.name, t.kind, budget, fmt(c.value), f"[{fmt(c.low)}, {fmt(c.high)}]",
-            p.status.value, p.note]
+            p.status.value, base, t.origin, note]
+
+
+def by_component(parity: tuple[ParityRow, ...]) -> list[tuple[str, list[ParityRow]]]:
+    """Rows grouped by component, components in the order they first appear."""
+    groups: dict[str, list[ParityRow]] = {}
+    for p in parity:
+        groups.setdefault(p.target.component or NO_COMPONENT, []).append(p)
+    return list(groups.items())
 
 
 def _table(head: list[str], rows: list[list[str]], status_col: int) -> Table:
@@ -85,26 +127,39 @@ def _table(head: list[str], rows: list[list[str]], status_col: int) -> Table:
 
 def render_text(outcome: Outcome, console: Console) -> None:
     """Rich tables on the terminal."""
+    for line in outcome.header:
+        console.print(line, highlight=False, markup=False)
+    console.print(outcome.summary(), highlight=False, markup=False)
     if outcome.low_confidence:
         console.print(f"[yellow]{LOW_CONFIDENCE}[/yellow]")
     if outcome.rows:
         console.print(_table(ROW_HEAD, [row_cells(r) for r in outcome.rows], 1))
-    if outcome.parity:
-        console.print(_table(PARITY_HEAD, [parity_cells(p) for p in outcome.parity], 5))
+        for line in interval_notes(outcome):
+            console.print(line, highlight=False, markup=False)
+    for component, group in by_component(outcome.parity):
+        table = _table(PARITY_HEAD, [parity_cells(p) for p in group], PARITY_STATUS_COL)
+        table.title = f"parity: {component}"
+        console.print(table)
 
 
 def render_markdown(outcome: Outcome, *, title: str = "kaizen-perf check") -> str:
     """A pull-request comment."""
     counts = _counts(outcome)
-    lines = [f"### {title}", "", ", ".join(f"{v} {k}" for k, v in counts.items()) or "no rows",
-             ""]
+    lines = [f"### {title}", "", f"**{outcome.summary()}**", "",
+             ", ".join(f"{v} {k}" for k, v in counts.items()) or "no rows", ""]
+    lines += [f"- {line}" for line in outcome.header] + ([""] if outcome.header else [])
     if outcome.low_confidence:
         lines += [f"> {LOW_CONFIDENCE}", ""]
-    for head, cells in ((ROW_HEAD, [row_cells(r) for r in outcome.rows]),
-                        (PARITY_HEAD, [parity_cells(p) for p in outcome.parity])):
+    sections = [("", ROW_HEAD, [row_cells(r) for r in outcome.rows])]
+    sections += [(f"#### Parity: {component}", PARITY_HEAD, [parity_cells(p) for p in group])
+                 for component, group in by_component(outcome.parity)]
+    for title, head, cells in sections:
         if cells:
+            lines += [title, ""] if title else []
             lines += [_md_row(head), _md_row(["---"] * len(head))]
             lines += [_md_row(c) for c in cells] + [""]
+            if head is ROW_HEAD:
+                lines += [f"- {n}" for n in interval_notes(outcome)] + [""]
     return "\n".join(lines)
 
 
@@ -123,21 +178,38 @@ def to_json(outcome: Outcome, *, strict: bool = False) -> dict[str, Any]:
     """A machine-readable summary (the raw samples live in the results file)."""
     return {
         "exit_code": outcome.exit_code(strict=strict), "low_confidence": outcome.low_confidence,
+        "compared": list(outcome.header), "summary": outcome.summary(),
+        "undecided": list(outcome.undecided), "stopped": outcome.stopped,
         "benchmarks": [_row_json(r) for r in outcome.rows],
-        "parity": [{"name": p.target.name, "kind": p.target.kind, "benchmark": p.target.benchmark,
-                    "budget": p.target.budget, "status": p.status.value, "note": p.note,
-                    **({"value": _num(p.check.value), "low": _num(p.check.low),
-                        "high": _num(p.check.high)} if p.check else {})}
-                   for p in outcome.parity],
+        "parity": [_parity_json(p) for p in outcome.parity],
     }
+
+
+def _parity_json(p: ParityRow) -> dict[str, Any]:
+    t = p.target
+    out: dict[str, Any] = {
+        "name": t.name, "component": t.component or NO_COMPONENT, "origin": t.origin,
+        "kind": t.kind, "benchmark": t.benchmark, "reference": t.reference,
+        "unit": "fraction" if t.kind == "overhead" else ("ratio" if t.kind == "ratio"
+                                                         else t.unit),
+        "bound": t.bound, "budget": t.budget, "status": p.status.value, "gating": p.gating,
+        "note": p.note}
+    if p.check:
+        out |= {"value": _num(p.check.value), "low": _num(p.check.low),
+                "high": _num(p.check.high), "margin": p.check.margin}
+    if p.base:
+        out |= {"baseline_status": p.base.status.value, "baseline_value": _num(p.base.value)}
+    return out
 
 
 def _row_json(r: Row) -> dict[str, Any]:
     out: dict[str, Any] = {"name": r.name, "unit": r.unit, "verdict": r.verdict.value,
-                           "gate": r.gate, "note": r.note}
+                           "gate": r.gate, "note": r.note, "measure": r.measure,
+                           "measure_why": r.measure_why}
     if r.estimate is not None:
         e = r.estimate
         out |= {"ratio": e.ratio, "ci_low": _num(e.low), "ci_high": _num(e.high), "pairs": e.n,
+                "interval": e.method, "coverage": e.coverage,
                 "win_rate": e.win_rate, "mde": _num(e.mde), "noise": _num(r.noise),
                 "pytest_benchmark_mean_change": _num(r.pytest_mean_change)}
     return out
@@ -170,11 +242,16 @@ def render_junit(outcome: Outcome) -> str:
             ET.SubElement(case, "skipped", message=f"{r.verdict.value} {text}")
         ET.SubElement(case, "system-out").text = f"{r.verdict.value} {text}"
     for p in outcome.parity:
-        case = ET.SubElement(suite, "testcase", classname="kaizen-perf.parity", name=p.target.name)
+        group = (p.target.component or NO_COMPONENT).replace(" ", "_")
+        case = ET.SubElement(suite, "testcase", classname=f"kaizen-perf.parity.{group}",
+                             name=p.target.name)
         text = " ".join(c for c in parity_cells(p)[2:] if c)
-        if p.status is Parity.VIOLATES:
+        if p.status is Parity.VIOLATES and p.gating:
             failures += 1
             ET.SubElement(case, "failure", message=text)
+        elif p.status is Parity.VIOLATES:
+            skipped += 1  # a known violation the baseline shares: reported, not failed
+            ET.SubElement(case, "skipped", message=text)
         elif p.status is Parity.ERROR:
             errors += 1
             ET.SubElement(case, "error", message=p.note or "harness error")

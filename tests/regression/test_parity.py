@@ -171,6 +171,13 @@ def test_reports_group_rows_by_component_in_every_format() -> None:
     assert "parity: control" in text and "parity: hooks" in text and "UNDETERMINED" in text
 
 
+def test_per_item_memory_is_shown_in_bytes_and_kib() -> None:
+    """Bytes per hook or per connection stay readable instead of rounding to 0.00 MiB."""
+    assert reports.quantity(426, "bytes") == "426 B"
+    assert reports.quantity(8400, "bytes") == "8.2 KiB"
+    assert reports.quantity(5 * 2**20, "bytes") == "5.00 MiB"
+
+
 def _interpreter(folder: Path, name: str, marker: str) -> Path:
     """A stand-in environment: this interpreter with an environment variable of its own."""
     script = folder / name
@@ -222,3 +229,28 @@ def test_every_timed_parity_benchmark_declares_its_measure() -> None:
             meta = getattr(fn, "__kaizen_bench__", None) or {}
             if name.startswith("bench_") and callable(fn) and meta.get("unit", "s") == "s":
                 assert meta.get("measure") in ("wall", "cpu"), f"{path.stem}.{name}"
+
+
+def test_bench_runs_under_another_interpreter_and_writes_md_and_html(tmp_path: Path) -> None:
+    """``bench --python`` spawns its workers with that interpreter (named in the report);
+    ``--report`` and ``--html`` write the Markdown and HTML reports to files."""
+    project = tmp_path / "proj"
+    (project / "benchmarks").mkdir(parents=True)
+    (project / "benchmarks" / "bench_env.py").write_text(
+        "import os\n\n\ndef bench_mark():\n"
+        "    return 7.0 if os.environ.get('PARITY_ENV_MARK') == 'other' else 1.0\n\n\n"
+        "bench_mark.__kaizen_bench__ = {'unit': 'count'}\n")
+    (project / "baselines").mkdir()
+    (project / "baselines" / "parity-targets.toml").write_text(
+        '[[target]]\nname = "mark"\ncomponent = "env"\nkind = "absolute"\n'
+        'benchmark = "bench_env.bench_mark"\nunit = "count"\nbound = "min"\nbudget = 5\n')
+    other = _interpreter(tmp_path, "other-python", "other")
+    md, html = tmp_path / "bench.md", tmp_path / "bench.html"
+    code = main(["bench", "--project", str(project), "--python", str(other), "--rounds", "5",
+                 "--seed", "1", "--no-progress", "--out", str(tmp_path / "res.json"),
+                 "--format", "md", "--report", str(md), "--html", str(html)])
+    text = md.read_text()
+    assert code == exitcodes.OK  # 7 >= 5: only the other interpreter's workers give 7
+    assert "### kaizen-perf bench" in text and str(other) in text
+    assert "#### Parity: env" in text and "| mark | absolute | ≥ 5 count | 7 count |" in text
+    assert "Parity targets: env" in html.read_text()
