@@ -34,6 +34,7 @@ from kaizen_perf.cost import (
     usd,
     usd_problem,
 )
+from kaizen_perf.errors import ConfigError
 from kaizen_perf.events import (
     ApiCallEvent,
     CheckpointEvent,
@@ -62,7 +63,15 @@ class Monitor:
                  environ: Mapping[str, str] | None = None, pricing: PriceTable | None = None,
                  **overrides: Any) -> None:
         env = os.environ if environ is None else environ
-        settings = _resolve(settings, env, agent_id, overrides)
+        try:
+            settings = _resolve(settings, env, agent_id, overrides)
+        except ConfigError as exc:
+            if environ is not None:  # a mapping the code passed is checked like arguments
+                raise
+            # the process environment: a bad variable never kills the agent
+            settings = _disabled_by(exc, settings, agent_id, overrides)
+        if environ is None:
+            _warn_unknown_names(env)
         self.settings = settings
         self.agent_id = settings.agent_id
         self._clock, self._wall_clock = clock, wall_clock
@@ -390,6 +399,34 @@ def _resolve(settings: Settings | None, env: Mapping[str, str], agent_id: str | 
     return settings
 
 
+_process_warnings: set[str] = set()
+
+
+def _warn_process_once(message: str) -> None:
+    if message not in _process_warnings and len(_process_warnings) < 50:
+        _process_warnings.add(message)
+        logger.warning("%s", message)
+
+
+def _disabled_by(exc: ConfigError, settings: Settings | None, agent_id: str | None,
+                 overrides: dict[str, Any]) -> Settings:
+    """Settings with monitoring off when the environment is unusable (bad arguments in the
+    code still raise: ``_resolve`` without the environment fails the same way then)."""
+    fallback = _resolve(settings, {}, agent_id, overrides)
+    _warn_process_once(f"kaizen-perf: monitoring is OFF in this process: {exc} The agent "
+                       "runs normally and every kaizen-perf hook does nothing. Fix the "
+                       "variable (kaizen-perf run checks them all before it starts).")
+    return fallback.replace(enabled=False)
+
+
+def _warn_unknown_names(env: Mapping[str, str]) -> None:
+    """One warning per KAIZEN_PERF_* name nothing reads, with the nearest real name."""
+    from kaizen_perf.envcheck import unknown_variables
+
+    for message in unknown_variables(env):
+        _warn_process_once(message)
+
+
 def _register_exit_hook(mon: Monitor) -> None:
     ref = weakref.ref(mon)
 
@@ -422,5 +459,11 @@ def get_monitor() -> Monitor:
     global _global
     with _global_lock:
         if _global is None:
-            _global = Monitor()
+            try:
+                _global = Monitor()
+            except Exception as exc:  # the port is taken, a store cannot open...: the agent
+                _warn_process_once(   # still runs, without monitoring
+                    f"kaizen-perf: monitoring is OFF in this process: {exc} The agent runs "
+                    "normally and every kaizen-perf hook does nothing.")
+                _global = Monitor(environ={}, enabled=False)
         return _global

@@ -116,8 +116,26 @@ def run_cmd(command: tuple[str, ...], **kw: Any) -> int:
     without code changes. SIGTERM and SIGHUP are forwarded to COMMAND.
     """
     _unknown_option(command, run_cmd)
+    _check_environment()
     opts = _options(kw)
     return _with_progress(opts, lambda s: s.run(command))
+
+
+def _check_environment() -> None:
+    """Every KAIZEN_PERF_* variable is checked before anything starts: an unusable value is a
+    usage error (exit 2) naming it, instead of a command that runs unmonitored; unknown
+    names get a warning with the nearest real name."""
+    import os
+
+    from kaizen_perf.envcheck import env_problems, unknown_variables
+    from kaizen_perf.errors import ConfigError
+
+    for warning in unknown_variables(os.environ):
+        click.echo(warning, err=True)
+    problems = env_problems(os.environ)
+    if problems:
+        msg = " ".join(problems) + " Fix or unset the variable; nothing was started."
+        raise ConfigError(msg)
 
 
 @click.command("attach")
