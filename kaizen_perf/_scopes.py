@@ -109,11 +109,49 @@ class ToolScope(_Timed):
         if n < mon._cap:  # Pipeline.put, inlined
             buf.append(_new(ToolEvent, (mon.agent_id, self._name, self._start, end,
                                         None if et is None else et.__name__,
-                                        self._trace, self._span, self._parent)))
+                                        self._trace, self._span, self._parent, None)))
             if n == mon._high_water:
                 mon.pipeline.wake.set()
         else:
             mon.pipeline.count_drop()
+
+
+class HashedToolScope(ToolScope):
+    """``mon.tool(name, arguments=...)``: a tool scope carrying its arguments' digest (loop
+    detection). Only this class pays for the digest; plain tool scopes are unchanged."""
+
+    __slots__ = ("_args", "_tag")
+
+    def __init__(self, mon: Monitor, name: str, digest: int | None = None) -> None:
+        self._mon, self._name, self._args = mon, name, digest
+
+    def __enter__(self) -> HashedToolScope:
+        mon = self._mon
+        self._tag = (mon._tagger.enter_tool(self._name)
+                     if mon._tool_scope is TaggedToolScope else None)
+        ToolScope.__enter__(self)
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        mon = self._mon
+        end = mon._clock()
+        try:
+            _reset_fast(self._token)
+        except ValueError:
+            _reset(self._token)
+        buf = mon._buf
+        n = len(buf)
+        if n < mon._cap:  # Pipeline.put, inlined
+            buf.append(_new(ToolEvent, (mon.agent_id, self._name, self._start, end,
+                                        None if et is None else et.__name__,
+                                        self._trace, self._span, self._parent, self._args)))
+            if n == mon._high_water:
+                mon.pipeline.wake.set()
+        else:
+            mon.pipeline.count_drop()
+        if self._tag is not None:
+            mon._tagger.exit_tool(self._tag)
 
 
 class TaggedToolScope(ToolScope):

@@ -20,6 +20,7 @@ from prometheus_client.core import (
 )
 
 from kaizen_perf import events as ev
+from kaizen_perf.loops import DEFAULT_REPEATS, LoopDetector
 from kaizen_perf.metrics import Family, new_families
 from kaizen_perf.redact import redact_text
 from kaizen_perf.spend import SpendLedger
@@ -36,13 +37,15 @@ class MetricsSink:
     """Aggregates events into families; exposes them as a prometheus-client collector."""
 
     def __init__(self, *, series_cap: int = 10_000,
-                 to_wall_s: Callable[[int], float] | None = None) -> None:
+                 to_wall_s: Callable[[int], float] | None = None,
+                 loop_repeats: int = DEFAULT_REPEATS) -> None:
         self.series_cap = series_cap
         self._f: dict[str, Family] = new_families(series_cap)
         self._to_wall_s = to_wall_s or (lambda ns: ns / 1e9)
         self._handlers: dict[type, Callable[[object], None]] = {}
         self._register()
         self._spend = SpendLedger()  # cost per task: API spend between a task's start and end
+        self._loops = LoopDetector(loop_repeats)  # same tool, same arguments, N times in a row
         self.failed_events = 0  #: events a handler raised on (each counted, none of a batch lost)
 
     @property
@@ -85,6 +88,7 @@ class MetricsSink:
         """A forked child starts with empty aggregates (the parent reports its own)."""
         self._f = new_families(self.series_cap)
         self._spend = SpendLedger()
+        self._loops.clear()
 
     # -- handlers -----------------------------------------------------------------------
     def _loop(self, e: ev.LoopEvent) -> None:
@@ -97,6 +101,12 @@ class MetricsSink:
         f = self._f
         f["kaizen_tool_calls_total"].inc((e.agent, e.tool, _status(e.error)))
         f["kaizen_tool_duration_seconds"].observe((e.agent, e.tool), (e.end_ns - e.start_ns) / 1e9)
+        loop = self._loops.tool(e)
+        if loop is not None:
+            if loop.detected:
+                f["kaizen_agent_loops_detected_total"].inc((e.agent, e.tool))
+            if loop.cost_pico:
+                f["kaizen_agent_loop_cost_usd_total"].inc((e.agent, e.tool), loop.cost_pico)
 
     def _api(self, e: ev.ApiCallEvent) -> None:
         f = self._f
@@ -115,6 +125,7 @@ class MetricsSink:
             f["kaizen_api_time_to_first_token_seconds"].observe(key, e.ttft_s)
         if e.cost_pico >= 0:
             f["kaizen_api_cost_usd_total"].inc(key, e.cost_pico)
+            self._loops.api(e)
             if e.tool is not None:
                 f["kaizen_tool_cost_usd_total"].inc((e.agent, e.tool), e.cost_pico)
             if e.cost_pico:

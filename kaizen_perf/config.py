@@ -39,6 +39,7 @@ ENV_ALERTS = "KAIZEN_PERF_ALERTS"
 ENV_ALERT_RULES = "KAIZEN_PERF_ALERT_RULES"
 ENV_ALERT_WEBHOOK = "KAIZEN_PERF_ALERT_WEBHOOK"
 ENV_STUCK_AFTER = "KAIZEN_PERF_STUCK_AFTER_S"
+ENV_LOOP_REPEATS = "KAIZEN_PERF_LOOP_REPEATS"
 ENV_AUDIT_URL = "KAIZEN_PERF_AUDIT_URL"
 ENV_AUDIT_KEY = "KAIZEN_PERF_AUDIT_KEY"
 ENV_AUDIT_POLICY = "KAIZEN_PERF_AUDIT_POLICY"
@@ -83,6 +84,16 @@ def _positive_int(raw: str) -> int:
         raise ValueError("a whole number greater than 0") from None
     if value <= 0:
         raise ValueError("a whole number greater than 0")
+    return value
+
+
+def _loop_repeats(raw: str) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError("a whole number of 2 or more") from None
+    if value < 2:
+        raise ValueError("a whole number of 2 or more")
     return value
 
 
@@ -254,6 +265,10 @@ class Settings:
     stuck_after_s: float = field(default=600.0, metadata=_spec(
         ENV_STUCK_AFTER, _positive_float,
         "Seconds without a finished loop iteration before an agent counts as stuck."))
+    loop_repeats: int = field(default=3, metadata=_spec(
+        ENV_LOOP_REPEATS, _loop_repeats,
+        "Calls in a row of one tool with the same arguments that count as a loop "
+        "(`mon.tool(name, arguments=...)`)."))
     audit_url: str | None = field(default=None, metadata=_spec(
         ENV_AUDIT_URL, _audit_url,
         "Audit store: sqlite:///PATH, jsonl:///DIR or postgresql://… "

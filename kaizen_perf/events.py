@@ -26,7 +26,11 @@ class LoopEvent(NamedTuple):
 
 
 class ToolEvent(NamedTuple):
-    """One tool call finished."""
+    """One tool call finished.
+
+    ``args_hash`` is the 64-bit digest of the call's arguments when the caller gave them
+    (:func:`kaizen_perf.loops.args_digest`), for loop detection; never the arguments.
+    """
 
     agent: str
     tool: str
@@ -36,6 +40,7 @@ class ToolEvent(NamedTuple):
     trace_id: int
     span_id: int
     parent_id: int
+    args_hash: int | None = None  # appended: the wire order is positional
 
 
 class ApiCallEvent(NamedTuple):

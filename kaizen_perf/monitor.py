@@ -22,7 +22,14 @@ from prometheus_client import CollectorRegistry
 
 from kaizen_perf import _validate as v
 from kaizen_perf._context import CURRENT, new_span_id, parse_traceparent
-from kaizen_perf._scopes import NOOP, LoopScope, NoopScope, TaggedToolScope, ToolScope
+from kaizen_perf._scopes import (
+    NOOP,
+    HashedToolScope,
+    LoopScope,
+    NoopScope,
+    TaggedToolScope,
+    ToolScope,
+)
 from kaizen_perf._validate import MAX_TEXT
 from kaizen_perf.aggregate import MetricsSink, MonitorCollector
 from kaizen_perf.config import Settings
@@ -48,6 +55,7 @@ from kaizen_perf.events import (
 )
 from kaizen_perf.exposition import render
 from kaizen_perf.health import HealthReport, pipeline_check
+from kaizen_perf.loops import args_digest
 from kaizen_perf.outputs import default_sinks
 from kaizen_perf.pipeline import Pipeline, Sink
 
@@ -80,7 +88,8 @@ class Monitor:
         self._root = parse_traceparent(env.get("TRACEPARENT"))
         self._audit: Any = None
         self._audit_lock = threading.Lock()
-        self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s)
+        self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s,
+                                   loop_repeats=settings.loop_repeats)
         self.pipeline = Pipeline([self.metrics, *self._own_sinks(env), *sinks],
                                  capacity=settings.buffer_size,
                                  flush_interval_s=settings.flush_interval_s)
@@ -142,8 +151,13 @@ class Monitor:
             self._budget_stop()  # raises BudgetExceeded only under an opted-in hard stop
         return LoopScope(self, "") if self._enabled else NOOP
 
-    def tool(self, name: str) -> ToolScope | NoopScope:
-        """Time one tool call: ``with mon.tool("search"):`` or ``@mon.tool("search")``."""
+    def tool(self, name: str, *, arguments: object = None) -> ToolScope | NoopScope:
+        """Time one tool call: ``with mon.tool("search"):`` or ``@mon.tool("search")``.
+
+        ``arguments`` (the call's input, e.g. a ``tool_use`` block's ``input``) enables loop
+        detection: they are reduced here, on the caller's thread, to a 64-bit digest
+        (:func:`kaizen_perf.loops.args_digest`) and not kept; only the digest is compared.
+        """
         if not self._enabled:
             return NOOP
         if self._budget_stop is not None:
@@ -153,6 +167,8 @@ class Monitor:
             return NOOP
         if len(name) > MAX_TEXT or not name.isascii():  # before any work (labels, spans)
             name = v.cut(name)
+        if arguments is not None:
+            return HashedToolScope(self, name, args_digest(arguments))
         return self._tool_scope(self, name)
 
     @property

@@ -16,6 +16,7 @@ from kaizen_perf.alerts.specs import (
     ErrorRateRule,
     ExportErrorsRule,
     LatencyRule,
+    LoopRule,
     MemoryGrowthRule,
     RuleSpec,
     StuckRule,
@@ -24,7 +25,7 @@ from kaizen_perf.alerts.specs import (
 
 __all__ = [
     "Alert", "AlertEngine", "BudgetRule", "CallbackNotifier", "DroppedEventsRule",
-    "ErrorRateRule", "ExportErrorsRule", "Finding", "LatencyRule", "LogNotifier",
+    "ErrorRateRule", "ExportErrorsRule", "Finding", "LatencyRule", "LogNotifier", "LoopRule",
     "MemoryGrowthRule", "Notifier", "Probe", "RuleConfig", "RuleSpec", "StuckRule",
     "WebhookNotifier", "default_rules", "load_rules", "parse_rules",
 ]

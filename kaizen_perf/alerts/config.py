@@ -41,7 +41,8 @@ class RuleConfig:
     cooldown_s: float = 300.0
 
 
-def load_rules(path: str | Path, *, stuck_after_s: float = 600.0) -> RuleConfig:
+def load_rules(path: str | Path, *, stuck_after_s: float = 600.0,
+               loop_repeats: int = 3) -> RuleConfig:
     """Read and validate a rule file."""
     source = str(path)
     try:
@@ -53,11 +54,11 @@ def load_rules(path: str | Path, *, stuck_after_s: float = 600.0) -> RuleConfig:
     except tomllib.TOMLDecodeError as exc:
         msg = f"Alert rule file {source!r} is not valid TOML: {exc}."
         raise ConfigError(msg) from None
-    return parse_rules(data, source, stuck_after_s=stuck_after_s)
+    return parse_rules(data, source, stuck_after_s=stuck_after_s, loop_repeats=loop_repeats)
 
 
 def parse_rules(data: dict[str, Any], source: str, *,
-                stuck_after_s: float = 600.0) -> RuleConfig:
+                stuck_after_s: float = 600.0, loop_repeats: int = 3) -> RuleConfig:
     """Validate a parsed rule document."""
     unknown = sorted(set(data) - _TOP)
     if unknown:
@@ -84,7 +85,7 @@ def parse_rules(data: dict[str, Any], source: str, *,
         msg = f"{source}: two rules are named {dupes[0]!r}; give each rule its own name."
         raise ConfigError(msg)
     if include:
-        rules = [r for r in default_rules(stuck_after_s=stuck_after_s)
+        rules = [r for r in default_rules(stuck_after_s=stuck_after_s, loop_repeats=loop_repeats)
                  if r.name not in names] + rules
     return RuleConfig(tuple(rules), float(cooldown))
 

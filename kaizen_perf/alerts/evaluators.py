@@ -22,13 +22,16 @@ from kaizen_perf.alerts.specs import (
     ErrorRateRule,
     ExportErrorsRule,
     LatencyRule,
+    LoopRule,
     MemoryGrowthRule,
     RuleSpec,
     StuckRule,
     num,
 )
 from kaizen_perf.budget import BudgetStatus
+from kaizen_perf.cost import usd
 from kaizen_perf.events import ApiCallEvent, Event, LoopEvent, ProcessSample, ToolEvent
+from kaizen_perf.loops import LoopDetector
 from kaizen_perf.metrics import METRICS, OVERFLOW
 from kaizen_perf.summary import histogram_quantile
 
@@ -352,13 +355,55 @@ class BudgetEvaluator:
         return out
 
 
+class LoopEvaluator:
+    """Loops detected (:class:`kaizen_perf.loops.LoopDetector`, the same rule as the
+    ``kaizen_agent_loops_detected_total`` metric) over the window, per agent and tool."""
+
+    def __init__(self, spec: LoopRule) -> None:
+        self.spec, self.events = spec, (ToolEvent, ApiCallEvent)
+        self._detector = LoopDetector(spec.repeats)
+        self._window_ns = int(spec.window_s * 1e9)
+        # (when, (agent, tool), 1 for a new loop else 0, pico-dollars spent inside)
+        self._seen: deque[tuple[int, Key, int, int]] = deque(maxlen=_MAX_KEYS)
+
+    def observe(self, event: Event, now_ns: int) -> None:
+        """Feed the detector; remember each detection and the cost spent inside loops."""
+        if type(event) is ApiCallEvent:
+            if event.cost_pico > 0:
+                self._detector.api(event)
+        elif type(event) is ToolEvent:
+            update = self._detector.tool(event)
+            if update is not None:
+                self._seen.append((now_ns, (update.agent, update.tool), int(update.detected),
+                                   update.cost_pico))
+
+    def evaluate(self, now_ns: int, probe: Probe) -> list[Finding]:
+        """One finding per agent and tool with a loop detected within the window."""
+        seen = self._seen
+        while seen and seen[0][0] < now_ns - self._window_ns:
+            seen.popleft()
+        loops: dict[Key, list[int]] = {}
+        for _, key, new, pico in seen:
+            acc = loops.setdefault(key, [0, 0])
+            acc[0] += new
+            acc[1] += pico
+        out = []
+        for key, (count, pico) in loops.items():
+            if count:
+                out.append(Finding(key, {"agent": key[0], "tool": key[1]}, count, 0, (
+                    f"agent {key[0]!r} called tool {key[1]!r} with the same arguments "
+                    f"{self.spec.repeats} times in a row ({count} loop(s) in the last "
+                    f"{num(self.spec.window_s)}s, ${usd(pico):.6f} of API calls inside)")))
+        return out
+
+
 def build(spec: RuleSpec) -> Evaluator:
     """The evaluator of a rule spec."""
     builders: dict[type, Callable[[Any], Evaluator]] = {
         LatencyRule: LatencyEvaluator, ErrorRateRule: ErrorRateEvaluator,
         StuckRule: StuckEvaluator, MemoryGrowthRule: MemoryGrowthEvaluator,
         DroppedEventsRule: CounterIncreaseEvaluator, ExportErrorsRule: CounterIncreaseEvaluator,
-        BudgetRule: BudgetEvaluator}
+        BudgetRule: BudgetEvaluator, LoopRule: LoopEvaluator}
     return builders[type(spec)](spec)
 
 

@@ -340,16 +340,44 @@ class BudgetRule(_Base):
         return out
 
 
+@dataclass(frozen=True)
+class LoopRule(_Base):
+    """Fires when an agent called one tool with the same arguments ``repeats`` times in a row
+    (``mon.tool(name, arguments=...)``) within ``window_s``: it is probably stuck in a loop."""
+
+    kind: ClassVar[str] = "agent_loop"
+    default_name: ClassVar[str] = "KaizenAgentLoop"
+    repeats: int = 3
+    window_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) \
+                or self.repeats < 2:
+            raise _fail(self.name, "repeats", self.repeats, "a whole number of 2 or more")
+        _number(self.name, "window_s", self.window_s, expected="seconds greater than 0")
+
+    def prometheus(self) -> list[PromRule]:
+        """The same condition in PromQL (the repeat count is applied in the monitor)."""
+        win = prom_duration(self.window_s)
+        expr = f"increase(kaizen_agent_loops_detected_total[{win}]) > 0"
+        summary = (f"agent {{{{ $labels.agent }}}} called {{{{ $labels.tool }}}} with the same "
+                   f"arguments {self.repeats} times in a row (a loop within {win})")
+        return [PromRule(self.name, expr, "0s", {"severity": self.severity},
+                         self._annotations(summary))]
+
+
 RuleSpec = (LatencyRule | ErrorRateRule | StuckRule | MemoryGrowthRule | DroppedEventsRule
-            | ExportErrorsRule | BudgetRule)
+            | ExportErrorsRule | BudgetRule | LoopRule)
 RULE_KINDS: dict[str, type[RuleSpec]] = {cls.kind: cls for cls in (
     LatencyRule, ErrorRateRule, StuckRule, MemoryGrowthRule, DroppedEventsRule,
-    ExportErrorsRule, BudgetRule)}
+    ExportErrorsRule, BudgetRule, LoopRule)}
 
 
-def default_rules(*, stuck_after_s: float = 600.0) -> tuple[RuleSpec, ...]:
+def default_rules(*, stuck_after_s: float = 600.0,
+                  loop_repeats: int = 3) -> tuple[RuleSpec, ...]:
     """The rules a monitor evaluates when no rule file is given."""
-    return (StuckRule(after_s=stuck_after_s),
+    return (StuckRule(after_s=stuck_after_s), LoopRule(repeats=loop_repeats),
             LatencyRule(metric="kaizen_api_request_duration_seconds", threshold_s=60.0),
             LatencyRule(metric="kaizen_tool_duration_seconds", threshold_s=60.0),
             ErrorRateRule(metric="kaizen_api_requests_total", threshold=0.2),

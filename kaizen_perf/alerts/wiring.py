@@ -45,10 +45,12 @@ def attach(mon: Monitor) -> tuple[BudgetTracker, AlertEngine | None]:
     if not enabled:
         return tracker, None
     if settings.alert_rules:
-        config = load_rules(settings.alert_rules, stuck_after_s=settings.stuck_after_s)
+        config = load_rules(settings.alert_rules, stuck_after_s=settings.stuck_after_s,
+                            loop_repeats=settings.loop_repeats)
         rules, cooldown = config.rules, config.cooldown_s
     else:
-        rules, cooldown = default_rules(stuck_after_s=settings.stuck_after_s), 300.0
+        rules, cooldown = default_rules(stuck_after_s=settings.stuck_after_s,
+                                        loop_repeats=settings.loop_repeats), 300.0
     notifiers: list[Notifier] = [LogNotifier()]
     if settings.alert_webhook:
         notifiers.append(WebhookNotifier(settings.alert_webhook,

@@ -20,7 +20,9 @@ from kaizen_perf import events as ev
 from kaizen_perf.cost import usd
 from kaizen_perf.redact import Redactor
 
-_SKIP = frozenset({"start_ns", "end_ns", "trace_id", "span_id", "parent_id", "agent"})
+# args_hash: a digest of a tool's arguments, for loop detection only; it reaches no output
+_SKIP = frozenset({"start_ns", "end_ns", "trace_id", "span_id", "parent_id", "agent",
+                   "args_hash"})
 _NAMES: dict[type, str] = {
     ev.LoopEvent: "loop", ev.ToolEvent: "tool", ev.ApiCallEvent: "api_call",
     ev.PermissionEvent: "permission_check", ev.CheckpointEvent: "checkpoint",

@@ -71,7 +71,7 @@ class RecordEncoder:
             code = record[0]
             if code == TOOL and record[9] is None:
                 (_, trace_id, parent_id, remote, off,
-                 agent, tool, start, end, _, _, span_id, _) = record
+                 agent, tool, start, end, _, _, span_id, _, _) = record  # last: args_hash
                 shape = tools.get((agent, tool))
                 if shape is None:
                     shape = self._shape(tools, (agent, tool), record)

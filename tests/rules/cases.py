@@ -133,9 +133,20 @@ EXPORT = {"interval": "1m", "input_series": [
                "25 export_errors_total (exporter otlp) over 5m", "kaizen-perf export_errors rule")
     ]}]}
 
+# a loop detected at minute 10 for "search"; "fetch" never loops
+LOOP = {"interval": "1m", "input_series": [
+    _s('kaizen_agent_loops_detected_total{agent="a",tool="search"}', "0x10 1x10"),
+    _s('kaizen_agent_loops_detected_total{agent="a",tool="fetch"}', "0x20")],
+    "alert_rule_test": [
+        {"eval_time": "8m", "alertname": "KaizenAgentLoop", "exp_alerts": []},
+        {"eval_time": "12m", "alertname": "KaizenAgentLoop", "exp_alerts": [_alert(
+            {"agent": "a", "tool": "search", "severity": "warning"},
+            "agent a called search with the same arguments 3 times in a row (a loop within 5m)",
+            "kaizen-perf agent_loop rule")]}]}
+
 CASES: dict[str, dict[str, Any]] = {
     "KaizenAgentStuck": STUCK, "KaizenToolLatencyHigh": TOOL_LATENCY,
     "KaizenApiLatencyHigh": API_LATENCY, "KaizenApiErrorRateHigh": API_ERRORS,
     "KaizenToolErrorRateHigh": TOOL_ERRORS, "KaizenBudget": BUDGET,
     "KaizenBudgetBurnRateHigh": BURN, "KaizenMemoryGrowth": MEMORY,
-    "KaizenEventsDropped": DROPS, "KaizenExportErrors": EXPORT}
+    "KaizenEventsDropped": DROPS, "KaizenExportErrors": EXPORT, "KaizenAgentLoop": LOOP}
