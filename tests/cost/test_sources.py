@@ -183,3 +183,32 @@ def test_prices_finer_than_a_pico_dollar_per_token_round_half_even(tmp_path: Pat
     assert (price.rates.input, price.rates.output, price.rates.cache_read,
             price.rates.cache_write) == (0, 2, 1, 3_000_001)
     assert price.cost_pico(10**6, 0) == 0 and PICO == 10**12
+
+
+def test_source_names_are_the_documented_ones() -> None:
+    """`kaizen-perf pricing` and docs/cost.md show these words: a rename is a visible change."""
+    assert (SOURCE_FILE, SOURCE_GENAI, SOURCE_BUNDLED) == (
+        "pricing file", "genai-prices", "bundled table")
+    price = PriceTable.load(maintained=False).lookup("claude-haiku-4-5")
+    assert price is not None and price.source == "bundled table"
+
+
+@pytest.mark.parametrize("missing", ["input", "output", "cache_read", "cache_write"])
+def test_every_required_price_must_be_given(tmp_path: Path, missing: str) -> None:
+    """Each of input, output, cache_read and cache_write is required (cache_write_1h is not)."""
+    fields = {"input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1.25}
+    body = "[models.m]\n" + "".join(f"{k} = {v}\n" for k, v in fields.items() if k != missing)
+    with pytest.raises(ConfigError, match=f"missing field '{missing}'"):
+        PriceTable.load(_file(tmp_path, body), maintained=False)
+
+
+def test_prices_are_frozen_values() -> None:
+    """A price cannot be changed in place once looked up (it is shared by every call)."""
+    import dataclasses
+
+    price = PriceTable.load(maintained=False).lookup("claude-haiku-4-5")
+    assert price is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        price.rates.input = 0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        price.source = "x"  # type: ignore[misc]

@@ -143,3 +143,21 @@ def test_top_shows_unknown_cost_and_rate(make_monitor: Callable[..., Monitor]) -
     console.print(render([row], "http://127.0.0.1:1/metrics", None))
     screen = console.export_text()
     assert "unknown (1 unpriced call; $0.0010 priced)" in screen and "unknown" in screen
+
+
+def test_a_zero_provider_cost_is_a_known_zero(make_monitor: Callable[..., Monitor]) -> None:
+    """A provider that reports $0 (a free tier) is believed: cost 0, not unknown."""
+    mon = make_monitor()
+    assert mon.record_api_call("x", NEW, 10, 10, provider_cost_usd=0.0) == 0.0
+    assert value(mon, "kaizen_api_unpriced_requests_total", agent="coster", provider="x",
+                 model=NEW) == 0
+
+
+@pytest.mark.parametrize(("pico", "text"), [
+    (0, "0"), (1, "0.000000000001"), (3_000_000, "0.000003"), (18_000_000_000, "0.018"),
+    (10**12, "1"), (10**13, "10"), (123_456_789_012_345, "123.456789012345")])
+def test_exact_dollar_text_for_text_outputs(pico: int, text: str) -> None:
+    """StatsD lines carry exact decimal dollars without an exponent, parsed back to usd()."""
+    from kaizen_perf.cost import usd, usd_text
+
+    assert usd_text(pico) == text and float(text) == usd(pico)

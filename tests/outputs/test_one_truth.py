@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kaizen_perf import Monitor
 from kaizen_perf.cost import PICO, PriceTable, pico_of_usd, usd
+from kaizen_perf.forward import ForwardReceiver
 from kaizen_perf.report.data import ReportData
 from kaizen_perf.report.html import render_run
 from kaizen_perf.runner.summary import build_summary
@@ -56,7 +57,10 @@ ops = st.one_of(
     st.tuples(st.just("permission"), st.sampled_from(TOOLS),
               st.sampled_from(["approved", "denied"])),
 )
-streams = st.lists(st.lists(ops, max_size=6), min_size=1, max_size=3)  # one list per thread
+#: one (agent, ops) per thread: agent 0 records on the monitor itself, 1 and 2 on child
+#: monitors that forward their events to it (as under `kaizen-perf run`)
+streams = st.lists(st.tuples(st.integers(0, 2), st.lists(ops, max_size=6)), min_size=1,
+                   max_size=4)
 
 
 class _Boom(Exception):
@@ -115,18 +119,23 @@ class Truth:
         return sum(self.unpriced.values())
 
 
-def _drive(mon: Monitor, stream: list[list[Any]]) -> Truth:
-    """Run each list of ops on its own thread, inside one agent-loop iteration."""
-    truth = Truth(loops=len(stream))
+def _drive(monitors: list[Monitor], stream: list[tuple[int, list[Any]]]) -> dict[str, Truth]:
+    """Run each list of ops on its own thread, inside one agent-loop iteration of its agent."""
+    truths = {m.agent_id: Truth() for m in monitors}
     lock = threading.Lock()
 
-    def record(c: dict[str, Any], tool: str | None) -> None:
-        kwargs = {k: v for k, v in c.items() if k not in ("model", "error")}
-        mon.record_api_call("anthropic", c["model"], error=c["error"], **kwargs)
-        with lock:
-            truth.call(c, tool)
+    def run(who: int, ops: list[Any]) -> None:
+        mon = monitors[who]
+        truth = truths[mon.agent_id]
 
-    def run(ops: list[Any]) -> None:
+        def record(c: dict[str, Any], tool: str | None) -> None:
+            kwargs = {k: v for k, v in c.items() if k not in ("model", "error")}
+            mon.record_api_call("anthropic", c["model"], error=c["error"], **kwargs)
+            with lock:
+                truth.call(c, tool)
+
+        with lock:
+            truth.loops += 1
         with mon.agent_loop():
             for op in ops:
                 if op[0] == "call":
@@ -148,12 +157,12 @@ def _drive(mon: Monitor, stream: list[list[Any]]) -> Truth:
                     with lock:
                         truth.tools[name, "error" if fails else "ok"] += 1
 
-    threads = [threading.Thread(target=run, args=(ops,)) for ops in stream]
+    threads = [threading.Thread(target=run, args=(who, ops)) for who, ops in stream]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return truth
+    return truths
 
 
 class _NoCollector:
@@ -198,40 +207,58 @@ def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
         yield Sinks(otlp, statsd, tmp)
 
 
-def _run(stream: list[list[Any]], otlp: Receiver, statsd: StatsdServer,
-         tmp: Path) -> tuple[Truth, Outputs]:
-    agent = f"truth{next(_ids)}"
+def _run(stream: list[tuple[int, list[Any]]], otlp: Receiver, statsd: StatsdServer,
+         tmp: Path) -> tuple[dict[str, Truth], dict[str, Outputs], Any]:
+    n = next(_ids)
+    agent = f"truth{n}"
     metrics_before = len(otlp.metrics)
     mon = Monitor(agent, environ={}, traces="otlp", otlp_endpoint=otlp.url, otlp_metrics=True,
                   statsd_addr=f"127.0.0.1:{statsd.port}", log_events="all",
                   log_file=str(tmp / "events.jsonl"), audit_url=f"sqlite:///{tmp / 'audit.db'}",
                   audit_auto="tool,permission,api_call", alerts_enabled=False,
                   pricing=PRICES)
+    receiver = ForwardReceiver(tmp / f"fwd{n}.sock", mon.pipeline.put).start()
+    children = [Monitor(f"{agent}c{i}", environ={}, forward_socket=str(receiver.path),
+                        alerts_enabled=False, pricing=PRICES) for i in (1, 2)]
     try:
-        truth = _drive(mon, stream)
+        truths = _drive([mon, *children], stream)
+        for child in children:
+            assert child.shutdown(5.0)  # its last batch is sent
+        receiver.stop(5.0)  # hands over every datagram still queued
         text = mon.export_metrics()
         with mon.pipeline.lock:
             summary = build_summary(mon.metrics.families, _NoCollector(), None)
-        audit = mon.audit.query(agent_id=agent)
+        audit = {a: mon.audit.query(agent_id=a) for a in truths}
     finally:
+        receiver.stop(1.0)
+        for child in children:
+            child.shutdown(1.0)
         assert mon.shutdown(10.0)
-    spans = [s for s in list(otlp.spans) if s.attributes.get("gen_ai.agent.name") == agent]
     metrics = otlp.metrics[-1] if len(otlp.metrics) > metrics_before else None
-    lines = _statsd_lines(statsd, agent, len(stream))
-    events = [e for e in map(json.loads, (tmp / "events.jsonl").read_text().splitlines())
-              if e.get("agent") == agent and e.get("logger") == "kaizen_perf.events"]
-    return truth, Outputs(agent, text, summary, audit, spans, metrics, lines, events)
+    events = [json.loads(x) for x in (tmp / "events.jsonl").read_text().splitlines()]
+    spans = list(otlp.spans)
+    lines = _statsd_lines(statsd, {a: t.loops for a, t in truths.items()})
+    outs = {a: Outputs(a, text, summary, audit[a],
+                       [s for s in spans if s.attributes.get("gen_ai.agent.name") == a],
+                       metrics, [x for x in lines if f".{a}." in x or x.endswith(f".{a}")],
+                       [e for e in events if e.get("agent") == a
+                        and e.get("logger") == "kaizen_perf.events"])
+            for a in truths}
+    return truths, outs, (agent, metrics)
 
 
-def _statsd_lines(statsd: StatsdServer, agent: str, loops: int) -> list[str]:
-    """This agent's lines, once the loop counters of all its iterations have arrived."""
-    prefix = f"kaizen.agent_loop_iterations.{agent}."
+def _statsd_lines(statsd: StatsdServer, loops: dict[str, int]) -> list[str]:
+    """Every line, once the loop counters of all the agents' iterations have arrived."""
+    def arrived(agent: str, lines: list[str]) -> int:
+        prefix = f"kaizen.agent_loop_iterations.{agent}."
+        return sum(int(x.split(":")[1].split("|")[0]) for x in lines if x.startswith(prefix))
+
     deadline = time.monotonic() + 10.0
-    while time.monotonic() < deadline and sum(
-            int(x.split(":")[1].split("|")[0]) for x in statsd.received()
-            if x.startswith(prefix)) < loops:
+    lines = statsd.received()
+    while time.monotonic() < deadline and any(arrived(a, lines) < n for a, n in loops.items()):
         time.sleep(0.02)
-    return [x for x in statsd.received() if f".{agent}." in x or x.endswith(f".{agent}")]
+        lines = statsd.received()
+    return lines
 
 
 # no shrinking: one example runs a monitor against real servers, and shrinking a failure
@@ -244,14 +271,16 @@ def test_every_output_tells_the_same_story(
         sinks: Sinks, stream: list[list[Any]]) -> None:
     """Counts, tokens and dollars agree exactly across Prometheus, OTLP spans and metrics,
     StatsD, the event log, the audit trail, the run summary, the report and top."""
-    truth, out = _run(stream, sinks.otlp, sinks.statsd, sinks.tmp)
-    _check_prometheus(truth, out)
-    _check_spans(truth, out)
-    _check_otlp_metrics(truth, out)
-    _check_statsd(truth, out)
-    _check_event_log(truth, out)
-    _check_audit(truth, out)
-    _check_summary_report_top(truth, out)
+    truths, outs, (main, metrics) = _run(stream, sinks.otlp, sinks.statsd, sinks.tmp)
+    for agent, truth in truths.items():
+        out = outs[agent]
+        _check_prometheus(truth, out)
+        _check_spans(truth, out)
+        _check_statsd(truth, out)
+        _check_event_log(truth, out)
+        _check_audit(truth, out)
+        _check_summary_report_top(truth, out)
+    _check_otlp_metrics(list(truths.values()), main, metrics)
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -337,14 +366,17 @@ def _check_spans(truth: Truth, out: Outputs) -> None:
                              if e["event"] == "tool")
 
 
-def _check_otlp_metrics(truth: Truth, out: Outputs) -> None:
-    if not truth.requests:
+def _check_otlp_metrics(truths: list[Truth], main: str, metrics: Any) -> None:
+    """The monitor's GenAI histograms hold every agent's calls (forwarded ones too)."""
+    requests = sum((t.requests for t in truths), Counter())
+    ok_tokens = sum((t.ok_tokens for t in truths), Counter())
+    if not requests:
         return
-    assert out.metrics is not None, "no OTLP metrics export"
+    assert metrics is not None, "no OTLP metrics export"
     sums: Counter[tuple[str, str]] = Counter()
     counts: Counter[str] = Counter()
-    for rm in out.metrics.resource_metrics:
-        if attrs(rm.resource.attributes).get("service.name") != out.agent:
+    for rm in metrics.resource_metrics:
+        if attrs(rm.resource.attributes).get("service.name") != main:
             continue
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
@@ -357,9 +389,9 @@ def _check_otlp_metrics(truth: Truth, out: Outputs) -> None:
     # gen_ai.client.token.usage counts the tokens of successful calls only (as the exporter
     # records it today; Prometheus and spans also count those a failed call reported)
     for model in MODELS:
-        assert counts[model] == truth.requests[model, "ok"] + truth.requests[model, "error"]
-        assert sums[model, "output"] == truth.ok_tokens[model, "output"]
-        assert sums[model, "input"] == truth.ok_tokens[model, "input"]
+        assert counts[model] == requests[model, "ok"] + requests[model, "error"]
+        assert sums[model, "output"] == ok_tokens[model, "output"]
+        assert sums[model, "input"] == ok_tokens[model, "input"]
 
 
 def _check_statsd(truth: Truth, out: Outputs) -> None:
