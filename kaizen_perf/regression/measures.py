@@ -7,7 +7,8 @@ measure (``@benchmark(measure="cpu")``); otherwise the engine decides once per
 run from a probe of the benchmark on the baseline:
 
 * it **waits** (sleeps, fsyncs, waits for another thread: the calling thread
-  gives up the CPU at least once per 10 ms) → ``wall``: waiting is the point;
+  gives up the CPU at least once per 2 ms of its own CPU time) → ``wall``:
+  waiting is the point;
 * it is a CPU-bound **micro-benchmark** (≤ 10 ms of CPU per call, ≥ 90 % of it
   on the calling thread, ≤ 20 % in the kernel) and valgrind is installed →
   ``instructions``: callgrind sees user-space instructions only, and other
@@ -24,7 +25,7 @@ from typing import Any
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.regression.model import MEASURES, BenchInfo
 
-WAIT_SWITCHES_PER_10MS = 1.0  # voluntary switches of the calling thread that mean "it waits"
+WAIT_SWITCHES_PER_CPU_MS = 0.5  # voluntary switches per ms of the thread's CPU: "it waits"
 MICRO_CPU_S = 0.010
 MIN_THREAD_SHARE = 0.9
 MAX_SYSTEM_SHARE = 0.2
@@ -65,9 +66,9 @@ def choose(info: BenchInfo, hints: Mapping[str, Any] | None, *, forced: str = "a
         return Choice(declared, "declared by the benchmark")
     if not hints:
         return Choice("cpu", "no probe (the benchmark failed to run); CPU time")
-    switches = float(hints.get("switches_per_10ms", 0.0))
-    if switches >= WAIT_SWITCHES_PER_10MS:
-        return Choice("wall", f"waits ({switches:.1f} voluntary switches per 10 ms)")
+    switches = float(hints.get("switches_per_cpu_ms", 0.0))
+    if switches >= WAIT_SWITCHES_PER_CPU_MS:
+        return Choice("wall", f"waits ({switches:.1f} voluntary switches per ms of CPU)")
     cpu_s = float(hints.get("cpu_call_s", hints.get("call_s", 1.0)))
     thread = float(hints.get("thread_share", 1.0))
     system = float(hints.get("system_share", 0.0))

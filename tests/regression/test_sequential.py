@@ -118,14 +118,15 @@ def test_the_last_look_ends_sampling_of_an_undecidable_benchmark() -> None:
 
 
 def hints(**kw: float) -> dict[str, float]:
-    base = {"call_s": 1e-3, "cpu_call_s": 1e-3, "switches_per_10ms": 0.0, "thread_share": 1.0,
+    base = {"call_s": 1e-3, "cpu_call_s": 1e-3, "switches_per_cpu_ms": 0.0, "thread_share": 1.0,
             "system_share": 0.0}
     return base | kw
 
 
 @pytest.mark.parametrize(("probe", "measure"), [
     (hints(), "instructions"),                                # CPU-bound micro-benchmark
-    (hints(switches_per_10ms=5.0), "wall"),                   # sleeps or fsyncs: waiting
+    (hints(switches_per_cpu_ms=5.0), "wall"),                 # sleeps or fsyncs: waiting
+    (hints(switches_per_cpu_ms=0.02), "instructions"),        # a GIL hand-off now and then
     (hints(cpu_call_s=0.05), "cpu"),                          # too long to count
     (hints(thread_share=0.5), "cpu"),                         # work on other threads
     (hints(system_share=0.9), "cpu"),                         # kernel work callgrind misses
