@@ -253,3 +253,16 @@ def test_loop_repeats_below_two_is_a_config_error(raw: str) -> None:
         Settings.load({"KAIZEN_PERF_LOOP_REPEATS": raw})
     with pytest.raises(ConfigError, match="loop_repeats"):
         Settings.load({}, loop_repeats=raw)
+
+
+def test_async_scopes_with_arguments_detect_loops_too(mon: Monitor, clock: FakeClock) -> None:
+    """``async with mon.tool(name, arguments=...)`` carries the digest like the sync form."""
+    import asyncio
+
+    async def agent() -> None:
+        for _ in range(3):
+            async with mon.tool("search", arguments=ARGS):
+                await asyncio.sleep(0)
+
+    asyncio.run(agent())
+    assert _loops(mon) == 1
