@@ -238,7 +238,7 @@ class Settings:
         ENV_TLS_CLIENT_CA, _parse_str, "CA file: require client certificates (mTLS)."))
     pricing_file: str | None = field(default=None, metadata=_spec(
         ENV_PRICING_FILE, _parse_str,
-        "TOML file of model prices that extends or overrides the built-in table."))
+        "TOML file of model prices, used before genai-prices and the bundled table."))
     ready_backlog: float = field(default=0.9, metadata=_spec(
         ENV_READY_BACKLOG, _fraction,
         "Buffer fill fraction above which /readyz reports not ready."))
