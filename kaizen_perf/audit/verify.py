@@ -29,6 +29,7 @@ are reported as notes, not problems.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,10 @@ from kaizen_perf.audit.store import AuditStore, Scanned, declared_interval
 DEFAULT_INTERVAL = 256
 #: hashes remembered past the head read before the scan (a trail written during verify)
 _SUFFIX_HASHES = 1_000_000
-_ATTEMPTS = 3  #: scans when writers keep moving the head past what was scanned
+_ATTEMPTS = 3  #: scans when a head appears during the first one
+#: pauses while waiting for a live writer to anchor the batch a scan ended in (JSON lines
+#: writes the head just after the records): a real unsigned suffix costs their sum once
+_WAITS = (0.0, 0.01, 0.03, 0.1, 0.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,10 +223,15 @@ class _Walk:
                 f"found unsigned when the trail was reopened ({why}; record seq {e.seq}): "
                 "written just before a crash, or appended by someone without the key")))
 
-    def finish(self, head: HeadAnchor | None, location: str) -> None:
+    def finish(self, head: HeadAnchor | None, location: str, *, beyond: bool = False) -> None:
         """The end of the trail: the head anchor, the last stretch, the unsigned suffix."""
         where = f"{location} head anchor"
-        if head is None:
+        if head is not None and beyond:
+            self.proven = self.seq
+            self.notes.append(f"the trail was being written: a signed head at seq {head.seq} "
+                              f"is past the end of this scan (seq {self.seq}); records after "
+                              "it are for the next verify")
+        elif head is None:
             if self.records:
                 self.problem(where, "the signed head anchor is missing (deleted?)")
         elif not self.signer.check(head.mac, "head", head.seq, head.hash):
@@ -281,15 +290,14 @@ def _verify_once(store: AuditStore, signer: Signer, interval: int) -> tuple[Veri
     wanted = {h.seq for e in specials if e.action == UNPROVEN
               if (h := _head_of(e.details.get("head"))) is not None}
     before = store.head()  # before the scan: a concurrent writer only moves it forward
-    walk = _Walk(signer, retention, wanted, before.seq if before else -1, interval)
+    # hashes are kept from the head read here on (no head: none, the trail fails anyway)
+    walk = _Walk(signer, retention, wanted, before.seq if before else 2**62, interval)
     for item in store.scan():
         _visit(walk, item)
-    head, settled = before, True
+    head, settled, beyond = before, True, False
     if walk.seq > (before.seq if before else 0):  # a suffix past that head: look again
-        after = store.head()
-        if after is not None and after != before:
-            head, settled = after, after.seq <= walk.seq
-    walk.finish(head, store.location)
+        head, settled, beyond = _later_head(store, signer, before, walk.seq)
+    walk.finish(head, store.location, beyond=beyond)
     if not signer.configured:
         walk.notes.append("no audit key configured: checkpoints are signed with a key stored "
                           "beside the trail, which does not stop someone who can read it")
@@ -297,6 +305,34 @@ def _verify_once(store: AuditStore, signer: Signer, interval: int) -> tuple[Veri
                           walk.seq, walk.checkpoints, walk.pruned_through,
                           tuple(walk.problems), tuple(walk.notes), tuple(walk.unverified))
     return report, settled
+
+
+def _later_head(store: AuditStore, signer: Signer, before: HeadAnchor | None,
+                end: int) -> tuple[HeadAnchor | None, bool, bool]:
+    """(head, settled, beyond): a head read again after a scan that ended past ``before``.
+
+    A live writer anchors the batch a scan ended in moments later: wait for a head that
+    reaches ``end``. One that stops short leaves the rest unverified; one that passes
+    ``end`` (validly signed) covers what was scanned (``beyond``: the records after
+    ``end`` are for the next verify; a writer records anything unsigned it finds there
+    as ``audit.unproven``). A head that appeared where there was none needs a new scan
+    (``settled`` False): only hashes from the first head on were kept.
+    """
+    head = before
+    for pause in _WAITS:
+        if pause:
+            time.sleep(pause)
+        found = store.head()
+        if found is None or found == before:
+            continue
+        if before is None:
+            return found, False, False
+        head = found
+        if found.seq == end:
+            return found, True, False
+        if found.seq > end and signer.check(found.mac, "head", found.seq, found.hash):
+            return found, True, True
+    return head, True, False
 
 
 def _special_records(items: Iterable[Scanned]) -> list[AuditEntry]:

@@ -140,3 +140,29 @@ def test_chain_state_carries_the_declared_interval() -> None:
     chainer.interval = 50
     assert chainer._due(ChainState(10, "h", 10, "m", 3)) == 3
     assert chainer._due(ChainState(10, "h", 10, "m", 0)) == 50
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+def test_verify_during_live_writes_reports_nothing_unverified(
+        kind: str, url_for: Callable[[str], str], make_trail: MakeTrail) -> None:
+    """A trail being written while it is verified is never reported as forged or broken."""
+    import threading
+
+    url = url_for(kind)
+    writer = make_trail(url, checkpoint_interval=16)
+    writer.record("start")
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            writer.record("step", {"n": 1})
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        reader = make_trail(url)
+        reports = [reader.verify() for _ in range(5)]
+    finally:
+        stop.set()
+        thread.join(30)
+    assert [(r.problems, r.unverified) for r in reports if not r.ok] == []
