@@ -19,7 +19,6 @@ cached. An unknown model has no price: the caller counts it, it is never $0.
 from __future__ import annotations
 
 import fnmatch
-import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kaizen_perf._validate import show
 from kaizen_perf.errors import ConfigError
 
 PICO = 10**12  #: pico-dollars per dollar
@@ -54,11 +54,20 @@ def pico_of_usd(dollars: float) -> int:
     return int((Decimal(repr(float(dollars))) * PICO).to_integral_value(ROUND_HALF_EVEN))
 
 
+_MAX_USD = 10**12  #: a provider's figure above a trillion dollars per call is not a cost
+
+
 def usd_problem(value: object) -> str | None:
-    """Why ``value`` is not a usable dollar amount (finite, 0 or more, not a bool), or None."""
-    if type(value) in (float, int) and value >= 0 and math.isfinite(value):  # type: ignore[operator,arg-type]
+    """Why ``value`` is not a usable dollar amount (finite, 0 or more, not a bool), or None.
+
+    Runs on the agent's thread, so it never raises: a huge int is compared, not converted.
+    """
+    if type(value) is int and 0 <= value < _MAX_USD:
         return None
-    return f"invalid_cost: provider_cost_usd must be a finite number of dollars >= 0, got {value!r}"
+    if type(value) is float and 0 <= value < _MAX_USD:  # NaN fails both comparisons
+        return None
+    return ("invalid_cost: provider_cost_usd must be a finite number of dollars >= 0, "
+            f"got {show(value)}")
 
 
 def usd_text(pico: int) -> str:
@@ -67,6 +76,8 @@ def usd_text(pico: int) -> str:
     Text outputs (StatsD lines) carry this, so a reader parsing it gets :func:`usd`.
     """
     return format(Decimal(pico).scaleb(-12).normalize(), "f")
+
+
 _KINDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _REQUIRED = ("input", "output", "cache_read", "cache_write")
 _UNIT = "usd_per_million_tokens"

@@ -74,10 +74,11 @@ def test_a_price_beats_the_providers_figure(make_monitor: Callable[..., Monitor]
     assert mon.record_api_call("anthropic", HAIKU, 1000, 0, provider_cost_usd=9.0) == 0.001
 
 
-@pytest.mark.parametrize("bad", [-0.01, math.nan, math.inf, True, "0.1"])
+@pytest.mark.parametrize("bad", [-0.01, math.nan, math.inf, True, "0.1", 10**400, 1e12])
 def test_an_unusable_provider_cost_is_refused(make_monitor: Callable[..., Monitor],
                                               bad: object) -> None:
-    """A negative, non-finite, boolean or text provider cost is invalid input (strict: raises)."""
+    """A negative, non-finite, boolean, text or absurd (a trillion dollars or more) provider
+    cost is invalid input (strict: raises); checking it never raises anything else."""
     mon = make_monitor()
     with pytest.raises(ValueError, match="provider_cost_usd"):
         mon.record_api_call("x", NEW, 1, 1, provider_cost_usd=bad)  # type: ignore[arg-type]
