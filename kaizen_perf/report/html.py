@@ -13,6 +13,7 @@ import time
 from importlib import resources
 from typing import Any
 
+from kaizen_perf.report import breakdown
 from kaizen_perf.report.data import ReportData, Series
 from kaizen_perf.report.flame import Node
 from kaizen_perf.summary import cost_text
@@ -57,7 +58,8 @@ def svg_chart(series: Series, width: int = 380, height: int = 120) -> str:
             f'text-anchor="end">{t1 - t0:.0f} s</text></svg></div>')
 
 
-def _agent_section(agent: str, s: dict[str, Any], series: list[Series]) -> str:
+def _agent_section(agent: str, s: dict[str, Any], series: list[Series],
+                   wall_s: float | None = None) -> str:
     cards = [("CPU", f"{s['cpu_seconds']:.2f} s"), ("Peak RSS", _bytes(s["peak_rss_bytes"])),
              ("Average RSS", _bytes(s["avg_rss_bytes"])),
              ("I/O read / write", f"{_bytes(s['io_read_bytes'])} / {_bytes(s['io_write_bytes'])}"),
@@ -79,8 +81,8 @@ def _agent_section(agent: str, s: dict[str, Any], series: list[Series]) -> str:
                    f"<th>cost</th></tr>{models}</table>") if models else ""
     charts = "".join(svg_chart(x) for x in series)
     return (f'<section class="agent" data-agent="{_e(agent)}"><h2>Agent {_e(agent)}</h2>'
-            f'<div class="cards">{card_html}</div><div class="charts">{charts}</div>'
-            f"{table}{model_table}</section>")
+            f'<div class="cards">{card_html}</div>{breakdown.render(s, wall_s)}'
+            f'<div class="charts">{charts}</div>{table}{model_table}</section>')
 
 
 def _model_row(model: str, r: dict[str, Any]) -> str:
@@ -155,7 +157,9 @@ def _exit(run: dict[str, Any]) -> str:
 def render_run(d: ReportData) -> str:
     """The report of one run."""
     agents = d.hooks.get("agents", {})
-    body = "".join(_agent_section(a, s, d.series.get(a, [])) for a, s in agents.items())
+    start, end = d.run.get("start"), d.run.get("end")
+    wall = end - start if start and end else None
+    body = "".join(_agent_section(a, s, d.series.get(a, []), wall) for a, s in agents.items())
     if d.flames:
         split = sorted({k.split(":", 1)[1] for k in d.flames if ":" in k})
         body += _flame_section(d.flames, split, False, "Flame graph")

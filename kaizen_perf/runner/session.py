@@ -277,6 +277,7 @@ class Session:
         with self.mon.pipeline.lock:
             summary = build_summary(self.mon.metrics.families, self.collector, profile,
                                     by_agent)
+        summary["wall_s"] = status["end"] - status["start"]  # for "where the time went"
         self.rundir.write_json("hooks.json", summary)
         text = render_summary(summary, self.rundir.path, exit_status=code)
         self.rundir.write_text("summary.txt", text)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from kaizen_perf.metrics import Family
 from kaizen_perf.profiles.folded import Profile, top_functions
+from kaizen_perf.report import breakdown
 from kaizen_perf.summary import cost_text, label_values, stats, total
 
 
@@ -59,7 +60,22 @@ def _agent(fams: dict[str, Family], collector: _Collector, agent: str) -> dict[s
         **_cost(fams, a),
         "models": _models(fams, agent),
         "non_python": _non_python(collector, agent),
+        "time": _time(fams, agent),
     }
+
+
+def _time(fams: dict[str, Family], agent: str) -> dict[str, Any]:
+    """Where the agent's time went, from its hooks: seconds waiting on LLM calls and in each
+    tool (the sums of their durations), with what each cost."""
+    a = {"agent": agent}
+    llm = stats(fams["kaizen_api_request_duration_seconds"], a)
+    tools: dict[str, Any] = {}
+    for tool in label_values(fams["kaizen_tool_duration_seconds"], "tool"):
+        s = stats(fams["kaizen_tool_duration_seconds"], {**a, "tool": tool})
+        if s.count:
+            tools[tool] = {"seconds": s.count * s.mean, "cost_usd": total(
+                fams["kaizen_tool_cost_usd_total"], {**a, "tool": tool})}
+    return {"llm_s": llm.count * llm.mean if llm.count else 0.0, "tools": tools}
 
 
 def _non_python(collector: _Collector, agent: str) -> list[str]:
@@ -125,6 +141,7 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
                          + ("not a Python process, so py-spy cannot sample it; its" if one
                             else "not Python processes, so py-spy cannot sample them; their")
                          + " CPU, memory and I/O are counted above")
+        lines += breakdown.text_lines(s, summary.get("wall_s"))
         for tool, row in sorted(s["tools"].items(), key=lambda kv: -kv[1]["calls"])[:8]:
             p95 = "n/a" if row["p95_s"] is None else f"{row['p95_s'] * 1e3:.1f} ms"
             lines.append(f"  tool {tool:20} calls {row['calls']:6d}  errors {row['errors']:4d}"

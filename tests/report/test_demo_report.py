@@ -54,11 +54,17 @@ def identical_runs(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> tu
 
 
 def test_demo_report_hottest_functions_are_the_agents(browser: Any, demo_run: Path) -> None:
-    """No function of kaizen-perf's own threads is among the hottest functions or in the
-    flame graph; the samples left out are counted on the page."""
+    """Where the time went is on the page; no function of kaizen-perf's own threads is among
+    the hottest functions or in the flame graph; the samples left out are counted."""
     run = demo_run
     page, errors, _ = _open(browser, run / "report.html")
     try:
+        split = page.locator(".breakdown").inner_text()
+        for part in ("LLM calls", "tool web_search", "tool parse_html", "elsewhere"):
+            assert part in split, split
+        widths = page.locator(".breakdown .bar div").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().width)")
+        assert len(widths) >= 5 and all(w >= 0 for w in widths) and max(widths) > 10
         section = page.locator("section", has_text="Hottest functions")
         rows = section.locator("tr").all_inner_texts()
         assert rows and any("reference_agent.py" in r for r in rows), rows

@@ -100,8 +100,12 @@ def test_hooks_of_every_python_process_reach_one_endpoint(tmp_path: Path) -> Non
                     text = r.read().decode()
             except OSError:
                 continue
+            # ready once both processes' hooks and the process sampler have arrived (each
+            # child forwards on its own schedule: neither order is guaranteed)
             if value(text, "kaizen_tool_calls_total", agent="helper", tool="fetch",
-                     status="ok") == 5 and value(text, "kaizen_process_processes", agent="boss"):
+                     status="ok") == 5 and value(text, "kaizen_process_processes", agent="boss") \
+                    and value(text, "kaizen_tool_calls_total", agent="boss", tool="search",
+                              status="ok") == 3:
                 break
         assert value(text, "kaizen_tool_calls_total", agent="boss", tool="search",
                      status="ok") == 3
