@@ -77,7 +77,7 @@ def _args(*names: str) -> st.SearchStrategy[dict[str, Any]]:
 
 #: every public hook, with its arguments drawn hostile (any may also be a good value)
 HOOKS: list[tuple[str, st.SearchStrategy[dict[str, Any]]]] = [
-    ("tool", st.fixed_dictionaries({"name": HOSTILE})),
+    ("tool", st.fixed_dictionaries({"name": HOSTILE}, optional={"arguments": HOSTILE})),
     ("agent_loop", st.just({})),
     ("record_api_call", st.fixed_dictionaries(
         {"provider": HOSTILE, "model": HOSTILE},
