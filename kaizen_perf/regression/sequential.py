@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
-from kaizen_perf.errors import ConfigError
+from kaizen_perf.errors import ConfigError, HarnessError
 from kaizen_perf.regression import measures as measures_mod
 from kaizen_perf.regression.evaluate import PARITY_PREFIX, SINGLE_PREFIX, Outcome, evaluate_check
 from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Side
@@ -38,6 +40,7 @@ from kaizen_perf.regression.verdicts import Parity, Verdict
 SPAWN_S = 2.0  # a round's worker start-up, guessed into the cost of the next round
 FIRST_ROUND_S = 1.0  # per job, before a round of it was measured
 MDE_WARN = 3.0  # warn when the smallest detectable change is this many times the gate
+COUNT_MARGIN_S = 10.0  # no new instruction-count job this close to the end of the budget
 
 Select = Callable[[Sequence[BenchInfo], Sequence[str]], list[BenchInfo]]
 
@@ -78,14 +81,20 @@ def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design:
                          ) -> tuple[RunResult, Outcome]:
     """Sample ``jobs`` until decided, the last look or the budget; the final outcome."""
     rng = random.Random(design.seed)
-    samples: dict[str, JobSamples] = {}
+    samples = {job.key: JobSamples(job) for job in jobs}  # every key now: no resizing later
     counted = [j for j in jobs if j.measure == "instructions"]
-    # Counting may use at most half the budget: the timed jobs need their rounds too.
-    run_counted(counted, sides, design, samples, rng=rng, progress=progress, factory=factory,
-                deadline=start + design.budget_s / 2 if design.budget_s > 0 else None)
+    # Counts are immune to load, so they are taken alongside the timed rounds (valgrind's
+    # start-up alone can take half a minute on a busy machine), within the same budget.
+    counting = threading.Thread(
+        target=_count, name="kaizen-perf-count",
+        args=(counted, sides, design, samples),
+        kwargs={"rng": random.Random(design.seed + 1), "progress": progress,
+                "factory": factory,
+                "deadline": start + design.budget_s - COUNT_MARGIN_S if design.budget_s > 0
+                else None}, daemon=True)
+    if counted:
+        counting.start()
     pending = [j for j in jobs if j.measure != "instructions"]
-    for job in pending:
-        samples.setdefault(job.key, JobSamples(job))
     done, stop, overhead = 0, "", SPAWN_S
 
     def now() -> tuple[RunResult, Outcome]:
@@ -114,8 +123,23 @@ def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design:
             break
     else:
         stop = f"the last look ({looks[-1]} rounds) was reached"
+    if counted:
+        counting.join()
+        if any(not samples[j.key].pairs and samples[j.key].error is None for j in counted):
+            stop = stop or (f"the time budget ({design.budget_s:.0f} s) ran out before "
+                            "every benchmark was counted")
     result, outcome = now()
     return result, explain(outcome, stop)
+
+
+def _count(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
+           samples: dict[str, JobSamples], **kwargs: Any) -> None:
+    """run_counted on its thread: a worker that cannot start is every count job's error."""
+    try:
+        run_counted(jobs, sides, design, samples, **kwargs)
+    except HarnessError as exc:
+        for job in jobs:
+            samples[job.key].error = samples[job.key].error or str(exc)
 
 
 def round_cost(jobs: Sequence[Job], samples: Mapping[str, JobSamples],

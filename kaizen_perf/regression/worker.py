@@ -108,14 +108,13 @@ class Suite:
         if self.meta[name].get("unit", "s") != "s":
             return 1  # value benchmarks measure one whole call each; nothing to warm
         if measure == "instructions":
-            # Same calls on both sides, whatever the clock says: one call, one counted call
-            # (which fixes the loop count on the first side), then a fixed warm-up. Equal
-            # call histories put the interpreter's re-specialisation cycles in phase.
+            # Same calls on both sides, whatever the clock says: one call, then one counted
+            # call (which fixes the loop count on the first side). Equal call histories put
+            # the interpreter's re-specialisation cycles in phase on both sides.
             fn()
             first = self._counter().count(fn, 1)
             if loops is None:
                 loops = max(1, min(1000, round(TARGET_INSTRUCTIONS / max(first, 1.0))))
-            self._counter().warm_up(fn, loops)
             return loops
         if loops is None:
             fn()  # lazy state (monitors, files) is built here, not in the calibration timing
@@ -198,13 +197,6 @@ class Callgrind:
     def request(self, code: int) -> int:
         block = (ctypes.c_uint64 * 6)(code, 0, 0, 0, 0, 0)
         return int(self._call(ctypes.addressof(block), 0))
-
-    def warm_up(self, fn: Callable[[], Any], calls: int, counts: int = 1) -> None:
-        """A fixed number of counted samples, never "until stable": both sides must make
-        the same calls. The first calls of a function cost a few % more (the interpreter
-        specialises its bytecode, the allocator grows its pools)."""
-        for _ in range(counts):
-            self.count(fn, calls)
 
     def count(self, fn: Callable[[], Any], calls: int) -> float:
         """Instructions executed by ``calls`` calls of ``fn`` (every thread)."""
