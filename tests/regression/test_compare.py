@@ -47,3 +47,11 @@ def test_a_selection_that_matches_nothing_lists_the_names() -> None:
     """A typo in --bench is a usage error naming what exists."""
     with pytest.raises(ConfigError, match=r"a\.bench_off"):
         select(HEAD, ["nothing*"])
+
+
+def test_a_name_without_glob_characters_selects_exactly_that_benchmark() -> None:
+    """--bench bench_tool runs bench_tool, not every benchmark whose name starts with it."""
+    infos = [BenchInfo("h.bench_tool"), BenchInfo("h.bench_tool_aggregated")]
+    assert [i.name for i in select(infos, ["bench_tool"])] == ["h.bench_tool"]
+    assert [i.name for i in select(infos, ["h.bench_tool*"])] == ["h.bench_tool",
+                                                                  "h.bench_tool_aggregated"]
