@@ -8,9 +8,15 @@ Spend is counted in integer pico-dollars (the unit of
   run`` that includes every forwarded child);
 - **user** budgets count the calls made inside ``with mon.budget.user("alice"):``.
 
-Agent and run spend is counted on the dispatcher thread (the tracker is a pipeline
-sink), so a hard stop takes effect within one flush interval. User spend is
-counted on the caller's thread, because only that thread knows the user.
+Calls recorded in this process are counted on the calling thread, inside
+``record_api_call`` and before the event reaches the pipeline, so spend is exact
+at every moment; calls forwarded from children (``kaizen-perf run``) are counted
+by the tracker as a pipeline sink, on the dispatcher thread.
+
+Before a request is sent, a client integration reserves its worst case
+(:meth:`BudgetTracker.reserve`, see :mod:`kaizen_perf.reserve`): a hard-stop
+budget refuses it, with :class:`~kaizen_perf.errors.BudgetExceeded`, when spend,
+the reservations in flight and this one together would pass the limit.
 
 Each threshold (50/80/100 % by default) is crossed once and reported once to the
 ``on_threshold`` listeners. With ``hard_stop=True``, reaching the limit arms a
@@ -34,10 +40,12 @@ from kaizen_perf.errors import BudgetExceeded, ConfigError
 from kaizen_perf.events import ApiCallEvent, Event
 from kaizen_perf.health import ComponentStatus
 from kaizen_perf.metrics import Family
+from kaizen_perf.reserve import NOTHING, Reservation
 
 Scope = Literal["agent", "user", "run"]
 SCOPES: tuple[str, ...] = ("agent", "user", "run")
 DEFAULT_THRESHOLDS = (0.5, 0.8, 1.0)
+_PRECHARGED_CAP = 65_536  # the pipeline's default capacity
 
 #: the user the current thread or task spends for (``BudgetTracker.user``)
 CURRENT_USER: ContextVar[str | None] = ContextVar("kaizen_perf_budget_user", default=None)
@@ -122,20 +130,35 @@ class Crossing:
 
 
 class _Account:
-    __slots__ = ("budget", "crossed", "marks", "spent")
+    __slots__ = ("budget", "crossed", "held", "low", "marks", "spent")
 
     def __init__(self, budget: Budget) -> None:
         self.budget, self.spent = budget, 0
+        self.held = 0  # reserved by calls in flight (hard-stop budgets only)
         # threshold in pico-dollars, computed once: comparisons stay integer
         self.marks = [(t, (budget.limit_pico * round(t * 10_000)) // 10_000)
                       for t in budget.thresholds]
         self.crossed: list[float] = []
+        # no threshold is below this spend: add() is one comparison until it is reached
+        # (0 forces a full check; set it so whenever ``crossed`` shrinks)
+        self.low = 0
 
     def add(self, pico: int) -> list[float]:
         self.spent += pico
+        if self.spent < self.low:
+            return []
         new = [t for t, mark in self.marks if self.spent >= mark and t not in self.crossed]
         self.crossed.extend(new)
+        self.low = min((m for t, m in self.marks if t not in self.crossed), default=1 << 127)
         return new
+
+
+def _idents(agent: str, user: str | None) -> list[tuple[str, str]]:
+    """The budgets a call of ``agent`` made for ``user`` counts against."""
+    found = [("run", ""), ("agent", agent)]
+    if user is not None:
+        found.append(("user", user))
+    return found
 
 
 class BudgetTracker:
@@ -145,7 +168,8 @@ class BudgetTracker:
                  on_exceeded: Callable[[BudgetExceeded], object] | None = None,
                  audit: AuditFn | None = None,
                  set_stop: Callable[[Callable[[], None] | None], None] | None = None,
-                 set_charge: Callable[[Callable[[int], None] | None], None] | None = None,
+                 set_charge: Callable[[Callable[[ApiCallEvent], None] | None], None]
+                 | None = None,
                  families: Callable[[], Mapping[str, Family]] | None = None,
                  lock: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
                  log: RateLimitedLog | None = None) -> None:
@@ -159,8 +183,19 @@ class BudgetTracker:
         self._families, self._metrics_lock = families, lock
         self._log = log or RateLimitedLog()
         self._lock = threading.Lock()
+        # held from marking a threshold crossed until its listeners ran, and taken before
+        # any BudgetExceeded is raised: no thread sees a stop before the warnings went out
+        self._deliver = threading.RLock()
         self._accounts: dict[tuple[str, str], _Account] = {}
         self._stops: dict[tuple[str, str], BudgetExceeded] = {}
+        # span ids of events already counted by charge(): the sink skips them (oldest
+        # first out past _PRECHARGED_CAP, when their events cannot still be buffered)
+        self._precharged: dict[int, None] = {}
+        self._charging = False
+        # stops whose callback ran (callback mode): not re-armed by later spend
+        self._delivered: set[tuple[str, str]] = set()
+        #: whether any hard-stop budget exists (integrations reserve only then)
+        self.gating = False
         self._listeners: list[Callable[[Crossing], object]] = []
         self.has_user_budgets = False
         for budget in budgets:
@@ -176,11 +211,15 @@ class BudgetTracker:
             if old is not None:
                 acct.spent = old.spent
                 acct.crossed = [t for t, mark in acct.marks if old.spent >= mark]
+            acct.held = old.held if old is not None else 0
             self._accounts[ident] = acct
-            users = any(s == "user" for s, _ in self._accounts)
-            if users != self.has_user_budgets:
-                self.has_user_budgets = users
-                self._set_charge(self.charge_user if users else None)
+            self.has_user_budgets = any(s == "user" for s, _ in self._accounts)
+            self.gating = any(a.budget.hard_stop for a in self._accounts.values())
+            if not self._charging:  # count on the caller's thread once any budget exists
+                self._charging = True
+                self._set_charge(self.charge)
+            if not (budget.hard_stop and acct.spent >= budget.limit_pico):
+                self._delivered.discard(ident)
             if ident in self._stops and not (budget.hard_stop and acct.spent >= budget.limit_pico):
                 del self._stops[ident]
                 self._arm()
@@ -198,7 +237,8 @@ class BudgetTracker:
         with self._lock:
             acct = self._accounts.get((scope, key))
             if acct is not None:
-                acct.spent, acct.crossed = 0, []
+                acct.spent, acct.crossed, acct.low = 0, [], 0
+            self._delivered.discard((scope, key))
             if self._stops.pop((scope, key), None) is not None:
                 self._arm()
         self._publish_locked()
@@ -221,24 +261,53 @@ class BudgetTracker:
         """Pipeline sink: count agent and run spend of priced API calls."""
         if not self._accounts:
             return
+        with self._deliver:
+            self._handle(batch)
+        fams = self._families() if self._families is not None else None
+        if fams is not None:
+            self._publish(fams)  # the pipeline lock is already held by the dispatcher
+
+    def _handle(self, batch: Sequence[Event]) -> None:
         crossings: list[Crossing] = []
         with self._lock:
             accounts = self._accounts
             run = accounts.get(("run", ""))
+            precharged = self._precharged
             for e in batch:
                 if type(e) is ApiCallEvent and e.cost_pico > 0:
+                    if precharged and precharged.pop(e.span_id, 0) is None:
+                        continue  # counted by charge() when it was recorded
                     if run is not None:
                         self._charge(run, e.cost_pico, crossings)
                     acct = accounts.get(("agent", e.agent))
                     if acct is not None:
                         self._charge(acct, e.cost_pico, crossings)
         self._after(crossings)
-        fams = self._families() if self._families is not None else None
-        if fams is not None:
-            self._publish(fams)  # the pipeline lock is already held by the dispatcher
+
+    def charge(self, event: ApiCallEvent) -> None:
+        """Count a priced call recorded in this process against the run, its agent's and
+        the current user's budgets, now (called by ``record_api_call`` before the event
+        is queued, so the sink skips it)."""
+        cost = event.cost_pico
+        if cost <= 0:
+            return
+        user = CURRENT_USER.get()
+        crossings: list[Crossing] = []
+        with self._deliver:
+            with self._lock:
+                accounts = self._accounts
+                for ident in _idents(event.agent, user):
+                    acct = accounts.get(ident)
+                    if acct is not None:
+                        self._charge(acct, cost, crossings)
+                precharged = self._precharged
+                precharged[event.span_id] = None
+                if len(precharged) > _PRECHARGED_CAP:
+                    del precharged[next(iter(precharged))]
+            self._after(crossings)
 
     def charge_user(self, cost_pico: int) -> None:
-        """Count one call's cost against the current user's budget (called by the monitor)."""
+        """Count one call's cost against the current user's budget only."""
         user = CURRENT_USER.get()
         if user is None or cost_pico <= 0:
             return
@@ -249,12 +318,68 @@ class BudgetTracker:
                 self._charge(acct, cost_pico, crossings)
         self._after(crossings)
 
+    # -- reservations (before a request is sent) ------------------------------------------
+    def reserve(self, pico: int, *, agent: str) -> Reservation:
+        """Hold ``pico`` (a call's worst case) against every hard-stop budget that applies:
+        the run's, ``agent``'s and the current user's. Raises
+        :class:`~kaizen_perf.errors.BudgetExceeded` instead, holding nothing, when spend
+        plus the amounts in flight plus ``pico`` would pass one of their limits; the
+        thresholds that call would have crossed are reported first (a warning always
+        comes before the stop). Release the reservation once the call's cost is recorded.
+        """
+        if pico <= 0 or not self._accounts:
+            return NOTHING
+        with self._deliver:
+            return self._reserve(pico, agent, CURRENT_USER.get())
+
+    def _reserve(self, pico: int, agent: str, user: str | None) -> Reservation:
+        crossings: list[Crossing] = []
+        denied: BudgetExceeded | None = None
+        with self._lock:
+            idents = [i for i in _idents(agent, user)
+                      if (a := self._accounts.get(i)) is not None and a.budget.hard_stop]
+            for ident in idents:
+                acct = self._accounts[ident]
+                committed = acct.spent + acct.held
+                if committed + pico > acct.budget.limit_pico:
+                    denied = BudgetExceeded(acct.budget.describe(), usd(committed),
+                                            acct.budget.limit_usd, reserved_usd=usd(pico))
+                    for t, mark in acct.marks:
+                        if t < 1.0 and committed + pico >= mark and t not in acct.crossed:
+                            acct.crossed.append(t)
+                            crossings.append(Crossing(acct.budget, t, acct.spent))
+                    break
+            else:
+                for ident in idents:
+                    self._accounts[ident].held += pico
+        self._after(crossings)
+        if denied is not None:
+            raise denied
+        if not idents:
+            return NOTHING
+        return Reservation(pico, lambda amount: self._release(idents, amount))
+
+    def _release(self, idents: list[tuple[str, str]], pico: int) -> None:
+        with self._lock:  # by name: the budget may have been replaced meanwhile
+            for ident in idents:
+                acct = self._accounts.get(ident)
+                if acct is not None:
+                    acct.held = max(0, acct.held - pico)
+
+    def reserved_pico(self, scope: Scope, key: str = "") -> int:
+        """What calls in flight hold against one budget now."""
+        with self._lock:
+            acct = self._accounts.get((scope, key))
+            return 0 if acct is None else acct.held
+
+
     def _charge(self, acct: _Account, pico: int, out: list[Crossing]) -> None:
         for threshold in acct.add(pico):
             out.append(Crossing(acct.budget, threshold, acct.spent))
         budget = acct.budget
         ident = (budget.scope, budget.key)
-        if budget.hard_stop and acct.spent >= budget.limit_pico and ident not in self._stops:
+        if budget.hard_stop and acct.spent >= budget.limit_pico and ident not in self._stops \
+                and ident not in self._delivered:
             self._stops[ident] = BudgetExceeded(budget.describe(), usd(acct.spent),
                                                 budget.limit_usd)
             self._arm()
@@ -293,10 +418,13 @@ class BudgetTracker:
             if ident[0] == "user" and ident[1] != user:
                 continue
             if self.on_exceeded is None:
+                with self._deliver:  # wait for warnings still being delivered
+                    pass
                 raise BudgetExceeded(exc.scope, exc.spent_usd, exc.budget_usd)
             with self._lock:  # callback mode: once per stop, then the agent may go on
                 if self._stops.pop(ident, None) is None:
                     continue
+                self._delivered.add(ident)
                 self._arm()
             self.on_exceeded(exc)
 

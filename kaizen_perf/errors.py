@@ -50,9 +50,16 @@ class HarnessError(KaizenPerfError):
 class BudgetExceeded(KaizenPerfError):
     """A hard budget was exceeded; raised into agent code only when opted in."""
 
-    def __init__(self, scope: str, spent_usd: float, budget_usd: float) -> None:
+    def __init__(self, scope: str, spent_usd: float, budget_usd: float, *,
+                 reserved_usd: float | None = None) -> None:
+        #: the worst case of the call that was refused before it was sent (None: a spent stop)
+        self.reserved_usd = reserved_usd
         self.scope, self.spent_usd, self.budget_usd = scope, spent_usd, budget_usd
-        super().__init__(
-            f"Budget exceeded for {scope}: spent ${spent_usd:.4f} of ${budget_usd:.4f}. "
-            "Raise the budget (KAIZEN_PERF_BUDGET_USD) or turn off the hard stop."
-        )
+        if reserved_usd is None:
+            head = f"Budget exceeded for {scope}: spent ${spent_usd:.4f} of ${budget_usd:.4f}. "
+        else:
+            head = (f"Budget of {scope} would be exceeded: a call that could cost up to "
+                    f"${reserved_usd:.4f} was not sent (spent and in flight ${spent_usd:.4f} "
+                    f"of ${budget_usd:.4f}). ")
+        super().__init__(head + "Raise the budget (KAIZEN_PERF_BUDGET_USD) or turn off the "
+                         "hard stop.")

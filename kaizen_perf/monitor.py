@@ -102,7 +102,7 @@ class Monitor:
         self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog)]
         # hard budget stop / per-user charging: None unless needed (one check on the hot path)
         self._budget_stop: Callable[[], None] | None = None
-        self._budget_charge: Callable[[int], None] | None = None
+        self._budget_charge: Callable[[ApiCallEvent], None] | None = None
         from kaizen_perf.alerts.wiring import attach
         self.budget, self.alerts = attach(self)
         self.server: Any = None
@@ -258,13 +258,16 @@ class Monitor:
                                 "KAIZEN_PERF_PRICING_FILE.")
             cur = CURRENT.get()
             trace, parent, tool = (0, 0, None) if cur is None else cur
-            self._put(ApiCallEvent(
+            event = ApiCallEvent(
                 self.agent_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens + cache_write_1h_tokens, float(duration_s),
                 v.error_name(error), cost, tool, self._clock(), trace, new_span_id(), parent,
-                ttft_s, stop_reason, status_code, request_id, source))
+                ttft_s, stop_reason, status_code, request_id, source)
             if self._budget_charge is not None and cost > 0:
-                self._budget_charge(cost)  # per-user budgets: only this thread knows the user
+                # budgets count it now, on this thread (exact for reservations and users;
+                # only this thread knows the user), before the dispatcher can see it
+                self._budget_charge(event)
+            self._put(event)
             return None if cost < 0 else usd(cost)
         except Exception as exc:  # never into agent code
             self._internal_error(exc)

@@ -27,6 +27,7 @@ from typing import Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.monitor import Monitor, get_monitor
+from kaizen_perf.reserve import NOTHING, Reservation
 
 logger = logging.getLogger("kaizen_perf.integrations")
 _log = RateLimitedLog(log=logger)
@@ -113,6 +114,8 @@ class CallTracker:
     request_id: str | None = None
     response_id: str | None = None
     done: bool = False
+    #: the worst case held against hard budgets until the call is recorded
+    reservation: Reservation = NOTHING
 
     def __post_init__(self) -> None:
         self.start = self.attempt_start = self.recorder.clock()
@@ -144,6 +147,8 @@ class CallTracker:
             self._record(error)
         except Exception as exc:  # never into agent code
             _log("record", f"kaizen-perf could not record an API call: {exc!r}")
+        finally:  # after the real cost was counted: the budget never forgets the call
+            self.reservation.release()
 
     def _record(self, error: BaseException | None) -> None:
         now, u = self.recorder.clock(), Usage(**self.usage)

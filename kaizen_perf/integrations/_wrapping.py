@@ -13,7 +13,9 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
+from kaizen_perf.errors import BudgetExceeded
 from kaizen_perf.integrations._calls import CURRENT_CALL, CallTracker, Recorder, _log
+from kaizen_perf.reserve import reserve_call
 
 
 class Reader(Protocol):
@@ -30,13 +32,28 @@ class Reader(Protocol):
     def is_stream(self, obj: Any) -> bool:
         """Whether ``obj`` is one of the SDK's stream classes."""
 
+    def worst_case(self, kwargs: dict[str, Any]) -> tuple[int, int]:
+        """Estimated input tokens and the output limit of a request (its keyword arguments)."""
+
 
 def _tracker(recorder: Recorder, reader: Reader, operation: str,
              kwargs: dict[str, Any]) -> CallTracker:
+    """A tracker for a call about to be sent, holding its worst case against hard budgets:
+    raises ``BudgetExceeded`` (nothing is sent) when that could pass one."""
     model = kwargs.get("model")
-    return CallTracker(recorder, reader.provider, operation,
-                       model if isinstance(model, str) and model else "unknown",
-                       streamed=kwargs.get("stream") is True)
+    tracker = CallTracker(recorder, reader.provider, operation,
+                          model if isinstance(model, str) and model else "unknown",
+                          streamed=kwargs.get("stream") is True)
+    try:
+        mon = recorder.target()
+        if mon.budget.gating:
+            tracker.reservation = reserve_call(mon, reader.provider, tracker.model,
+                                               *reader.worst_case(kwargs))
+    except BudgetExceeded:
+        raise  # the opted-in hard stop: the request is not sent
+    except Exception as exc:  # never into agent code
+        _log("reserve", f"kaizen-perf could not reserve a {reader.provider} call: {exc!r}")
+    return tracker
 
 
 def _settle(result: Any, tracker: CallTracker, reader: Reader, *, is_async: bool) -> Any:
@@ -171,6 +188,7 @@ class StreamManager:
         if raw is None or not self._reader.is_stream(raw):
             _log("helper", "kaizen-perf cannot observe this SDK version's stream helper; "
                  "its calls are not recorded (use create(stream=True) instead).")
+            tracker.reservation.release()
             return
         (observe_async_stream if is_async else observe_stream)(raw, tracker, self._reader)
 

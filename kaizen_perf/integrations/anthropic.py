@@ -32,6 +32,7 @@ from kaizen_perf.integrations._calls import (
 )
 from kaizen_perf.integrations._wrapping import async_call, stream_helper, sync_call
 from kaizen_perf.monitor import Monitor
+from kaizen_perf.reserve import estimate_input_tokens, max_output_tokens
 
 __all__ = ["instrument", "is_instrumented", "uninstrument"]
 
@@ -62,6 +63,12 @@ class _Reader:
 
     def is_stream(self, obj: Any) -> bool:
         return isinstance(obj, self._stream_types)
+
+    def worst_case(self, kwargs: dict[str, Any]) -> tuple[int, int]:
+        """Input estimate of messages, system prompt and tool definitions; ``max_tokens``."""
+        return (estimate_input_tokens(kwargs.get("messages"), kwargs.get("system"),
+                                      kwargs.get("tools")),
+                max_output_tokens(kwargs, "max_tokens"))
 
     def response(self, obj: Any, tracker: CallTracker) -> None:
         usage = getattr(obj, "usage", None)

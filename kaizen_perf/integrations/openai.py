@@ -33,6 +33,7 @@ from kaizen_perf.integrations._calls import (
 )
 from kaizen_perf.integrations._wrapping import async_call, sync_call
 from kaizen_perf.monitor import Monitor
+from kaizen_perf.reserve import estimate_input_tokens, max_output_tokens
 
 __all__ = ["instrument", "is_instrumented", "uninstrument", "usage_fields"]
 
@@ -73,6 +74,12 @@ class _Base:
 
 
 class _ChatReader(_Base):
+    def worst_case(self, kwargs: dict[str, Any]) -> tuple[int, int]:
+        """Input estimate of messages and tools; ``max_completion_tokens``/``max_tokens``."""
+        return (estimate_input_tokens(kwargs.get("messages"), kwargs.get("tools"),
+                                      kwargs.get("functions")),
+                max_output_tokens(kwargs, "max_completion_tokens", "max_tokens"))
+
     def response(self, obj: Any, tracker: CallTracker) -> None:
         usage = getattr(obj, "usage", None)
         if usage is not None:
@@ -93,6 +100,12 @@ class _ChatReader(_Base):
 
 
 class _ResponsesReader(_Base):
+    def worst_case(self, kwargs: dict[str, Any]) -> tuple[int, int]:
+        """Input estimate of input, instructions and tools; ``max_output_tokens``."""
+        return (estimate_input_tokens(kwargs.get("input"), kwargs.get("instructions"),
+                                      kwargs.get("tools")),
+                max_output_tokens(kwargs, "max_output_tokens"))
+
     def response(self, obj: Any, tracker: CallTracker) -> None:
         usage = getattr(obj, "usage", None)
         if usage is not None:

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from kaizen_perf.errors import BudgetExceeded
 from kaizen_perf.integrations._calls import Usage, _log, as_int
 from kaizen_perf.integrations.claude_agent_sdk import _usage as u
 from kaizen_perf.integrations.claude_agent_sdk._parsed import to_raw
@@ -36,6 +37,13 @@ from kaizen_perf.monitor import Monitor, get_monitor
 PROVIDER = "anthropic"
 TASK_TYPE = "claude_agent_sdk.query"
 _MAX = 10_000  # bound on every per-id table (a message that never comes is forgotten)
+
+
+def _deny(message: str) -> Any:
+    """The SDK's refusal of a tool use that also interrupts the turn."""
+    from claude_agent_sdk import PermissionResultDeny
+
+    return PermissionResultDeny(message=message, interrupt=True)
 
 
 class SdkObserver:
@@ -65,7 +73,11 @@ class SdkObserver:
         @functools.wraps(callback)
         async def can_use_tool(tool_name: str, tool_input: dict[str, Any], context: Any) -> Any:
             start = self._clock()
-            result = await callback(tool_name, tool_input, context)
+            stop = self._budget_stop()
+            # the CLI sends its own requests: past a hard budget, refusing the next tool
+            # (and interrupting the turn) is the earliest stop we can apply
+            result = await callback(tool_name, tool_input, context) if stop is None else \
+                _deny(f"kaizen-perf hard budget: {stop}")
             try:
                 denied = getattr(result, "behavior", "allow") == "deny"
                 reason = (getattr(result, "message", None) or None) if denied else None
@@ -76,6 +88,18 @@ class SdkObserver:
             return result
         can_use_tool.__kaizen_perf_wrapped__ = callback  # type: ignore[attr-defined]
         return can_use_tool
+
+    def _budget_stop(self) -> BudgetExceeded | None:
+        """The hard budget stop that applies now, if one is armed (never raises)."""
+        if self.monitor._budget_stop is None:
+            return None
+        try:
+            self.monitor.budget.check_stop()
+        except BudgetExceeded as exc:
+            return exc
+        except Exception as exc:  # never into the agent
+            _log("sdk-budget-check", f"kaizen-perf could not check the budget: {exc!r}")
+        return None
 
     def wrap_hook(self, event: str, callback: Callable[..., Awaitable[Any]],
                   ) -> Callable[..., Awaitable[Any]]:

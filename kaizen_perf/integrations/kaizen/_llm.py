@@ -28,8 +28,16 @@ from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from typing import Any
 
+from kaizen_perf.errors import BudgetExceeded
 from kaizen_perf.integrations._calls import Patches, _log, as_int
 from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT
+from kaizen_perf.reserve import (
+    NOTHING,
+    Reservation,
+    estimate_input_tokens,
+    max_output_tokens,
+    reserve_call,
+)
 
 #: Kaizen's wire protocol → provider label, for deployments without a preset name
 WIRE_PROVIDERS = {"OpenAiChat": "openai", "AnthropicMessages": "anthropic",
@@ -41,7 +49,8 @@ WIRE_PROVIDERS = {"OpenAiChat": "openai", "AnthropicMessages": "anthropic",
 class Call:
     """One ``complete``/``stream`` call in flight (owned by one task)."""
 
-    __slots__ = ("client", "first", "model", "start", "stop", "streamed", "usage")
+    __slots__ = ("client", "first", "model", "reservation", "start", "stop", "streamed",
+                 "usage")
 
     def __init__(self, client: Any, model: object, streamed: bool) -> None:
         self.client, self.streamed = client, streamed
@@ -49,7 +58,26 @@ class Call:
         self.usage: dict[str, int] = {}
         self.stop: str | None = None
         self.first: float | None = None
+        self.reservation: Reservation = NOTHING
         self.start = time.perf_counter()
+
+    def reserve(self, messages: Any, kwargs: dict[str, Any]) -> None:
+        """Hold the request's worst case against hard budgets before it is sent (raises
+        ``BudgetExceeded`` when that could pass one; nothing else reaches agent code)."""
+        try:
+            mon = AGENTS.of(None)
+            if not mon.budget.gating:
+                return
+            dep = getattr(self.client, "_deployment", None)
+            model = self.model or getattr(dep, "default_model", None) or "unknown"
+            self.reservation = reserve_call(
+                mon, provider_of(dep), model,
+                estimate_input_tokens(messages, kwargs.get("tools")),
+                max_output_tokens(kwargs, "max_tokens"))
+        except BudgetExceeded:
+            raise
+        except Exception as exc:  # never into agent code
+            _log("kaizen-reserve", f"kaizen-perf could not reserve a Kaizen LLM call: {exc!r}")
 
     def parsed(self, raw: Any, parsed: Any) -> None:
         """A response or stream chunk went through the shaper."""
@@ -78,6 +106,8 @@ class Call:
             self._record(error)
         except Exception as exc:  # never into agent code
             _log("kaizen-llm", f"kaizen-perf could not record a Kaizen LLM call: {exc!r}")
+        finally:  # after the real cost was counted
+            self.reservation.release()
 
     def _record(self, error: BaseException | None) -> None:
         u, dep = self.usage, getattr(self.client, "_deployment", None)
@@ -149,6 +179,7 @@ def wrap_complete(original: Callable[..., Any]) -> Callable[..., Any]:
         if _CALL.get() is not None:
             return await original(self, messages, *args, **kwargs)
         call = Call(self, kwargs.get("model"), streamed=False)
+        call.reserve(messages, kwargs)
         token = _CALL.set(call)
         try:
             result = await original(self, messages, *args, **kwargs)
@@ -170,6 +201,7 @@ def wrap_stream(original: Callable[..., Any]) -> Callable[..., Any]:
                 yield chunk
             return
         call = Call(self, kwargs.get("model"), streamed=True)
+        call.reserve(messages, kwargs)
         token = _CALL.set(call)
         error: BaseException | None = None
         try:
