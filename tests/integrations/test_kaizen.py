@@ -396,6 +396,29 @@ def test_two_agents_in_one_process_keep_separate_series(
         assert f'kaizen_agent_loop_iterations_total{{agent="{agent}",status="ok"}} 1.0' in text
 
 
+def test_an_agent_created_before_instrument_is_adopted_on_its_first_run(
+        sink: InMemorySink, llm: OpenAIChatServer) -> None:
+    """instrument() after the agent exists: its own execute_tool and permission policy are
+    still observed from its first run on."""
+    llm.script(Turn(action("calculator", expression="3*3"), prompt_tokens=10,
+                    completion_tokens=1),
+               Turn(json.dumps({"answer": "9", "done": True}), prompt_tokens=11,
+                    completion_tokens=1))
+    early = calc_agent(llm, agent_id="early")
+    mon = Monitor("process", environ={}, sinks=[sink])
+    instrument(mon)
+    try:
+        quiet_run(early, question="3*3")
+    finally:
+        uninstrument()
+    tools = events(mon, sink, ToolEvent)
+    permissions = sink.of(PermissionEvent)
+    mon.shutdown(2.0)
+    assert [(t.agent, t.tool) for t in tools] == [("early", "calculator")]
+    assert [(p.agent, p.tool, p.decision) for p in permissions] == [
+        ("early", "calculator", "approved")]
+
+
 def test_uninstrument_restores_kaizen(kmon: Monitor) -> None:
     """After uninstrument() every Kaizen method is the original again."""
     from kaizen.core.agent_loop import AgentLoop

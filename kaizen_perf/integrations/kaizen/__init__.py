@@ -115,10 +115,13 @@ def _patch_node(patches: Patches) -> None:
 def uninstrument() -> None:
     """Restore Kaizen as it was (no-op when not instrumented)."""
     global _patches
+    from kaizen_perf.integrations.kaizen import _agent
+
     with _lock:
         if _patches is not None:
             _patches.restore()
             _patches = None
+        _agent._PATCHES.clear()
         AGENTS.installed = False
         AGENTS.reset()
 

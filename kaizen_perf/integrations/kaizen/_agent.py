@@ -103,9 +103,22 @@ def _tool_monitor(owner: Any) -> Any:
 
 
 # -- the run ---------------------------------------------------------------------------
+_PATCHES: list[Patches] = []  #: the patches in effect (for agents created before them)
+
+
+def late_adopt(agent: Any) -> None:
+    """Adopt an agent created before ``instrument()`` on its first run (one getattr after)."""
+    if getattr(agent, TAG, None) is None and _PATCHES:
+        try:
+            adopt(agent, _PATCHES[-1])
+        except Exception as exc:  # never into agent code
+            _log("kaizen-adopt", f"kaizen-perf could not attach to Kaizen agent: {exc!r}")
+
+
 def wrap_run_sync(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def run_sync(agent: Any, **inputs: Any) -> Any:
+        late_adopt(agent)
         mon = AGENTS.view(getattr(agent, "agent_id", None))
         token = CURRENT_AGENT.set(mon)
         try:
@@ -126,6 +139,7 @@ def wrap_run_sync(original: Callable[..., Any]) -> Callable[..., Any]:
 def wrap_run_async(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def run_async(agent: Any, **inputs: Any) -> Any:
+        late_adopt(agent)
         mon = AGENTS.view(getattr(agent, "agent_id", None))
         token = CURRENT_AGENT.set(mon)
         try:
@@ -210,9 +224,9 @@ def adopt(agent: Any, patches: Patches) -> None:
     if type(agent_id) is not str or not agent_id:
         return
     AGENTS.seen.add(agent_id)
-    for part in ("permission_policy", "execution_context", "approval_manager",
+    for part in ("", "permission_policy", "execution_context", "approval_manager",
                  "control_protocol"):
-        obj = getattr(agent, part, None)
+        obj = getattr(agent, part, None) if part else agent
         if obj is not None:
             with contextlib.suppress(AttributeError, TypeError):  # slotted: by context only
                 setattr(obj, TAG, agent_id)
@@ -322,6 +336,7 @@ def patch_agent(patches: Patches) -> None:
     from kaizen.core.autonomy.control import protocol
     from kaizen.core.autonomy.permissions import approval_manager, context, policy
 
+    _PATCHES[:] = [patches]  # cleared by uninstrument()
     loop = agent_loop.AgentLoop
     patches.wrap(loop, "run_sync", static(wrap_run_sync))
     patches.wrap(loop, "run_async", static(wrap_run_async))
