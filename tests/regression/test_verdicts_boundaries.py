@@ -189,9 +189,10 @@ def test_defaults_are_the_documented_ones() -> None:
 
 def test_bad_directions_and_bounds_are_refused() -> None:
     """A typo in a direction or a bound is an error, not silently "lower" or "max"."""
-    with pytest.raises(ValueError, match="direction"):
+    with pytest.raises(ValueError, match=r"^Benchmark direction 'faster' is not 'lower' or "
+                       r"'higher'\.$"):
         judge(est(1.0, 0.99, 1.01), GATE, "faster")
-    with pytest.raises(ValueError, match="bound"):
+    with pytest.raises(ValueError, match=r"^Budget bound 'maximum' is not 'max' or 'min'\.$"):
         BoundCheck(1.0, 1.0, 1.0, 1.0, bound="maximum")
 
 
