@@ -1,13 +1,15 @@
 """A fake OpenAI chat-completions server on 127.0.0.1 that knows its own ground truth.
 
 Kaizen's default provider speaks OpenAI chat completions (``POST /chat/completions``,
-no ``/v1`` when ``base_url`` is given); ``POST /api/chat`` answers as Ollama's
-native wire does (Kaizen's ``ollama`` provider, no cache counts). Each request takes
-the next scripted :class:`Turn`: a text answer, a native ``tool_calls`` answer, or an HTTP error
-(429 with ``retry-after``, 500). A request with ``"stream": true`` gets the same
-turn as server-sent events, usage in the last chunk. Every answered turn adds to
-:attr:`OpenAIChatServer.truth`, so a test compares what a monitor reports with
-what was really served, never with a hard-coded number.
+no ``/v1`` when ``base_url`` is given; also Kaizen's ``azure_openai``,
+``azure_ai_foundry``, ``perplexity`` and ``huggingface`` presets). ``POST /api/chat``
+answers as Ollama's native wire does, ``…:generateContent`` as Gemini's and ``/chat``
+as Cohere's. Each request takes the next scripted :class:`Turn`: a text answer, a
+native ``tool_calls`` answer, or an HTTP error (429 with ``retry-after``, 500). A
+request with ``"stream": true`` gets the same turn as server-sent events, usage in
+the last chunk. Every answered turn adds to :attr:`OpenAIChatServer.truth`, so a
+test compares what a monitor reports with what was really served, never with a
+hard-coded number.
 
 Run it standalone (``python -m tests.integrations.openai_chat_server SCRIPT.json``)
 to serve a script from another process; it prints its URL on the first line.
@@ -82,6 +84,10 @@ class OpenAIChatServer:
                                {"retry-after": "0"} if turn.status == 429 else {})
                 elif self.path.endswith("/api/chat"):  # Kaizen's Ollama-native wire
                     _send_json(self, 200, _ollama(turn), {})
+                elif self.path.split("?")[0].endswith(":generateContent"):  # Gemini
+                    _send_json(self, 200, _gemini(turn), {})
+                elif self.path.split("?")[0].endswith("/chat"):  # Cohere
+                    _send_json(self, 200, _cohere(turn), {})
                 elif body.get("stream") is True:
                     _send_sse(self, _chunks(turn))
                 else:
@@ -169,6 +175,24 @@ def _ollama(turn: Turn) -> dict[str, Any]:
     return {"model": turn.model, "message": {"role": "assistant", "content": turn.text},
             "done": True, "done_reason": "stop", "prompt_eval_count": turn.prompt_tokens,
             "eval_count": turn.completion_tokens}
+
+
+def _gemini(turn: Turn) -> dict[str, Any]:
+    """Gemini's ``generateContent`` answer; its prompt count includes cached content."""
+    return {"candidates": [{"content": {"role": "model", "parts": [{"text": turn.text}]},
+                            "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": turn.prompt_tokens,
+                              "candidatesTokenCount": turn.completion_tokens,
+                              "cachedContentTokenCount": turn.cached_tokens},
+            "modelVersion": turn.model}
+
+
+def _cohere(turn: Turn) -> dict[str, Any]:
+    """Cohere's ``/chat`` answer: billed units only (no cache counts; cached tokens are
+    billed as input)."""
+    return {"text": turn.text, "finish_reason": "COMPLETE", "model": turn.model,
+            "meta": {"billed_units": {"input_tokens": turn.prompt_tokens,
+                                      "output_tokens": turn.completion_tokens}}}
 
 
 def _error_body(status: int) -> dict[str, Any]:

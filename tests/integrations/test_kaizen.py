@@ -251,6 +251,31 @@ def test_anthropic_and_ollama_wires_report_their_own_usage(
         "ollama", "llama3", 12, 4)
 
 
+@pytest.mark.parametrize(("provider", "cached"), [
+    ("perplexity", 20), ("azure_openai", 20), ("azure_ai_foundry", 20), ("huggingface", 20),
+    ("google", 20), ("cohere", 0)])
+def test_every_offline_provider_reports_its_usage(
+        kmon: Monitor, sink: InMemorySink, llm: OpenAIChatServer, provider: str,
+        cached: int) -> None:
+    """Each other provider Kaizen resolves from a key and a base_url: one request labelled with
+    its preset, tokens from its own wire's usage (cache reads where the wire reports them)."""
+    llm.script(Turn("hi", prompt_tokens=50, completion_tokens=5, cached_tokens=cached,
+                    model="m1"))
+    deployment = resolve_deployment_for(provider, "m1", api_key="sk-test",
+                                        base_url=local_url(llm.url))
+
+    async def ask() -> Any:
+        client = LlmClient.from_deployment(deployment)
+        return await client.complete([{"role": "user", "content": "hi"}], model="m1",
+                                     max_tokens=9)
+
+    assert asyncio.run(ask())["text"] == "hi"
+    [call] = events(kmon, sink, ApiCallEvent)
+    assert llm.truth.requests == 1
+    assert (call.provider, call.input_tokens, call.output_tokens, call.cache_read_tokens) == (
+        provider, 50 - cached, 5, cached)
+
+
 def test_denials_carry_bounded_reasons(kmon: Monitor, sink: InMemorySink) -> None:
     """Each of Kaizen's denial layers maps to one reason label, whatever amounts it mentions."""
     rule = PermissionRule(pattern="rm_.*", permission_type=PermissionType.DENY,
