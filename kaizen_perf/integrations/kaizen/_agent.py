@@ -38,7 +38,7 @@ from typing import Any
 
 from kaizen_perf.events import BudgetSample
 from kaizen_perf.integrations._calls import Patches, _log
-from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT, TAG
+from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT, MAX_VIEWS, TAG
 
 _IN_TOOL: ContextVar[bool] = ContextVar("kaizen_perf_kaizen_tool", default=False)
 _CONTROL_OUTCOME: ContextVar[str | None] = ContextVar("kaizen_perf_kaizen_ctl", default=None)
@@ -223,7 +223,8 @@ def adopt(agent: Any, patches: Patches) -> None:
     agent_id = agent.agent_id
     if type(agent_id) is not str or not agent_id:
         return
-    AGENTS.seen.add(agent_id)
+    if len(AGENTS.seen) < MAX_VIEWS:  # bounded: a process may create agents without end
+        AGENTS.seen.add(agent_id)
     for part in ("", "permission_policy", "execution_context", "approval_manager",
                  "control_protocol"):
         obj = getattr(agent, part, None) if part else agent
