@@ -36,6 +36,11 @@ from typing import IO, Protocol
 import psutil
 
 from kaizen_perf.collectors.pyspy_errors import PERMISSION_FIX, Outcome, classify
+from kaizen_perf.collectors.pyspy_tree import (
+    has_python_children,
+    process_frame,
+    with_process_frame,
+)
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.profiles import (
     PROFILE_FORMAT_NAME,
@@ -138,7 +143,8 @@ class PySpyProfiler:
                  include_own: bool = False, pyspy_path: str | None = None,
                  on_warning: Callable[[str], None] | None = None,
                  spawn: Spawner = _spawn, alive: Callable[[int], bool] = _alive,
-                 startup_grace_s: float = 5.0) -> None:
+                 startup_grace_s: float = 5.0,
+                 python_children: Callable[[int], bool] = has_python_children) -> None:
         if not isinstance(rate_hz, int) or rate_hz <= 0:
             msg = f"rate_hz={rate_hz!r} is not a positive integer; use e.g. 100 (samples/s)."
             raise ConfigError(msg)
@@ -150,7 +156,8 @@ class PySpyProfiler:
         self.nonblocking, self.include_own = nonblocking, include_own
         self._pyspy = pyspy_path or find_pyspy()
         self._warn = on_warning or (lambda message: None)
-        self._spawn, self._alive = spawn, alive
+        self._spawn, self._alive, self._python_children = spawn, alive, python_children
+        self._root_frame: str | None = None  # the target's process frame, made once
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -273,13 +280,13 @@ class PySpyProfiler:
         found, why = classify(1, text, False, self._alive(self.pid))
         return (found, why) if found is Outcome.PERMISSION else (outcome, detail)
 
-    def _argv(self, output: Path) -> list[str]:
+    def _argv(self, output: Path, follow: bool) -> list[str]:
         assert self._pyspy is not None
         argv = [self._pyspy, "record", "--pid", str(self.pid), "--rate", str(self.rate_hz),
                 "--format", "raw", "--output", str(output),
                 "--duration", str(max(1, round(self.window_s))),
                 "--threads"]  # thread names tell kaizen-perf's own threads apart
-        flags = (("--idle", self.idle), ("--subprocesses", self.subprocesses),
+        flags = (("--idle", self.idle), ("--subprocesses", follow),
                  ("--nonblocking", self.nonblocking))
         return argv + [flag for flag, on in flags if on]
 
@@ -289,7 +296,9 @@ class PySpyProfiler:
         part = self.out_dir / "windows" / f"{index:04d}.folded.part"
         with tempfile.TemporaryFile() as log:
             try:
-                proc = self._spawn(self._argv(part), log)
+                # follow children only when there are some: following costs py-spy CPU
+                follow = self.subprocesses and self._python_children(self.pid)
+                proc = self._spawn(self._argv(part, follow), log)
             except OSError as exc:
                 return Outcome.MISSING, f"cannot start {self._pyspy}: {exc}"
             code = self._wait(proc)
@@ -297,7 +306,7 @@ class PySpyProfiler:
             text = log.read(64_000).decode("utf-8", "replace")
         outcome, detail = classify(code, text, part.exists(), self._alive(self.pid))
         if part.exists():
-            self._take_window(index, part)
+            self._take_window(index, part, follow)
         return outcome, detail
 
     def _wait(self, proc: subprocess.Popen[bytes]) -> int:
@@ -314,12 +323,17 @@ class PySpyProfiler:
             self._proc, self._cpu_done = None, self._cpu_done + cpu
         return code
 
-    def _take_window(self, index: int, part: Path) -> None:
+    def _take_window(self, index: int, part: Path, follow: bool = True) -> None:
         """The window's stacks, split into the agent's and kaizen-perf's own; the window file
         holds what the profile holds (no thread frames, our own samples only on request)."""
         final = part.with_name(f"{index:04d}.folded")
         with part.open(encoding="utf-8", errors="replace") as fh:
-            agent, own = split_own(parse_folded(fh))
+            stacks = parse_folded(fh)
+        if not follow:  # py-spy wrote no process frame: add it, as every window has one
+            if self._root_frame is None:
+                self._root_frame = process_frame(self.pid)
+            stacks = with_process_frame(stacks, self._root_frame)
+        agent, own = split_own(stacks)
         if self.include_own:
             agent.update(own)
         write_folded(Profile(dict(agent)), part)

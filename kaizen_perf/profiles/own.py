@@ -105,7 +105,9 @@ def split_own(stacks: Mapping[Stack, int]) -> tuple[Counter[Stack], Counter[Stac
     agent: Counter[Stack] = Counter()
     own: Counter[Stack] = Counter()
     for stack, count in stacks.items():
-        (own if is_own(stack) else agent)[without_threads(stack)] += count
+        kept = without_threads(stack)
+        if kept:  # a sample of a thread with no Python frame has nothing to show
+            (own if is_own(stack) else agent)[kept] += count
     return agent, own
 
 

@@ -49,7 +49,7 @@ class RunOptions:
     agent_id: str | None = None
     out: str | None = None
     interval_s: float = 1.0
-    rate_hz: int = 100
+    rate_hz: int = 50  # py-spy <= 2 % of a core on an I/O-bound agent (docs/profiles.md)
     idle: bool = False
     profile: bool = True
     pyroscope: str | None = None

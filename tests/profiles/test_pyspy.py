@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -197,3 +199,26 @@ def test_bad_settings_raise_config_error(kwargs: dict[str, float], tmp_path: Pat
     """A zero or fractional rate, or a non-positive window, is refused with a ConfigError."""
     with pytest.raises(ConfigError, match=r"must be positive|not a positive integer"):
         PySpyProfiler(os.getpid(), tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_process_without_children_is_sampled_without_scanning_for_them(
+        pyspy: str, start_workload: Start, tmp_path: Path) -> None:
+    """With no Python child, py-spy runs without --subprocesses (it costs CPU), and the
+    stacks still start with the target's process frame, as in windows that follow children."""
+    from kaizen_perf.collectors import pyspy as pyspy_module
+
+    proc = start_workload("split", 2.0)
+    pid = _ready(proc)
+    argvs: list[list[str]] = []
+
+    def spawn(argv: Sequence[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+        argvs.append(list(argv))
+        return pyspy_module._spawn(argv, log)
+
+    prof = PySpyProfiler(pid, tmp_path, window_s=1.0, pyspy_path=pyspy, spawn=spawn).start()
+    proc.wait(30)
+    result = prof.stop(timeout_s=5)
+    records = [a for a in argvs if "record" in a]
+    assert records and not any("--subprocesses" in a for a in records)
+    assert result.samples > 0 and result.samples_by_pid == {pid: result.samples}
+    assert "split" in result.process_names[pid]
