@@ -102,11 +102,15 @@ class TreeStopper:
         return left
 
     def _signal(self, signum: int) -> None:
+        """Each process gets the signal once (a second SIGTERM means "force quit" to many
+        programs): the group in one call, then the members that left it one by one."""
         if self.own_group:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signum)
         for proc in self._members():
             with contextlib.suppress(psutil.Error, OSError):
+                if self.own_group and os.getpgid(proc.pid) == self.pid:
+                    continue  # reached by killpg
                 if proc.is_running():  # the same process (start time), not a reused pid
                     proc.send_signal(signum)
 
