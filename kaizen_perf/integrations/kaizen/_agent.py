@@ -12,7 +12,9 @@ by reading Kaizen 2.46.1's source:
   calls), wrapped per class on the first agent of that class; the native tool
   calls ``LLMAgentNode`` runs itself are wrapped with the node (``_llm``). A tool
   that returns ``success=False`` (a ``ToolResult``), an MCP ``isError`` or a
-  ``"status": "failed"`` counts as ``error``.
+  ``"status": "failed"`` counts as ``error``. Each call's input (``params``, or a
+  tool call's ``function.arguments`` parsed from its JSON, so both forms of one
+  call are alike) goes to ``mon.tool(arguments=...)`` for loop detection.
 - **permissions**: ``PermissionPolicy.check_permission``. ``(None, None)`` means
   "ask the user": the decision is recorded when ``ToolApprovalManager``'s
   approval comes back. Denial reasons are bounded categories (the policy's
@@ -31,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import json
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -91,6 +94,32 @@ def tool_name(tool: object) -> str:
     function = tool.get("function") if isinstance(tool, dict) else getattr(tool, "function", None)
     name = function.get("name") if isinstance(function, dict) else getattr(function, "name", None)
     return name if isinstance(name, str) and name else "unknown"
+
+
+def tool_arguments(tool: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+    """A tool call's input, for loop detection (None if unknown; never raises).
+
+    With a tool name, the ``params`` that follow it (``execute_tool(name, params)``). With
+    an OpenAI tool call, its ``function.arguments`` parsed from JSON as Kaizen parses them
+    (``""`` is ``{}``; invalid JSON stays the string): the same call digests the same
+    whether a strategy passes the parsed dict or the node the model's JSON text, and
+    whitespace in the JSON does not matter. The result is only digested, on this thread.
+    """
+    try:
+        if isinstance(tool, str):
+            return args[0] if args else kwargs.get("params")
+        function = tool.get("function") if isinstance(tool, dict) else \
+            getattr(tool, "function", None)
+        raw = function.get("arguments") if isinstance(function, dict) else \
+            getattr(function, "arguments", None)
+        if isinstance(raw, str | bytes):
+            try:
+                return json.loads(raw or "{}")
+            except ValueError:
+                return raw
+        return raw
+    except Exception:  # an odd tool-call object: no digest, no loop detection for it
+        return None
 
 
 def _tool_monitor(owner: Any) -> Any:
@@ -173,7 +202,8 @@ def wrap_tool(original: Callable[..., Any]) -> Callable[..., Any]:
         async def atool(self: Any, tool: Any, *args: Any, **kwargs: Any) -> Any:
             if _IN_TOOL.get():  # a tool method delegating to another (execute_tool → mcp)
                 return await original(self, tool, *args, **kwargs)
-            scope = _tool_monitor(self).tool(tool_name(tool))
+            scope = _tool_monitor(self).tool(tool_name(tool),
+                                             arguments=tool_arguments(tool, args, kwargs))
             flag = _IN_TOOL.set(True)
             scope.__enter__()
             try:
@@ -191,7 +221,8 @@ def wrap_tool(original: Callable[..., Any]) -> Callable[..., Any]:
     def tool(self: Any, call: Any, *args: Any, **kwargs: Any) -> Any:
         if _IN_TOOL.get():
             return original(self, call, *args, **kwargs)
-        scope = _tool_monitor(self).tool(tool_name(call))
+        scope = _tool_monitor(self).tool(tool_name(call),
+                                         arguments=tool_arguments(call, args, kwargs))
         flag = _IN_TOOL.set(True)
         scope.__enter__()
         try:
