@@ -92,10 +92,12 @@ def run_pytest_benchmark(python: str, base: Path, head: Path, store: Path) -> di
     common = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
               f"--benchmark-storage={store}", "--benchmark-min-rounds=5",
               "--benchmark-max-time=0.25"]
-    subprocess.run([*common, "--benchmark-save=base", str(base / "tests")], capture_output=True,
-                   text=True, check=False)
+    # Run from each project's directory: pytest-benchmark matches benchmarks by their full
+    # name, which is relative to the rootdir (the same "tests/test_exp.py::test_x" on both).
+    subprocess.run([*common, "--benchmark-save=base", "tests"], capture_output=True,
+                   text=True, check=False, cwd=base)
     proc = subprocess.run([*common, "--benchmark-compare", "--benchmark-compare-fail=mean:5%",
-                           str(head / "tests")], capture_output=True, text=True, check=False)
+                           "tests"], capture_output=True, text=True, check=False, cwd=head)
     failed = proc.stdout.count("Performance has regressed")
     return {"exit": proc.returncode, "seconds": round(time.monotonic() - started, 1),
             "regressed_benchmarks": failed}
