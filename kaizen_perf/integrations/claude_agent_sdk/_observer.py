@@ -217,7 +217,8 @@ class SdkObserver:
         now = self._clock()
         for block in message.get("content") or ():
             if isinstance(block, dict) and block.get("type") == "tool_use":
-                self._tool_start(msg, str(block.get("id") or ""), block.get("name"))
+                self._tool_start(msg, str(block.get("id") or ""), block.get("name"),
+                                 block.get("input"))
         if msg.get("error") or message.get("model") == "<synthetic>":
             self._gave_up(msg)
             return
@@ -242,14 +243,16 @@ class SdkObserver:
         self._record(s, s.model or "unknown", {}, now - started, error=str(msg["error"]),
                      status=status)
 
-    def _tool_start(self, msg: dict[str, Any], tool_use_id: str, name: object) -> None:
+    def _tool_start(self, msg: dict[str, Any], tool_use_id: str, name: object,
+                    arguments: object = None) -> None:
         if not tool_use_id or tool_use_id in self._tools or not isinstance(name, str) or not name:
             return
         if name in ("Task", "Agent"):
             self._session(msg).subagents += 1
-        # entered in a context of its own, so parallel calls do not nest in each other
+        # entered in a context of its own, so parallel calls do not nest in each other;
+        # the tool_use block's input is only digested (loop detection), never kept
         ctx = contextvars.copy_context()
-        scope = ctx.run(self.monitor.tool, name)
+        scope = ctx.run(self.monitor.tool, name, arguments=arguments)
         ctx.run(scope.__enter__)
         # a subagent's tools (parent_tool_use_id set) may outlive the parent's result
         owner = "" if msg.get("parent_tool_use_id") else str(msg.get("session_id") or "")

@@ -26,7 +26,7 @@ def _stream(m: Any) -> dict[str, Any]:
 
 
 def _assistant(m: Any) -> dict[str, Any]:
-    blocks = [{"type": "tool_use", "id": b.id, "name": b.name}
+    blocks = [{"type": "tool_use", "id": b.id, "name": b.name, "input": b.input}
               for b in m.content if type(b).__name__ == "ToolUseBlock"]
     return {"type": "assistant", "session_id": m.session_id, "error": m.error,
             "parent_tool_use_id": m.parent_tool_use_id,
