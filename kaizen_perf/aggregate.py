@@ -20,6 +20,7 @@ from prometheus_client.core import (
 )
 
 from kaizen_perf import events as ev
+from kaizen_perf.attribution import split
 from kaizen_perf.loops import DEFAULT_REPEATS, LoopDetector
 from kaizen_perf.metrics import Family, new_families
 from kaizen_perf.redact import redact_text
@@ -126,8 +127,9 @@ class MetricsSink:
         if e.cost_pico >= 0:
             f["kaizen_api_cost_usd_total"].inc(key, e.cost_pico)
             self._loops.api(e)
-            if e.tool is not None:
-                f["kaizen_tool_cost_usd_total"].inc((e.agent, e.tool), e.cost_pico)
+            tool_cost = f["kaizen_tool_cost_usd_total"]  # every dollar to one tool or reasoning
+            for tool, pico in split(e.cost_pico, e.tool, e.tool_calls):
+                tool_cost.inc((e.agent, tool), pico)
             if e.cost_pico:
                 self._spend.add(e.agent, e.end_ns, e.cost_pico)
         else:

@@ -73,6 +73,9 @@ class ApiCallEvent(NamedTuple):
     request_id: str | None = None
     #: "local" (priced here), "provider" (the provider's reported cost) or None (unpriced)
     cost_source: str | None = None
+    #: names of the tools the response asked for, in its order (tool_use / tool_calls):
+    #: its cost is split across them (:mod:`kaizen_perf.attribution`)
+    tool_calls: tuple[str, ...] = ()
 
 
 class PermissionEvent(NamedTuple):

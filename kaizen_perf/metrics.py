@@ -109,7 +109,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_task_unpriced_requests_total", "counter", "agent task_type complexity",
        "API calls without a price made while a task ran (that task's cost is unknown)."),
     _m("kaizen_tool_cost_usd_total", "counter", "agent tool",
-       "LLM cost attributed to tools (API calls made while the tool was active).", divisor=_PICO),
+       "LLM cost by tool: calls made inside the tool, and responses that asked for it (split "
+       "across the tools asked for); tool=\"reasoning\" is the rest.", divisor=_PICO),
     _m("kaizen_agent_loops_detected_total", "counter", "agent tool",
        "Runs of one tool called with the same arguments N times in a row (an agent in a loop)."),
     _m("kaizen_agent_loop_cost_usd_total", "counter", "agent tool",

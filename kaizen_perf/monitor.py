@@ -32,6 +32,7 @@ from kaizen_perf._scopes import (
 )
 from kaizen_perf._validate import MAX_TEXT
 from kaizen_perf.aggregate import MetricsSink, MonitorCollector
+from kaizen_perf.attribution import tool_names
 from kaizen_perf.config import Settings
 from kaizen_perf.cost import (
     COST_LOCAL,
@@ -207,7 +208,8 @@ class Monitor:
                         ttft_s: float | None = None, stop_reason: str | None = None,
                         status_code: int | None = None,
                         request_id: str | None = None,
-                        provider_cost_usd: float | None = None) -> float | None:
+                        provider_cost_usd: float | None = None,
+                        tool_calls: Sequence[str] = ()) -> float | None:
         """Record one LLM API call; returns its cost in USD, or None if the cost is unknown.
 
         ``input_tokens`` are the provider's uncached input tokens; cache reads and
@@ -217,6 +219,8 @@ class Monitor:
         ``provider_cost_usd`` is the cost the provider reported (the Claude Agent SDK's
         ``total_cost_usd``): used only when no price source knows the model, and then
         marked ``gen_ai.usage.cost.source=provider`` (priced calls are ``local``).
+        ``tool_calls`` names the tools the response asked for, in order: its cost is
+        split across them in ``kaizen_tool_cost_usd_total`` (:mod:`kaizen_perf.attribution`).
         """
         if not self._enabled:
             return None
@@ -231,8 +235,14 @@ class Monitor:
                           v.duration(duration_s),
                           None if provider_cost_usd is None else usd_problem(provider_cost_usd),
                           v.api_details(ttft_s, stop_reason, status_code, request_id))
-        if problem:
-            self._invalid(problem)
+        calls: tuple[str, ...] | None = ()
+        if tool_calls:
+            calls = tool_names(tool_calls, v.cut)
+            if calls is None:
+                problem = ("invalid_label: tool_calls must be a sequence of tool names, got "
+                           f"{type(tool_calls).__name__}")
+        if problem or calls is None:
+            self._invalid(problem or "invalid_label")
             return None
         try:
             # cut before the price lookup; inline: most names are short and ASCII
@@ -262,7 +272,7 @@ class Monitor:
                 self.agent_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens + cache_write_1h_tokens, float(duration_s),
                 v.error_name(error), cost, tool, self._clock(), trace, new_span_id(), parent,
-                ttft_s, stop_reason, status_code, request_id, source)
+                ttft_s, stop_reason, status_code, request_id, source, calls)
             if self._budget_charge is not None and cost > 0:
                 # budgets count it now, on this thread (exact for reservations and users;
                 # only this thread knows the user), before the dispatcher can see it

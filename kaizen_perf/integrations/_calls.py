@@ -116,6 +116,8 @@ class CallTracker:
     done: bool = False
     #: the worst case held against hard budgets until the call is recorded
     reservation: Reservation = NOTHING
+    #: names of the tools the response asked for, in order (its cost is split across them)
+    tool_calls: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.start = self.attempt_start = self.recorder.clock()
@@ -161,7 +163,8 @@ class CallTracker:
             self.provider, model, u.input_tokens, u.output_tokens, u.cache_read_tokens,
             u.cache_write_tokens, max(0.0, now - self.attempt_start), err,
             cache_write_1h_tokens=u.cache_write_1h_tokens, ttft_s=ttft,
-            stop_reason=self.stop_reason, status_code=status, request_id=self.request_id)
+            stop_reason=self.stop_reason, status_code=status, request_id=self.request_id,
+            tool_calls=tuple(self.tool_calls))
         if self.streamed and not self.usage and error is None:
             _log(f"no-usage:{self.provider}", f"kaizen-perf saw no token usage in a streamed "
                  f"{self.provider} call ({model}): its tokens and cost are not counted. For "
@@ -266,6 +269,16 @@ def _around(step: Callable[[CallTracker], None]) -> Callable[[Any], Any]:
             return original(*args, **kwargs)
         return wrapper
     return make
+
+
+def tool_call_name(call: object) -> str | None:
+    """The tool name of one OpenAI-style tool call (``{"function": {"name": …}}``, an SDK
+    object with ``.function.name``, or anything with a ``name``), or None."""
+    function = call.get("function") if isinstance(call, dict) else getattr(call, "function", None)
+    name = function.get("name") if isinstance(function, dict) else getattr(function, "name", None)
+    if name is None:
+        name = call.get("name") if isinstance(call, dict) else getattr(call, "name", None)
+    return name if isinstance(name, str) and name else None
 
 
 def as_int(value: object) -> int:

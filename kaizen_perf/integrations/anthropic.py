@@ -37,6 +37,9 @@ from kaizen_perf.reserve import estimate_input_tokens, max_output_tokens
 __all__ = ["instrument", "is_instrumented", "uninstrument"]
 
 _state = Instrumentation()
+#: content blocks by which a response asks for a tool (the client runs ``tool_use``;
+#: the server-side tools' cost is split across them too)
+_TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
 
 def usage_fields(usage: Any, *, only_present: bool = False) -> dict[str, int]:
@@ -75,6 +78,10 @@ class _Reader:
         if usage is None:
             return
         tracker.usage.update(usage_fields(usage))
+        asked = [b.name for b in getattr(obj, "content", None) or ()
+                 if getattr(b, "type", None) in _TOOL_BLOCKS and isinstance(b.name, str)]
+        if asked:
+            tracker.tool_calls = asked
         tracker.stop_reason = getattr(obj, "stop_reason", None)
         tracker.response_model = getattr(obj, "model", None)
         tracker.response_id = getattr(obj, "id", None)
@@ -84,6 +91,11 @@ class _Reader:
         kind = getattr(obj, "type", None)
         if kind == "content_block_delta":
             tracker.token_seen()
+        elif kind == "content_block_start":
+            block = getattr(obj, "content_block", None)
+            name = getattr(block, "name", None)
+            if getattr(block, "type", None) in _TOOL_BLOCKS and isinstance(name, str):
+                tracker.tool_calls.append(name)
         elif kind == "message_start":
             self.response(obj.message, tracker)
         elif kind == "message_delta":

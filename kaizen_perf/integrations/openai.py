@@ -30,6 +30,7 @@ from kaizen_perf.integrations._calls import (
     Patches,
     as_int,
     patch_retry_hooks,
+    tool_call_name,
 )
 from kaizen_perf.integrations._wrapping import async_call, sync_call
 from kaizen_perf.monitor import Monitor
@@ -86,6 +87,11 @@ class _ChatReader(_Base):
             tracker.usage.update(usage_fields(usage))
         self._ids(obj, tracker)
         choices = getattr(obj, "choices", None) or ()
+        asked = [n for c in choices for t in getattr(getattr(c, "message", None), "tool_calls",
+                                                       None) or ()
+                 if (n := tool_call_name(t)) is not None]
+        if asked:
+            tracker.tool_calls = asked
         reason = next((c.finish_reason for c in choices if getattr(c, "finish_reason", None)),
                       None)
         tracker.stop_reason = reason or tracker.stop_reason
@@ -96,6 +102,10 @@ class _ChatReader(_Base):
             if getattr(delta, "content", None) or getattr(delta, "tool_calls", None) \
                     or getattr(delta, "refusal", None):
                 tracker.token_seen()
+            for t in getattr(delta, "tool_calls", None) or ():  # the name comes once per call
+                name = tool_call_name(t)
+                if name is not None:
+                    tracker.tool_calls.append(name)
         self.response(obj, tracker)
 
 
@@ -111,6 +121,10 @@ class _ResponsesReader(_Base):
         if usage is not None:
             tracker.usage.update(usage_fields(usage))
         self._ids(obj, tracker)
+        asked = [n for item in getattr(obj, "output", None) or ()
+                 if (n := _output_tool(item)) is not None]
+        if asked:
+            tracker.tool_calls = asked
         incomplete = getattr(obj, "incomplete_details", None)
         tracker.stop_reason = getattr(incomplete, "reason", None) or \
             getattr(obj, "status", None) or tracker.stop_reason
@@ -122,6 +136,16 @@ class _ResponsesReader(_Base):
         elif kind in ("response.completed", "response.incomplete", "response.failed",
                       "response.created"):
             self.response(obj.response, tracker)
+
+
+def _output_tool(item: Any) -> str | None:
+    """The tool a Responses ``output`` item runs: a function's name, else the built-in
+    tool's kind (``web_search_call`` → ``web_search``)."""
+    kind = getattr(item, "type", None)
+    if not isinstance(kind, str) or not kind.endswith("_call"):
+        return None
+    name = getattr(item, "name", None)
+    return name if isinstance(name, str) and name else kind[:-len("_call")]
 
 
 def instrument(monitor: Monitor | None = None, *, on_call: OnCall | None = None,

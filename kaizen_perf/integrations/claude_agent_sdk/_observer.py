@@ -188,7 +188,8 @@ class SdkObserver:
     def _stream(self, msg: dict[str, Any]) -> None:
         event = msg.get("event")
         etype = event.get("type") if isinstance(event, dict) else None
-        if etype not in ("message_start", "message_delta", "message_stop"):
+        if etype not in ("message_start", "message_delta", "message_stop",
+                         "content_block_start"):
             return  # content deltas: the bulk of the stream, nothing to count
         assert isinstance(event, dict)
         s, now = self._session(msg), self._clock()
@@ -208,9 +209,16 @@ class SdkObserver:
         if etype == "message_delta":
             call.tokens.update(u.from_api(event.get("usage")))
             return
+        if etype == "content_block_start":
+            block = event.get("content_block")
+            if isinstance(block, dict) and block.get("type") == "tool_use" \
+                    and isinstance(block.get("name"), str) and block["name"]:
+                call.tools.append(block["name"])
+            return
         del s.calls[parent]
         s.requesting_at = None
-        self._record(s, call.model, call.tokens, now - call.started, ttft=call.ttft)
+        self._record(s, call.model, call.tokens, now - call.started, ttft=call.ttft,
+                     tools=tuple(call.tools))
 
     def _assistant(self, msg: dict[str, Any]) -> None:
         message = msg.get("message") or {}
@@ -299,24 +307,24 @@ class SdkObserver:
 
     def _record(self, s: Session, model: str, tokens: u.Tokens, duration_s: float, *,
                 ttft: float | None = None, error: str | None = None,
-                status: int | None = None) -> None:
+                status: int | None = None, tools: tuple[str, ...] = ()) -> None:
         if error is None:
             s.query_calls += 1
             u.add(s.query_tokens.setdefault(model, {}), tokens)
             if not self._is_priced(model):  # recorded at the result, with the SDK's cost
                 s.held.append(Held(model, tokens, duration_s, ttft))
                 return
-        self._emit(s, model, tokens, duration_s, ttft, error, status, None)
+        self._emit(s, model, tokens, duration_s, ttft, error, status, None, tools)
 
     def _emit(self, s: Session, model: str, tokens: u.Tokens, duration_s: float,
               ttft: float | None, error: str | None, status: int | None,
-              provider_cost: float | None) -> None:
+              provider_cost: float | None, tools: tuple[str, ...] = ()) -> None:
         get = tokens.get
         cost = self.monitor.record_api_call(
             PROVIDER, model, get("input", 0), get("output", 0), get("cache_read", 0),
             get("cache_write", 0), max(0.0, duration_s), error,
             cache_write_1h_tokens=get("cache_write_1h", 0), ttft_s=ttft, status_code=status,
-            provider_cost_usd=provider_cost)
+            provider_cost_usd=provider_cost, tool_calls=tools)
         if error is not None:
             return
         if cost is None:

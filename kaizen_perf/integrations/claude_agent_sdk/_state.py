@@ -16,6 +16,7 @@ class Call:
     tokens: u.Tokens
     started: float
     ttft: float
+    tools: list[str] = field(default_factory=list)  #: tools the answer asks for, in order
 
 
 @dataclass

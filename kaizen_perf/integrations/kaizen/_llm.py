@@ -29,7 +29,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from kaizen_perf.errors import BudgetExceeded
-from kaizen_perf.integrations._calls import Patches, _log, as_int
+from kaizen_perf.integrations._calls import Patches, _log, as_int, tool_call_name
 from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT
 from kaizen_perf.reserve import (
     NOTHING,
@@ -50,7 +50,7 @@ class Call:
     """One ``complete``/``stream`` call in flight (owned by one task)."""
 
     __slots__ = ("client", "first", "model", "reservation", "start", "stop", "streamed",
-                 "usage")
+                 "tools", "usage")
 
     def __init__(self, client: Any, model: object, streamed: bool) -> None:
         self.client, self.streamed = client, streamed
@@ -59,6 +59,7 @@ class Call:
         self.stop: str | None = None
         self.first: float | None = None
         self.reservation: Reservation = NOTHING
+        self.tools: dict[object, str] = {}  # tool call id (or position) → the tool asked for
         self.start = time.perf_counter()
 
     def reserve(self, messages: Any, kwargs: dict[str, Any]) -> None:
@@ -89,6 +90,11 @@ class Call:
             return
         if self.first is None and (parsed.get("text") or parsed.get("tool_calls")):
             self.first = time.perf_counter()
+        for i, tc in enumerate(parsed.get("tool_calls") or ()):
+            name = tool_call_name(tc)
+            if name is not None:  # a streamed call may come in pieces: once per id
+                key = tc.get("id") if isinstance(tc, dict) and tc.get("id") else (id(parsed), i)
+                self.tools.setdefault(key, name)
         model, stop = parsed.get("model"), parsed.get("stop_reason")
         if isinstance(model, str) and model:
             self.model = model
@@ -117,7 +123,8 @@ class Call:
             provider_of(dep), model, u.get("input_tokens", 0), u.get("output_tokens", 0),
             u.get("cache_read_tokens", 0), u.get("cache_write_tokens", 0),
             time.perf_counter() - self.start, None if error is None else type(error).__name__,
-            ttft_s=ttft, stop_reason=self.stop, status_code=status_of(error))
+            ttft_s=ttft, stop_reason=self.stop, status_code=status_of(error),
+            tool_calls=tuple(self.tools.values()))
 
 
 _CALL: ContextVar[Call | None] = ContextVar("kaizen_perf_kaizen_llm_call", default=None)
