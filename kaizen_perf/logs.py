@@ -210,6 +210,20 @@ class EventLogSink:
         self._redactor = redactor
         self._to_wall_ns = to_wall_ns or (lambda ns: ns)
         self.lines = 0
+        self.shed_events = 0
+
+    #: under overload the pipeline may skip this sink's batches (counted as
+    #: kaizen_perf_events_dropped_total{sink="logs-shed"}); metrics stay exact
+    sheddable = True
+
+    def shed(self, batch: Sequence[Event]) -> None:
+        """Skip a batch the dispatcher has no time for (counted)."""
+        self.shed_events += len(batch)
+
+    @property
+    def dropped_events(self) -> dict[str, int]:
+        """Hook events not logged because of overload."""
+        return {"logs-shed": self.shed_events} if self.shed_events else {}
 
     def handle(self, batch: Sequence[Event]) -> None:
         """Render and write the batch's events (dispatcher thread)."""

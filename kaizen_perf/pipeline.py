@@ -58,6 +58,9 @@ class Pipeline:
         self.capacity = capacity
         #: at this fill level the hot path wakes the dispatcher early (one int compare)
         self.high_water = max(1, capacity // 4)
+        #: backlog above which sinks that may shed (spans, the event log) skip batches so
+        #: the dispatcher catches up and the metrics stay exact (see drain)
+        self.shed_at = max(1, capacity // 8)
         self._interval = flush_interval_s
         self._sinks: list[Sink] = list(sinks)
         self._log = log or RateLimitedLog()
@@ -145,11 +148,26 @@ class Pipeline:
         with self.lock:
             buf, popleft = self.buffer, self.buffer.popleft
             while buf:
+                behind = len(buf) > self.shed_at
                 batch = [popleft() for _ in range(min(len(buf), _MAX_BATCH))]
                 total += len(batch)
                 for sink in self._sinks:
-                    self._deliver(sink, batch)
+                    if behind and getattr(sink, "sheddable", False):
+                        # overload: a sink that may shed skips this batch (and counts it)
+                        # so the buffer never fills and every sink that may not (metrics,
+                        # audit, forwarding) still gets every event
+                        self._deliver_shed(sink, batch)
+                    else:
+                        self._deliver(sink, batch)
         return total
+
+    def _deliver_shed(self, sink: Sink, batch: Sequence[Event]) -> None:
+        try:
+            sink.shed(batch)  # type: ignore[attr-defined]
+        except Exception as exc:  # a sink bug must never reach the agent
+            name = type(sink).__name__
+            self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
+            self._log(f"sink:{name}", f"kaizen-perf sink {name} failed to shed: {exc!r}")
 
     def _deliver(self, sink: Sink, batch: Sequence[Event]) -> None:
         try:

@@ -95,6 +95,15 @@ class TraceSink:
                                       max_batch=max_batch, interval_s=interval_s, log=log)
             for name, exp in exporters]
         self.spans_built = 0
+        self.shed_events = 0
+
+    #: under overload the pipeline may skip this sink's batches: spans are sampled, metrics
+    #: are not (kaizen_perf_events_dropped_total{sink="traces-shed"} counts the events)
+    sheddable = True
+
+    def shed(self, batch: Sequence[Event]) -> None:
+        """Skip a batch the dispatcher has no time for (counted)."""
+        self.shed_events += len(batch)
 
     def handle(self, batch: Sequence[Event]) -> None:
         """Turn the span events of a batch into records and queue them (dispatcher thread)."""
@@ -113,8 +122,12 @@ class TraceSink:
 
     @property
     def dropped_spans(self) -> dict[str, int]:
-        """Spans lost per exporter (queue full, or in a failed export)."""
-        return {q.name: q.dropped for q in self._queues}
+        """Spans lost per exporter (queue full, or in a failed export), and hook events
+        skipped under overload (``traces-shed``)."""
+        lost = {q.name: q.dropped for q in self._queues}
+        if self.shed_events:
+            lost["traces-shed"] = self.shed_events
+        return lost
 
     @property
     def exported_spans(self) -> dict[str, int]:
