@@ -128,6 +128,10 @@ class InterruptEvent(NamedTuple):
     trace_id: int
     span_id: int
     parent_id: int
+    #: what asked for it (Kaizen's ``signal``, ``timeout``, ``budget``, ``user``,
+    #: ``programmatic``), or None: in the event log, the span and the audit entry only
+    #: (``kaizen_interrupts_total`` keeps its ``agent, kind`` labels)
+    source: str | None = None
 
 
 class ControlEvent(NamedTuple):

@@ -10,6 +10,7 @@ they raise ``ValueError``.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -309,10 +310,13 @@ class Monitor:
             self._point(HookEvent, v.cut(hook), float(duration_s),
                         None if v.truth(ok) else "error")
 
-    def interrupt(self, kind: str = "graceful") -> None:
-        """Record an interrupt: ``graceful`` or ``immediate``."""
-        if self._enabled and self._ok(v.one_of(kind, v.INTERRUPT_KINDS, "kind")):
-            self._point(InterruptEvent, kind)
+    def interrupt(self, kind: str = "graceful", *, source: str | None = None) -> None:
+        """Record an interrupt: ``graceful`` or ``immediate``; ``source`` (what asked for it)
+        goes to the event log, the span and the audit entry, not to the metric's labels."""
+        if self._enabled and self._ok(v.one_of(kind, v.INTERRUPT_KINDS, "kind"),
+                                      v.opt_text(source, "source")):
+            self._point(InterruptEvent if source is None else
+                        functools.partial(InterruptEvent, source=v.cut(source)), kind)
 
     def control_request(self, kind: str, duration_s: float = 0.0, outcome: str = "ok") -> None:
         """Record a control-protocol request: outcome ``ok``, ``timeout`` or ``error``."""

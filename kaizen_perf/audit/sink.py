@@ -60,7 +60,8 @@ def _checkpoint(e: CheckpointEvent) -> tuple[str, dict[str, Any], str]:
 
 
 def _interrupt(e: InterruptEvent) -> tuple[str, dict[str, Any], str]:
-    return "interrupt", {"kind": e.kind}, "success"
+    details = {"kind": e.kind} if e.source is None else {"kind": e.kind, "source": e.source}
+    return "interrupt", details, "success"
 
 
 def _api_call(e: ApiCallEvent) -> tuple[str, dict[str, Any], str]:

@@ -257,8 +257,10 @@ class SpanBuilder:
                             g.AGENT_NAME: self._redact(e.agent)})
 
     def _interrupt(self, e: InterruptEvent, off: int) -> SpanData:
-        return self._point(f"interrupt {e.kind}", e.end_ns + off, 0.0, None,
-                           {g.INTERRUPT_KIND: e.kind, g.AGENT_NAME: self._redact(e.agent)})
+        attrs = {g.INTERRUPT_KIND: e.kind, g.AGENT_NAME: self._redact(e.agent)}
+        if e.source is not None:
+            attrs[g.INTERRUPT_SOURCE] = self._redact(e.source)
+        return self._point(f"interrupt {e.kind}", e.end_ns + off, 0.0, None, attrs)
 
     def _task(self, e: TaskEvent, off: int) -> SpanData:
         task = self._redact(e.task_type)

@@ -8,8 +8,10 @@
 - **interrupts**: ``InterruptManager.request_interrupt`` (which the signal handler,
   ``request_interrupt_with_hooks`` and ``propagate_to_children`` all call), counted
   once per accepted interrupt by its mode; a duplicate request Kaizen ignores is not
-  counted. The source (signal, timeout, budget, user, programmatic) is not
-  recorded: ``kaizen_interrupts_total`` has only the ``kind`` label.
+  counted. The source (signal, timeout, budget, user, programmatic) is read from the
+  accepted ``InterruptReason`` and goes to the interrupt's event-log line, span
+  (``kaizen.interrupt.source``) and audit entry; ``kaizen_interrupts_total`` keeps only
+  the ``kind`` label (a label would add series for what the log already tells).
 - **hook handlers**: ``HookManager._execute_hook``: every handler's own duration
   (Kaizen's ``HookResult.duration_ms``) and success, as
   ``kaizen_hook_duration_seconds{hook="<event>:<handler>"}`` (ADR-014's "hook
@@ -95,9 +97,12 @@ def wrap_request_interrupt(original: Callable[..., Any]) -> Callable[..., Any]:
         before = getattr(self, "_interrupt_reason", None)
         result = original(self, mode, *args, **kwargs)
         try:
-            if before is None and getattr(self, "_interrupt_reason", None) is not None:
+            reason = getattr(self, "_interrupt_reason", None)
+            if before is None and reason is not None:
                 kind = getattr(mode, "value", mode)
-                AGENTS.of(self).interrupt(kind if isinstance(kind, str) else "graceful")
+                source = getattr(getattr(reason, "source", None), "value", None)
+                AGENTS.of(self).interrupt(kind if isinstance(kind, str) else "graceful",
+                                          source=source if isinstance(source, str) else None)
         except Exception as exc:  # never into agent code (this may run in a signal handler)
             _log("kaizen-interrupt", f"kaizen-perf could not record an interrupt: {exc!r}")
         return result
