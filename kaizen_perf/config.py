@@ -68,6 +68,15 @@ def _parse_str(raw: str) -> str:
     return raw.strip()
 
 
+def _parse_label(raw: str) -> str:
+    """A name used as a label value everywhere (the agent id): cut to 256 characters, and
+    encodable (an undecodable byte in the environment arrives as a lone surrogate, which
+    would make every /metrics scrape fail)."""
+    from kaizen_perf._validate import cut
+
+    return cut(_parse_str(raw))
+
+
 def _parse_bool(raw: str) -> bool:
     low = raw.strip().lower()
     if low in ("1", "true", "yes", "on"):
@@ -209,7 +218,7 @@ class Settings:
     """Everything kaizen-perf can be told, resolved once at construction."""
 
     agent_id: str = field(default="agent", metadata=_spec(
-        ENV_AGENT_ID, _parse_str, "Agent name used as the `agent` label everywhere."))
+        ENV_AGENT_ID, _parse_label, "Agent name used as the `agent` label everywhere."))
     enabled: bool = field(default=True, metadata=_spec(
         ENV_ENABLED, _parse_bool, "Turn every hook into a no-op when false."))
     strict: bool = field(default=False, metadata=_spec(

@@ -204,3 +204,17 @@ def test_long_strings_are_cut_before_any_work(caplog: pytest.LogCaptureFixture) 
         assert max(len(r.getMessage()) for r in caplog.records) < 2 * MAX_TEXT + 400
     finally:
         m.shutdown(2.0)
+
+
+def test_an_unencodable_agent_id_cannot_break_the_scrape() -> None:
+    """An agent id with a lone surrogate (an undecodable byte in the environment) is made
+    encodable, so /metrics still encodes and parses."""
+    m = Monitor(environ={"KAIZEN_PERF_AGENT_ID": "bot\udcff"})
+    try:
+        with m.tool("t"):
+            pass
+        text = m.export_metrics()
+        list(text_string_to_metric_families(text.encode("utf-8").decode()))
+        assert value(text, "kaizen_tool_calls_total", agent="bot?", tool="t", status="ok") == 1
+    finally:
+        m.shutdown(2.0)
