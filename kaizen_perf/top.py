@@ -45,6 +45,15 @@ class Snapshot:
                 out[d.get("agent", "")] += Decimal(repr(value))
         return {agent: float(total) for agent, total in out.items()}
 
+    def by_label(self, name: str, agent: str, label: str) -> dict[str, float]:
+        """One agent's samples of a metric per value of ``label`` (as printed)."""
+        out: dict[str, float] = {}
+        for (n, labels), value in self.samples.items():
+            d = dict(labels)
+            if n == name and d.get("agent") == agent and label in d:
+                out[d[label]] = value
+        return out
+
     def buckets(self, name: str, agent: str) -> dict[float, float]:
         """Cumulative bucket counts of a histogram for one agent, summed over other labels."""
         out: dict[float, float] = defaultdict(float)
@@ -81,6 +90,8 @@ class AgentRow:
     cost_per_hour: float | None  #: None also when a call in the window had no price
     stuck_s: float | None
     unpriced_calls: int = 0  #: calls no source priced: the total cost is unknown
+    #: dollars per tool (``reasoning`` included: they add up to ``cost_usd``), costliest first
+    tool_costs: tuple[tuple[str, float], ...] = ()
 
 
 def _rate(new: dict[str, float], old: dict[str, float] | None, agent: str,
@@ -127,7 +138,9 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:
             a, None if cpu_rate is None or a not in cpu else cpu_rate * 100, rss.get(a),
             _rate(loops, loops0, a, dt), quantile_from_cumulative(0.95, cum), cost.get(a, 0.0),
             None if cost_rate is None else cost_rate * 3600,
-            new.t - progress[a] if a in progress else None, int(unpriced.get(a, 0))))
+            new.t - progress[a] if a in progress else None, int(unpriced.get(a, 0)),
+            tuple(sorted(new.by_label("kaizen_tool_cost_usd_total", a, "tool").items(),
+                         key=lambda kv: -kv[1]))))
     return out
 
 

@@ -33,6 +33,14 @@ def _fmt(v: float | None, spec: str, scale: float = 1.0, missing: str = "–") -
     return missing if v is None else format(v * scale, spec)
 
 
+def _tool_costs(r: AgentRow, shown: int = 3) -> str:
+    """The costliest tools (``reasoning`` included), then how many more."""
+    parts = [f"{tool} {cost_text(usd, 0).removeprefix('$')}" for tool, usd in r.tool_costs[:shown]
+             if usd > 0]
+    more = len(r.tool_costs) - shown
+    return " · ".join(parts) + (f" +{more}" if more > 0 else "")
+
+
 def render(rows: list[AgentRow], url: str, error: str | None) -> Group:
     """The screen: a title line, the per-agent table and a key hint."""
     table = Table(expand=True)
@@ -40,7 +48,7 @@ def render(rows: list[AgentRow], url: str, error: str | None) -> Group:
     table.add_column("agent", no_wrap=True, min_width=width)
     for name, justify in [("CPU %", "right"), ("RSS MiB", "right"),
                           ("loops/s", "right"), ("tool p95 ms", "right"), ("cost $", "right"),
-                          ("$/hour", "right"), ("alerts", "left")]:
+                          ("$/hour", "right"), ("cost by tool $", "left"), ("alerts", "left")]:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in rows:
         stuck = "stuck" if r.stuck_s is not None and r.stuck_s > 300 else ""
@@ -48,7 +56,7 @@ def render(rows: list[AgentRow], url: str, error: str | None) -> Group:
                       _fmt(r.loops_per_s, ".2f"), _fmt(r.tool_p95_s, ".2f", 1e3),
                       cost_text(r.cost_usd, r.unpriced_calls).removeprefix("$"),
                       _fmt(r.cost_per_hour, ".2f", missing="unknown" if r.unpriced_calls else "–"),
-                      stuck)
+                      _tool_costs(r), stuck)
     title = Text(f"kaizen-perf top  {url}", style="bold")
     status = Text(error, style="red") if error else Text("q or Ctrl-C quits", style="dim")
     if not rows and not error:

@@ -36,8 +36,9 @@ def _api_row() -> RowSpec:
         panel("Cost by model", "How many dollars per hour does each model cost at the current "
               "rate?", "currencyUSD",
               q(f"3600 * {rate('kaizen_api_cost_usd_total', ['model'])}", "{{model}}")),
-        panel("Cost by tool", "How many dollars per hour do the LLM calls made while each tool "
-              "runs cost?", "currencyUSD",
+        panel("Cost by tool", "How many dollars per hour does each tool cost: the LLM calls "
+              "made inside it, and its share of each response that asked for it? "
+              "\"reasoning\" is the rest; the series add up to the total cost.", "currencyUSD",
               q(f"3600 * {rate('kaizen_tool_cost_usd_total', ['tool'])}", "{{tool}}")),
         panel("Prompt cache hit ratio", "Which share of prompt tokens was read from the cache "
               "(cheaper, faster), per model?", "percentunit",

@@ -82,7 +82,21 @@ def _agent_section(agent: str, s: dict[str, Any], series: list[Series],
     charts = "".join(svg_chart(x) for x in series)
     return (f'<section class="agent" data-agent="{_e(agent)}"><h2>Agent {_e(agent)}</h2>'
             f'<div class="cards">{card_html}</div>{breakdown.render(s, wall_s)}'
-            f'<div class="charts">{charts}</div>{table}{model_table}</section>')
+            f'<div class="charts">{charts}</div>{table}{model_table}{_tool_cost_table(s)}'
+            '</section>')
+
+
+def _tool_cost_table(s: dict[str, Any]) -> str:
+    """LLM cost by tool: calls inside a tool, and each response's cost split across the
+    tools it asked for; ``reasoning`` is the rest (the rows add up to the priced cost)."""
+    costs = s.get("tool_cost") or {}
+    whole = sum(costs.values())
+    rows = "".join(f'<tr data-tool="{_e(t)}"><td>{_e(t)}</td><td>${c:.4f}</td>'
+                   f"<td>{c / whole * 100:.1f} %</td></tr>" for t, c in costs.items())
+    return ('<h3>LLM cost by tool</h3><p class="muted">A response that asks for tools is '
+            "split across them; calls made inside a tool are that tool's; the rest is "
+            "reasoning.</p><table class=\"tool-cost\"><tr><th>tool</th><th>cost</th>"
+            f"<th>share</th></tr>{rows}</table>") if rows and whole > 0 else ""
 
 
 def _model_row(model: str, r: dict[str, Any]) -> str:

@@ -56,6 +56,7 @@ def _agent(fams: dict[str, Family], collector: _Collector, agent: str) -> dict[s
                                 {**a, "direction": "write"}),
         "loop_iterations": int(total(fams["kaizen_agent_loop_iterations_total"], a)),
         "tools": tool_rows,
+        "tool_cost": _tool_cost(fams["kaizen_tool_cost_usd_total"], agent),
         "api_requests": int(total(fams["kaizen_api_requests_total"], a)),
         **_cost(fams, a),
         "models": _models(fams, agent),
@@ -163,3 +164,10 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
             lines.append(f"\nno stack profile: {prof['reason']}")
     lines.append(f"\nrun directory: {run_path}")
     return "\n".join(lines) + "\n"
+
+
+def _tool_cost(fam: Family, agent: str) -> dict[str, float]:
+    """Dollars per tool, ``reasoning`` included (every priced dollar once: see
+    :mod:`kaizen_perf.attribution`), costliest first."""
+    costs = {t: total(fam, {"agent": agent, "tool": t}) for t in label_values(fam, "tool")}
+    return dict(sorted(((t, c) for t, c in costs.items() if c > 0), key=lambda kv: -kv[1]))

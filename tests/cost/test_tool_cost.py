@@ -18,6 +18,7 @@ from kaizen_perf.attribution import REASONING, split
 from kaizen_perf.cost import PriceTable
 from kaizen_perf.integrations import anthropic as kp_anthropic
 from kaizen_perf.integrations import openai as kp_openai
+from tests.helpers import need, need_binary
 from tests.integrations.llm_server import LLMServer, Reply
 
 HAIKU = "claude-haiku-4-5"
@@ -30,6 +31,22 @@ def server() -> Iterator[LLMServer]:
     srv = LLMServer.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium through Playwright (skipped locally when missing)."""
+    chromium = need_binary("chromium", "chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "playwright is not installed (pip install playwright)")
+        raise
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        yield b
+        b.close()
 
 
 @pytest.fixture
@@ -164,3 +181,66 @@ def test_tool_calls_that_are_not_names_are_refused(mon: Monitor) -> None:
         mon.record_api_call("anthropic", HAIKU, input_tokens=1, tool_calls="search")
     with pytest.raises(ValueError):
         mon.record_api_call("anthropic", HAIKU, input_tokens=1, tool_calls=["ok", ""])
+
+
+class _NoProcesses:
+    def agents(self) -> list[str]:
+        return []
+
+    def average_rss(self, agent: str) -> float:
+        return 0.0
+
+
+def _spend_on_tools(mon: Monitor) -> None:
+    """A response asking for search and fetch, a call inside fetch, and a final answer."""
+    mon.record_api_call("anthropic", HAIKU, 1000, 100, tool_calls=["search", "fetch"])
+    with mon.tool("fetch"):
+        mon.record_api_call("anthropic", HAIKU, 500, 10)
+    with mon.tool("search"):
+        pass
+    mon.record_api_call("anthropic", HAIKU, 2000, 300)
+    mon.flush()
+
+
+def test_top_shows_cost_by_tool_adding_up_to_the_total(mon: Monitor) -> None:
+    """`top`'s row carries each tool's dollars and reasoning's, costliest first, summing to
+    the agent's cost, and the screen shows them."""
+    from rich.console import Console
+
+    from kaizen_perf.cli.top import render
+    from kaizen_perf.top import parse, rows
+
+    _spend_on_tools(mon)
+    [row] = rows(parse(mon.export_metrics(), 1.0), None)
+    names = [t for t, _ in row.tool_costs]
+    assert set(names) == {"search", "fetch", REASONING}
+    assert [c for _, c in row.tool_costs] == sorted((c for _, c in row.tool_costs), reverse=True)
+    assert sum(round(c * 10**12) for _, c in row.tool_costs) == _total(mon)
+    console = Console(width=200, record=True)
+    console.print(render([row], "http://127.0.0.1:9464/metrics", None))
+    screen = console.export_text()
+    assert "cost by tool" in screen and f"{names[0]} " in screen
+
+
+@pytest.mark.e2e
+def test_report_table_of_cost_by_tool_renders_in_chromium(mon: Monitor, browser: Any) -> None:
+    """The report's 'LLM cost by tool' table, in a real browser, lists every tool and
+    reasoning with the dollars of the summary, which add up to the agent's cost."""
+    from kaizen_perf.report.html import _agent_section
+    from kaizen_perf.runner.summary import build_summary
+
+    _spend_on_tools(mon)
+    with mon.pipeline.lock:
+        summary = build_summary(mon.metrics.families, _NoProcesses(), None)
+    agent = summary["agents"]["worker"]
+    assert sum(round(c * 10**12) for c in agent["tool_cost"].values()) == _total(mon)
+    page = browser.new_page()
+    try:
+        page.set_content(f"<html><body>{_agent_section('worker', agent, [])}</body></html>")
+        cells = page.eval_on_selector_all(
+            "table.tool-cost tr[data-tool]",
+            "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+    finally:
+        page.close()
+    assert [c[0] for c in cells] == list(agent["tool_cost"])
+    assert [c[1] for c in cells] == [f"${v:.4f}" for v in agent["tool_cost"].values()]
