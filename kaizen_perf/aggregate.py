@@ -27,6 +27,7 @@ from kaizen_perf.redact import redact_text
 from kaizen_perf.spend import SpendLedger
 
 if TYPE_CHECKING:
+    from kaizen_perf.extra_metrics import ExtraMetrics
     from kaizen_perf.pipeline import Pipeline
 
 
@@ -266,6 +267,7 @@ class _Refreshable(Protocol):
 
     pipeline: Pipeline
     metrics: MetricsSink
+    extra_metrics: ExtraMetrics
 
     def _refresh_self_metrics(self) -> None: ...
 
@@ -284,4 +286,5 @@ class MonitorCollector:
             return iter(())
         with mon.pipeline.lock:
             mon._refresh_self_metrics()
-            return iter(list(mon.metrics.collect_families()))
+            extra = mon.extra_metrics.families(mon.metrics.families)
+            return iter([*mon.metrics.collect_families(), *map(to_prometheus, extra)])

@@ -55,7 +55,7 @@ from kaizen_perf.events import (
     PermissionEvent,
     TaskEvent,
 )
-from kaizen_perf.exposition import render
+from kaizen_perf.extra_metrics import ExtraMetrics, exposition
 from kaizen_perf.health import HealthReport, pipeline_check
 from kaizen_perf.loops import args_digest
 from kaizen_perf.outputs import default_sinks
@@ -99,6 +99,8 @@ class Monitor:
         self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
         self._high_water = self.pipeline.high_water
         self._warned: set[str] = set()
+        # families other components serve here (kaizen_perf.compat's bound MetricsCollector)
+        self.extra_metrics = ExtraMetrics()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(MonitorCollector(self))
         self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog)]
@@ -383,10 +385,9 @@ class Monitor:
         self.pipeline.drain()
 
     def export_metrics(self, *, openmetrics: bool = False) -> str:
-        """Every metric in the Prometheus text format, or OpenMetrics (drains the buffer first)."""
-        with self.pipeline.lock:
-            self._refresh_self_metrics()
-            return render(self.metrics.families.values(), openmetrics=openmetrics)
+        """Every metric in the Prometheus text format, or OpenMetrics (drains the buffer
+        first), with those of :attr:`extra_metrics` (:mod:`kaizen_perf.extra_metrics`)."""
+        return exposition(self, openmetrics=openmetrics)
 
     def _refresh_self_metrics(self) -> None:
         """Drain, then bring kaizen-perf's own metrics up to date (pipeline lock held)."""

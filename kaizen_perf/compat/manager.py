@@ -2,8 +2,10 @@
 
 Kaizen's positional parameters, in Kaizen's order, then keyword-only additions:
 
-- ``monitor``: a kaizen-perf :class:`~kaizen_perf.Monitor`. ``export_metrics()``
-  then appends its ``kaizen_*`` families, and the audit trail defaults to the
+- ``monitor``: a kaizen-perf :class:`~kaizen_perf.Monitor`. The metrics recorded here
+  are then also on the monitor's ``/metrics`` (one endpoint to scrape);
+  ``export_metrics()`` appends the monitor's families (its ``kaizen_*`` and other
+  sources', not this manager's twice); the audit trail defaults to the
   monitor's durable, hash-chained trail (``KAIZEN_PERF_AUDIT_URL``) instead of
   ``.kaizen/audit.jsonl``; it is opened on the first audit entry, not before.
 - ``audit_storage``: any :class:`~kaizen_perf.compat.audit.AuditStorage`.
@@ -39,7 +41,7 @@ class ObservabilityManager:
                  monitor: Monitor | None = None, audit_storage: AuditStorage | None = None,
                  exporter: object | None = None) -> None:
         self.service_name, self.monitor = service_name, monitor
-        self.metrics = MetricsCollector() if enable_metrics else None
+        self.metrics = MetricsCollector(monitor=monitor) if enable_metrics else None
         self.logging = LoggingManager() if enable_logging else None
         self.tracing = (TracingManager(service_name, jaeger_host=jaeger_host,
                                        jaeger_port=jaeger_port, insecure=insecure,
@@ -86,11 +88,15 @@ class ObservabilityManager:
             logger.warning("Unsupported metric type: %s", type)
 
     async def export_metrics(self) -> str:
-        """The Prometheus text of the metrics, then of the monitor's (if any); "" if off."""
+        """The Prometheus text of the metrics, then of the monitor's (if any, without this
+        manager's metrics a second time); "" if off."""
         if self.metrics is None:
             return ""
         own = await self.metrics.export()
-        return own + (self.monitor.export_metrics() if self.monitor is not None else "")
+        if self.monitor is None:
+            return own
+        from kaizen_perf.extra_metrics import exposition
+        return own + exposition(self.monitor, without=self.metrics)
 
     # -- tracing ----------------------------------------------------------------------------
     def get_tracing_manager(self) -> TracingManager | None:

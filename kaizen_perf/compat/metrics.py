@@ -14,7 +14,11 @@ and quantiles cannot be aggregated across agents. Here:
 - ``_metrics`` holds the last ``recent`` observations (default 1,000), while
   ``get_metric_count()`` still counts every one since the last ``reset()``;
 - ``export()`` adds ``# TYPE`` lines and real ``_bucket``/``_sum``/``_count``
-  histograms (in ms, as ``timer()`` observes) to Kaizen's lines.
+  histograms (in ms, as ``timer()`` observes) to Kaizen's lines;
+- bound to a kaizen-perf monitor (``monitor=``, which ``ObservabilityManager(monitor=…)``
+  passes), the series are also on that monitor's ``/metrics`` and ``export_metrics()``
+  (:meth:`prometheus_families`; counters there end in ``_total``, as prometheus-client
+  names them, and there are no ``_p50``/``_p95``/``_p99`` lines).
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.compat.types import Metric
 from kaizen_perf.exposition import _escape, _num
 from kaizen_perf.metrics import OVERFLOW, Family, MetricSpec
+
+if TYPE_CHECKING:
+    from kaizen_perf.monitor import Monitor
 
 logger = logging.getLogger(__name__)
 _log = RateLimitedLog(log=logger)
@@ -78,7 +85,8 @@ class MetricsCollector:
                  buckets: Sequence[float] = DEFAULT_BUCKETS_MS, max_series: int = 10_000,
                  window: int = 512, recent: int = 1_000,
                  clock: Callable[[], float] = time.perf_counter,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 monitor: Monitor | None = None) -> None:
         self.backend = backend
         self.buckets = tuple(sorted(float(b) for b in buckets))
         self.max_series, self.window = max_series, max(1, window)
@@ -89,6 +97,8 @@ class MetricsCollector:
         self._families: dict[FamilyKey, Family] = {}
         self._windows: dict[tuple[FamilyKey, tuple[str, ...]], _Window] = {}
         self._count = 0
+        if monitor is not None:  # held weakly by the monitor: dropping us drops the series
+            monitor.extra_metrics.add(self)
         logger.debug("MetricsCollector initialized with backend=%s", backend)
 
     # -- recording (Kaizen's API) --------------------------------------------------------
@@ -264,6 +274,26 @@ class MetricsCollector:
                        f"kaizen_compat_series_overflow_total {overflow}\n")
         return "".join(out)
 
+    def prometheus_families(self) -> list[Family]:
+        """A snapshot of every series under a valid Prometheus name and label names, for a
+        monitor's exposition (:mod:`kaizen_perf.extra_metrics`): counters are named
+        ``…_total`` (as prometheus-client names them, and as OpenMetrics requires)."""
+        out: list[Family] = []
+        with self._lock:
+            for (kind, name, names), fam in self._families.items():
+                if not fam.series:
+                    continue
+                prom = _prom_name(name)
+                if kind == "counter" and not prom.endswith("_total"):
+                    prom += "_total"
+                spec = MetricSpec(prom, fam.spec.kind, tuple(map(_label_name, names)),
+                                  f"Recorded through kaizen_perf.compat as {name!r}.",
+                                  fam.spec.buckets, bounded=frozenset())
+                snap = Family(spec, fam.cap)
+                snap.series = {key: list(slot) for key, slot in fam.series.items()}
+                out.append(snap)
+        return out
+
     def _groups(self) -> dict[str, tuple[str, list[Family]]]:
         """Families by exported name (all lines of a name must be one group), counters first."""
         groups: dict[str, tuple[str, list[Family]]] = {}
@@ -307,8 +337,16 @@ class MetricsCollector:
 
 
 def _label_text(fam: Family, key: tuple[str, ...]) -> str:
-    return ",".join(f'{_BAD_LABEL.sub("_", n)}="{_escape(v)}"'
+    return ",".join(f'{_label_name(n)}="{_escape(v)}"'
                     for n, v in zip(fam.spec.labels, key, strict=True))
+
+
+def _label_name(name: str) -> str:
+    """A valid Prometheus label name (not starting with a digit or ``__``, reserved)."""
+    clean = _BAD_LABEL.sub("_", name) or "_"
+    if clean[0].isdigit():
+        clean = "_" + clean
+    return "x" + clean if clean.startswith("__") else clean
 
 
 def _split(labels: Labels) -> tuple[tuple[str, ...], tuple[str, ...]]:
