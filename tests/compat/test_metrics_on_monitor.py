@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
@@ -75,6 +76,8 @@ def test_a_bound_managers_metrics_are_on_the_monitors_scrape(served: Monitor) ->
         assert got[("kaizen_tool_calls_total", frozenset(
             {("agent", "web"), ("tool", "search"), ("status", "ok")}))] == 1.0
     assert scrape(served) == served.export_metrics()
+    registry = samples(generate_latest(served.registry).decode())  # the registry collector too
+    assert registry[("api_calls_total", frozenset({("provider", "openai")}))] == 3.0
 
 
 def test_collectors_merge_and_never_shadow_the_monitors_own(served: Monitor) -> None:
