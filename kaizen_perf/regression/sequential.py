@@ -198,12 +198,19 @@ def parse_duration(value: str) -> float:
     return seconds
 
 
-def process_age(clock: Callable[[], float] = time.time) -> float:
-    """Seconds since this process started (interpreter start-up and imports included)."""
+def process_age(clock: Callable[[], float] = time.time,
+                cmdline: Sequence[str] | None = None) -> float:
+    """Seconds since this process started, when it is the ``kaizen-perf`` command itself
+    (interpreter start-up and imports included); 0 inside another program (a test run,
+    an embedding), whose age says nothing about this command."""
     try:
         import psutil
 
-        return max(0.0, clock() - psutil.Process().create_time())
+        proc = psutil.Process()
+        head = " ".join((proc.cmdline() if cmdline is None else cmdline)[:3])
+        if "kaizen-perf" not in head and "kaizen_perf" not in head:
+            return 0.0
+        return max(0.0, clock() - proc.create_time())
     except (ImportError, OSError):
         return 0.0
 

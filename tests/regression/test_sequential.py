@@ -174,3 +174,10 @@ def test_a_bad_budget_is_a_usage_error() -> None:
     """A budget that is not a duration names the accepted forms."""
     with pytest.raises(ConfigError, match="3m"):
         sequential.parse_duration("soon")
+
+
+def test_start_up_counts_only_when_this_process_is_the_command() -> None:
+    """The check's clock starts at process start for `kaizen-perf`, at the call inside pytest."""
+    assert sequential.process_age(cmdline=["python", "-m", "pytest", "tests"]) == 0.0
+    age = sequential.process_age(cmdline=["python", "/venv/bin/kaizen-perf", "check"])
+    assert age > 0.0
