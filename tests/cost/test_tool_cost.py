@@ -244,3 +244,30 @@ def test_report_table_of_cost_by_tool_renders_in_chromium(mon: Monitor, browser:
         page.close()
     assert [c[0] for c in cells] == list(agent["tool_cost"])
     assert [c[1] for c in cells] == [f"${v:.4f}" for v in agent["tool_cost"].values()]
+
+
+def test_claude_agent_sdk_answer_asking_for_parallel_tools_is_split(mon: Monitor) -> None:
+    """The SDK's streamed answer asking for Read twice and Bash once (the CLI's stream events,
+    as the SDK parses them) is split across those tools, to the pico-dollar."""
+    from claude_agent_sdk import StreamEvent
+
+    from kaizen_perf.integrations.claude_agent_sdk import SdkObserver
+
+    observer = SdkObserver(mon)
+    usage = {"input_tokens": 1234, "output_tokens": 1}
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "msg_p", "model": HAIKU, "usage": usage}},
+        *({"type": "content_block_start", "index": i,
+           "content_block": {"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": {}}}
+          for i, name in enumerate(("Read", "Read", "Bash"))),
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+         "usage": {"output_tokens": 95}},
+        {"type": "message_stop"}]
+    for i, event in enumerate(events):
+        observer.observe(StreamEvent(uuid=f"u{i}", session_id="s1", event=event))
+    price = PRICES.lookup(HAIKU, "anthropic")
+    assert price is not None
+    cost = price.cost_pico(1234, 95)
+    share, extra = divmod(cost, 3)
+    assert _by_tool(mon) == {"Read": 2 * share + min(extra, 2), "Bash": share + (extra > 2)}
+    assert _total(mon) == cost
