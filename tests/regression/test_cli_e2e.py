@@ -55,8 +55,8 @@ def test_same_code_on_both_sides_is_not_a_regression(
     """An A/A check never fails: PASS or INCONCLUSIVE, exit 0."""
     base, _ = fast_slow
     # With the progress bar on (rich, on stderr) to exercise that path too.
-    code = main(["check", "--base", str(base), "--head", str(base), "--rounds", "6",
-                 "--seed", "1", "--format", "md"])
+    code = main(["check", "--base", str(base), "--head", str(base), "--rounds", "8",
+                 "--max-rounds", "8", "--seed", "1", "--format", "md"])
     out = capsys.readouterr().out
     assert code == exitcodes.OK and "REGRESSION |" not in out and "bench_tiny.bench_work" in out
 
@@ -146,7 +146,7 @@ def test_calibrate_measures_false_positives_and_power(
     """calibrate --aa/--inject report A/A regression rate and power from real pools."""
     base, _ = fast_slow
     code = main(["calibrate", "--project", str(base), "--aa", "200", "--inject", "50",
-                 "--pool-rounds", "8", "--rounds", "6", "--bench", "*work", "--no-progress",
+                 "--pool-rounds", "8", "--rounds", "8", "--bench", "*work", "--no-progress",
                  "--format", "json"])
     rows = {r["inject"]: r for r in json.loads(capsys.readouterr().out)}
     assert code == 0
