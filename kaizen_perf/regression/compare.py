@@ -145,13 +145,28 @@ def run_bench(head: Side, design: Design, targets: Targets, *, patterns: Sequenc
     found = discover([head], design, versions)["head"]
     head = with_versions(head, versions)
     infos = select(found, patterns)
-    jobs = [Job(i.name, Operand("head", i.name), None, _with_gate(i, targets)) for i in infos]
-    jobs += parity_jobs(found, targets, {j.key for j in jobs}, infos)
+    measures = {i.name: declared_measure(i, design) for i in found}
+    jobs = [Job(i.name, Operand("head", i.name), None, _with_gate(i, targets),
+                measures[i.name]) for i in infos]
+    jobs += parity_jobs(found, targets, {j.key for j in jobs}, infos, measures)
     samples: dict[str, JobSamples] = {}
     run_rounds(jobs, {"head": head}, design, samples, rounds=design.rounds,
                rng=random.Random(design.seed), progress=progress)
     result = _result("bench", design, (head,), samples, start, (), ())
     return result, Outcome((), evaluate_parity(result, targets), header=describe(result))
+
+
+def declared_measure(info: BenchInfo, design: Design) -> str:
+    """What ``bench`` measures a benchmark in: ``--measure`` or the benchmark's declared
+    wall or CPU time (no probe: one side has no pairs to protect), else wall time.
+
+    Without this a suite that declares CPU time (the parity suite's absolute rows)
+    would be judged in wall time by ``bench`` and in CPU time by ``check``.
+    """
+    if not info.timed:
+        return "value"
+    wanted = design.measure if design.measure != "auto" else (info.measure or "wall")
+    return wanted if wanted in measures_mod.TIME_MEASURES else "cpu"
 
 
 def with_versions(side: Side, versions: Mapping[str, Mapping[str, str]]) -> Side:

@@ -232,14 +232,17 @@ def test_every_timed_parity_benchmark_declares_its_measure() -> None:
 
 
 def test_bench_runs_under_another_interpreter_and_writes_md_and_html(tmp_path: Path) -> None:
-    """``bench --python`` spawns its workers with that interpreter (named in the report);
-    ``--report`` and ``--html`` write the Markdown and HTML reports to files."""
+    """``bench --python`` spawns its workers with that interpreter (named in the report),
+    times a benchmark in the measure it declares; ``--report`` and ``--html`` write the
+    Markdown and HTML reports to files."""
     project = tmp_path / "proj"
     (project / "benchmarks").mkdir(parents=True)
     (project / "benchmarks" / "bench_env.py").write_text(
         "import os\n\n\ndef bench_mark():\n"
         "    return 7.0 if os.environ.get('PARITY_ENV_MARK') == 'other' else 1.0\n\n\n"
-        "bench_mark.__kaizen_bench__ = {'unit': 'count'}\n")
+        "bench_mark.__kaizen_bench__ = {'unit': 'count'}\n\n\n"
+        "def bench_spin():\n    sum(range(2000))\n\n\n"
+        "bench_spin.__kaizen_bench__ = {'measure': 'cpu'}\n")
     (project / "baselines").mkdir()
     (project / "baselines" / "parity-targets.toml").write_text(
         '[[target]]\nname = "mark"\ncomponent = "env"\nkind = "absolute"\n'
@@ -254,3 +257,6 @@ def test_bench_runs_under_another_interpreter_and_writes_md_and_html(tmp_path: P
     assert "### kaizen-perf bench" in text and str(other) in text
     assert "#### Parity: env" in text and "| mark | absolute | ≥ 5 count | 7 count |" in text
     assert "Parity targets: env" in html.read_text()
+    saved = json.loads((tmp_path / "res.json").read_text())
+    spin = next(j for j in saved["jobs"] if j["key"] == "bench_env.bench_spin")
+    assert spin["measure"] == "cpu"  # bench honours the declared measure, as check does
