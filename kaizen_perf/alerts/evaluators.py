@@ -343,7 +343,9 @@ class BudgetEvaluator:
         for status in probe.budgets:
             budget = status.budget
             for t in self.spec.thresholds:
-                if status.spent_pico * 10_000 >= budget.limit_pico * round(t * 10_000):
+                # ``crossed``: also the warnings a refused reservation reported before its stop
+                if t in status.crossed or \
+                        status.spent_pico * 10_000 >= budget.limit_pico * round(t * 10_000):
                     pct = f"{num(t * 100)}%"
                     out.append(Finding(
                         (budget.scope, budget.key, pct),

@@ -330,3 +330,24 @@ def test_sdk_tool_use_is_refused_once_the_budget_is_spent(
     second = asyncio.run(wrapped("Bash", {}, ctx))
     assert first.behavior == "allow" and asked == ["Bash"]
     assert second.behavior == "deny" and second.interrupt and "budget" in second.message
+
+
+def test_alert_engine_fires_the_warning_a_refusal_reported() -> None:
+    """A call refused at 20 % spend reported 50 % and 80 % to listeners; the alert engine's
+    KaizenBudget alert fires for them too, so every output shows the warning."""
+    from kaizen_perf.alerts import Alert, CallbackNotifier
+
+    mon = Monitor("spender", environ={}, pricing=PRICES, budget_usd=0.01,
+                  budget_hard_stop=True, alerts_enabled=True)
+    try:
+        assert mon.alerts is not None
+        got: list[Alert] = []
+        mon.alerts.notifiers.append(CallbackNotifier(got.append))
+        mon.record_api_call("anthropic", HAIKU, input_tokens=2000)  # $0.002: 20 %
+        with pytest.raises(BudgetExceeded):
+            mon.budget.reserve(9 * 10**9, agent="spender")  # $0.009 more could pass $0.01
+        mon.alerts.evaluate()
+    finally:
+        mon.shutdown(2.0)
+    fired = sorted(a.labels["threshold"] for a in got if a.kind == "budget")
+    assert fired == ["50%", "80%"]
