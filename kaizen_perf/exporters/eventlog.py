@@ -78,6 +78,8 @@ def render_events(batch: Sequence[ev.Event], *, offset_ns: int, errors_only: boo
         for key, value in record.items():
             if type(value) is str and key not in _OURS:  # only values the agent gave us
                 record[key] = redact(value)
+            elif type(value) is tuple and value:  # tool names a response asked for
+                record[key] = [redact(x) if type(x) is str else x for x in value]
         lines.append(_dumps(record))
     return ("\n".join(lines) + "\n" if lines else ""), len(lines)
 

@@ -271,3 +271,24 @@ def test_claude_agent_sdk_answer_asking_for_parallel_tools_is_split(mon: Monitor
     share, extra = divmod(cost, 3)
     assert _by_tool(mon) == {"Read": 2 * share + min(extra, 2), "Bash": share + (extra > 2)}
     assert _total(mon) == cost
+
+
+def test_event_log_lists_the_tools_asked_for_redacted(mon: Monitor) -> None:
+    """The JSON event log's api_call record lists the tools the response asked for, each
+    name redacted like every other string the agent gave."""
+    import json
+
+    from kaizen_perf.events import ApiCallEvent
+    from kaizen_perf.exporters.eventlog import render_events
+    from kaizen_perf.redact import Redactor
+    from kaizen_perf.testing import capture_events
+
+    secret = "sk-ant-api03-" + "A" * 40
+    with capture_events(mon) as seen:
+        mon.record_api_call("anthropic", HAIKU, 10, 5, tool_calls=["search", secret])
+        mon.flush()
+    [event] = [e for e in seen if type(e) is ApiCallEvent]
+    text, _ = render_events([event], offset_ns=0, errors_only=False, redactor=Redactor())
+    record = json.loads(text)
+    assert record["tool_calls"][0] == "search"
+    assert secret not in text and len(record["tool_calls"]) == 2
