@@ -22,7 +22,7 @@ import fnmatch
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -259,11 +259,9 @@ def _rates(name: str, entry: dict[str, Any], source: str, prefix: str) -> Rates:
 
 
 def _pico_per_token(name: str, field_: str, raw: Any, source: str) -> int:
-    try:
-        price = Decimal(str(raw)) if isinstance(raw, int | float) and \
-            not isinstance(raw, bool) else None
-    except InvalidOperation:
-        price = None
+    # a TOML number is an int or a float (never a bool, which is an int too); str() of one
+    # always parses as a Decimal (nan and inf included, refused below)
+    price = Decimal(str(raw)) if type(raw) is int or type(raw) is float else None
     if price is None or not price.is_finite() or price < 0:
         msg = (f"{source}: model {name!r} field '{field_}' = {raw!r} is not valid: expected a "
                "price of 0 or more in USD per million tokens, such as 3.0.")

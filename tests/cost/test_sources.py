@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,89 @@ def test_prices_are_frozen_values() -> None:
         price.rates.input = 0  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         price.source = "x"  # type: ignore[misc]
+
+
+_OK = "input = 1\noutput = 1\ncache_read = 1\ncache_write = 1\n"
+
+
+@pytest.mark.parametrize(("body", "tail"), [
+    ('unit = "usd_per_token"\n',
+     "unit 'usd_per_token' is not supported; expected 'usd_per_million_tokens'."),
+    ("models = 3\n", "[models] must be a table of model names."),
+    ("[models]\nm = 3\n", "model 'm' must be a table of prices."),
+    (f'[models.m]\n{_OK}patterns = "acme-*"\n',
+     "model 'm' field 'patterns' must be a list of glob strings."),
+    (f"[models.m]\n{_OK}patterns = [1]\n",
+     "model 'm' field 'patterns' must be a list of glob strings."),
+    ("[models.m]\ninput = 1\noutput = 1\ncache_read = 1\n",
+     "model 'm' is missing field 'cache_write' (USD per million tokens)."),
+    (f"[models.m]\n{_OK}long_context = {{ threshold = 10, input = 1, output = 1, "
+     "cache_read = 1 }\n",
+     "model 'm' is missing field 'long_context.cache_write' (USD per million tokens)."),
+    (f"[models.m]\n{_OK}long_context = {{ threshold = 0, {_OK.strip().replace(chr(10), ', ')} }}\n",
+     "model 'm' field 'long_context.threshold' must be a positive number of input tokens, "
+     "such as 200000."),
+    ('[models.m]\ninput = "3.5"\noutput = 1\ncache_read = 1\ncache_write = 1\n',
+     "model 'm' field 'input' = '3.5' is not valid: expected a price of 0 or more in USD per "
+     "million tokens, such as 3.0."),
+    ("[models.m]\ninput = nan\noutput = 1\ncache_read = 1\ncache_write = 1\n",
+     "model 'm' field 'input' = nan is not valid: expected a price of 0 or more in USD per "
+     "million tokens, such as 3.0."),
+])
+def test_pricing_file_errors_say_exactly_what_is_wrong(tmp_path: Path, body: str,
+                                                       tail: str) -> None:
+    """Each message is the file, the model and field, and what was expected: nothing else."""
+    path = _file(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        PriceTable.load(path, maintained=False)
+    assert str(err.value) == f"{path}: {tail}"
+
+
+def test_unreadable_pricing_files_name_the_variable(tmp_path: Path) -> None:
+    """A missing file and a file that is not TOML each say so in one sentence."""
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as err:
+        PriceTable.load(missing, maintained=False)
+    assert str(err.value) == (f"Cannot read pricing file {str(missing)!r}: No such file or "
+                              "directory. Check KAIZEN_PERF_PRICING_FILE.")
+    broken = _file(tmp_path, "not toml [")
+    with pytest.raises(ConfigError) as err:
+        PriceTable.load(broken, maintained=False)
+    assert str(err.value).startswith(f"Pricing file {str(broken)!r} is not valid TOML: ")
+    assert str(err.value).endswith(").")
+
+
+def test_a_threshold_of_one_token_is_allowed(tmp_path: Path) -> None:
+    """Any positive threshold is valid, down to a single input token."""
+    body = f"[models.m]\n{_OK}long_context = {{ threshold = 1, input = 2, output = 2, " \
+           "cache_read = 2, cache_write = 2 }\n"
+    price = PriceTable.load(_file(tmp_path, body), maintained=False).lookup("m")
+    assert price is not None and price.long_context_threshold == 1
+    assert price.cost_pico(1, 0) == 1_000_000 and price.cost_pico(2, 0) == 4_000_000
+
+
+def test_the_files_provider_is_kept_and_defaults_to_unknown(tmp_path: Path) -> None:
+    """`provider` is read from the entry; an entry without one says unknown."""
+    body = f'[models.a]\nprovider = "local"\n{_OK}\n[models.b]\n{_OK}'
+    table = PriceTable.load(_file(tmp_path, body), maintained=False)
+    a, b = table.lookup("a"), table.lookup("b")
+    assert a is not None and b is not None
+    assert (a.provider, b.provider) == ("local", "unknown")
+
+
+def test_the_lookup_cache_is_bounded_at_ten_thousand_models() -> None:
+    """Past 10,000 distinct model names a new name is looked up each time, not remembered
+    (a flood of generated names cannot grow memory without bound)."""
+    asked: Counter[str] = Counter()
+
+    def maintained(model: str, provider: str | None) -> ModelPrice | None:
+        asked[model] += 1
+        return None
+
+    table = PriceTable({}, maintained=maintained)
+    for i in range(10_001):
+        table.lookup(f"m{i}")
+    table.lookup("m0")
+    table.lookup("m9999")
+    table.lookup("m10000")
+    assert (asked["m0"], asked["m9999"], asked["m10000"]) == (1, 1, 2)
