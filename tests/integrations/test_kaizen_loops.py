@@ -16,7 +16,7 @@ from kaizen.strategies.multi_cycle import MultiCycleStrategy
 from prometheus_client.parser import text_string_to_metric_families
 
 from kaizen_perf import Monitor
-from kaizen_perf.events import ToolEvent
+from kaizen_perf.events import ApiCallEvent, ToolEvent
 from kaizen_perf.integrations.kaizen import instrument, uninstrument
 from kaizen_perf.integrations.kaizen._agent import tool_arguments
 from kaizen_perf.integrations.kaizen._agents import AGENTS
@@ -50,14 +50,19 @@ def llm(kaizen_loopback: None) -> Iterator[OpenAIChatServer]:
     server.stop()
 
 
-def loops(mon: Monitor) -> dict[tuple[str, str], float]:
-    """``kaizen_agent_loops_detected_total`` by (agent, tool), read from the exposition."""
+def metric(mon: Monitor, name: str) -> dict[tuple[str, str], float]:
+    """A counter's samples by (agent, tool), read from the monitor's exposition."""
     found: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(mon.export_metrics()):
         for s in family.samples:
-            if s.name == "kaizen_agent_loops_detected_total":
+            if s.name == name:
                 found[(s.labels["agent"], s.labels["tool"])] = s.value
     return found
+
+
+def loops(mon: Monitor) -> dict[tuple[str, str], float]:
+    """``kaizen_agent_loops_detected_total`` by (agent, tool)."""
+    return metric(mon, "kaizen_agent_loops_detected_total")
 
 
 def run_calculator(llm: OpenAIChatServer, agent_id: str, *expressions: str) -> None:
@@ -75,12 +80,18 @@ def run_calculator(llm: OpenAIChatServer, agent_id: str, *expressions: str) -> N
 def test_the_same_tool_call_three_times_is_one_loop(
         kmon: Monitor, sink: InMemorySink, llm: OpenAIChatServer) -> None:
     """MultiCycleStrategy's execute_tool(name, params) with the same params three times in a
-    row counts one loop for the agent and tool; the params appear in no event."""
+    row counts one loop for the agent and tool, costing the LLM calls made between the
+    repeats; the params appear in no event."""
     run_calculator(llm, "stuck", "6*7", "6*7", "6*7")
     assert loops(kmon) == {("stuck", "calculator"): 1.0}
     tools = sink.of(ToolEvent)
     assert [t.tool for t in tools] == ["calculator"] * 3
     assert all(t.args_hash is not None and "6*7" not in repr(t) for t in tools)
+    inside = [c.cost_pico for c in sink.of(ApiCallEvent)
+              if tools[0].start_ns <= c.end_ns <= tools[-1].end_ns]
+    assert len(inside) == 2 and all(cost > 0 for cost in inside)
+    assert metric(kmon, "kaizen_agent_loop_cost_usd_total") == {
+        ("stuck", "calculator"): sum(inside) / 10**12}
 
 
 def test_different_arguments_are_not_a_loop(
