@@ -20,6 +20,7 @@ from kaizen_perf.errors import ConfigError
 from kaizen_perf.regression import measures as measures_mod
 from kaizen_perf.regression import sequential
 from kaizen_perf.regression.evaluate import (
+    BASE_SUFFIX,
     PARITY_PREFIX,
     SINGLE_PREFIX,
     Outcome,
@@ -77,7 +78,17 @@ def check_jobs(base: Sequence[BenchInfo], head: Sequence[BenchInfo], targets: Ta
     missing = [i.name for i in select(base, patterns) if i.name not in head_names]
     # Absolute targets budget time: a job counting instructions does not cover them.
     covered = {j.key for j in jobs if j.measure != "instructions"}
-    return jobs + parity_jobs(head, targets, covered, head_sel, m), new, missing
+    parity = parity_jobs(head, targets, covered, head_sel, m)
+    return jobs + parity + baseline_parity_jobs(parity, base_names), new, missing
+
+
+def baseline_parity_jobs(parity: Sequence[Job], base_names: set[str]) -> list[Job]:
+    """The overhead and ratio rows measured on the baseline too: an upgrade check fails
+    on such a row only when the baseline of the same run meets it (evaluate.ParityRow)."""
+    return [replace(j, key=j.key + BASE_SUFFIX, x=Operand("base", j.x.bench),
+                    y=Operand("base", j.y.bench))
+            for j in parity if j.key.startswith(PARITY_PREFIX) and j.y is not None
+            and {j.x.bench, j.y.bench} <= base_names]
 
 
 def parity_jobs(head: Sequence[BenchInfo], targets: Targets, covered: set[str],

@@ -32,6 +32,8 @@ from kaizen_perf.regression.verdicts import (
 )
 
 PARITY_PREFIX = "parity:"
+#: The same overhead/ratio row measured on the baseline in ``check`` (its same-run reference).
+BASE_SUFFIX = " @baseline"
 SINGLE_PREFIX = "single:"
 
 
@@ -73,7 +75,7 @@ class ParityRow:
         """True when this row fails the run (exit 1)."""
         if self.status is not Parity.VIOLATES:
             return False
-        if self.target.kind == "absolute" and self.base is not None:
+        if self.base is not None:
             return self.base.status is Parity.MEETS
         return True
 
@@ -223,13 +225,23 @@ def _paired_target(result: RunResult, target: Target) -> ParityRow:
         return ParityRow(target, Parity.ERROR, note=_first_line(js.error))
     if not js.pairs:  # sampling stopped (time budget) before its first round
         return ParityRow(target, Parity.UNDETERMINED, note="no samples taken")
+    check = _paired_check(js, target)
+    ref_job = result.job(PARITY_PREFIX + target.name + BASE_SUFFIX)
+    ref = _paired_check(ref_job, target) if ref_job is not None and ref_job.pairs \
+        and ref_job.error is None else None
+    note = ""
+    if check.status is Parity.VIOLATES and ref is not None and ref.status is not Parity.MEETS:
+        note = f"baseline {ref.status.value} too: known, not gating"
+    return ParityRow(target, check.status, check, note, ref)
+
+
+def _paired_check(js: JobSamples, target: Target) -> BoundCheck:
     x = [p.x for p in js.pairs if p.y is not None]
     y = [p.y for p in js.pairs if p.y is not None]
     rounds = [p.round for p in js.pairs if p.y is not None]
     est = paired_estimate(x, y, clusters=rounds)
-    check = ratio_check(est, target.budget) if target.kind == "ratio" \
+    return ratio_check(est, target.budget) if target.kind == "ratio" \
         else overhead_check(est, target.budget)
-    return ParityRow(target, check.status, check)
 
 
 def _error_of(result: RunResult, bench: str) -> str | None:

@@ -21,7 +21,13 @@ from typing import Any
 
 from kaizen_perf.errors import ConfigError, HarnessError
 from kaizen_perf.regression import measures as measures_mod
-from kaizen_perf.regression.evaluate import PARITY_PREFIX, SINGLE_PREFIX, Outcome, evaluate_check
+from kaizen_perf.regression.evaluate import (
+    BASE_SUFFIX,
+    PARITY_PREFIX,
+    SINGLE_PREFIX,
+    Outcome,
+    evaluate_check,
+)
 from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Side
 from kaizen_perf.regression.protocol import valgrind
 from kaizen_perf.regression.results import RunResult
@@ -159,6 +165,9 @@ def unclear(jobs: Sequence[Job], outcome: Outcome) -> list[Job]:
         if p.status is Parity.UNDETERMINED:
             names |= {PARITY_PREFIX + p.target.name, SINGLE_PREFIX + p.target.benchmark,
                       p.target.benchmark}
+        if p.status is Parity.VIOLATES and p.base is not None \
+                and p.base.status is Parity.UNDETERMINED:
+            names.add(PARITY_PREFIX + p.target.name + BASE_SUFFIX)  # is it known or new?
     return [j for j in jobs if j.key in names and j.measure != "instructions"]
 
 

@@ -19,7 +19,8 @@ TARGETS = Targets(gates={"a.bench_off": 0.2}, targets=(
 def test_common_benchmarks_are_paired_and_the_rest_reported() -> None:
     """Benchmarks on both sides are compared; head-only ones are NEW, base-only MISSING."""
     jobs, new, missing = check_jobs(BASE, HEAD, TARGETS, ())
-    paired = {j.key: j for j in jobs if j.y is not None and j.x.side == "base"}
+    paired = {j.key: j for j in jobs if j.y is not None and (j.x.side, j.y.side) == (
+        "base", "head")}
     assert set(paired) == {"a.bench_off", "a.bench_on"}
     assert paired["a.bench_off"].info.gate == 0.2  # the file's gate beats the decorator's
     assert paired["a.bench_on"].info.gate == 0.05

@@ -260,3 +260,33 @@ def test_bench_runs_under_another_interpreter_and_writes_md_and_html(tmp_path: P
     saved = json.loads((tmp_path / "res.json").read_text())
     spin = next(j for j in saved["jobs"] if j["key"] == "bench_env.bench_spin")
     assert spin["measure"] == "cpu"  # bench honours the declared measure, as check does
+
+
+def test_an_overhead_row_the_baseline_also_violates_does_not_fail_a_check() -> None:
+    """In ``check`` an overhead row is measured on the baseline too (its same-run
+    reference): a VIOLATES both environments share is known, one the baseline meets fails."""
+    from kaizen_perf.regression.compare import check_jobs
+    from kaizen_perf.regression.evaluate import BASE_SUFFIX, PARITY_PREFIX
+
+    infos = [BenchInfo("m.off"), BenchInfo("m.on")]
+    targets = parse_targets({"target": [{"name": "o", "kind": "overhead", "benchmark": "m.on",
+                                         "reference": "m.off", "budget": 0.02}]}, "test")
+    jobs, _, _ = check_jobs(infos, infos, targets, ())
+    ref_job = next(j for j in jobs if j.key == PARITY_PREFIX + "o" + BASE_SUFFIX)
+    assert ref_job.y is not None and {ref_job.x.side, ref_job.y.side} == {"base"}
+
+    def run(base_on: float) -> Outcome:
+        def pairs(on: float) -> list[Pair]:
+            return [Pair(i, "xy", 10.0 * (1 + (i % 3) / 1000), on * (1 + (i % 3) / 1000))
+                    for i in range(12)]
+        by_key = {j.key: j for j in jobs}
+        samples = (JobSamples(by_key[PARITY_PREFIX + "o"], 1, pairs(11.0)),
+                   JobSamples(ref_job, 1, pairs(base_on)))
+        result = RunResult("check", Design(), (Side("base", ROOT), Side("head", ROOT)),
+                           samples, {}, "", 0.0)
+        return Outcome((), evaluate_parity(result, targets))
+
+    known, new = run(11.0), run(10.0)  # the head is +10 % in both; the baseline +10 % / 0 %
+    assert known.parity[0].status is Parity.VIOLATES and not known.parity[0].gating
+    assert known.exit_code() == exitcodes.OK and "known" in known.parity[0].note
+    assert new.parity[0].gating and new.exit_code() == exitcodes.CHECK_FAILED
