@@ -147,6 +147,7 @@ class TraceSink:
 
     def after_fork(self) -> None:
         """In a forked child: fresh queues (the parent's spans are the parent's to send)."""
+        self._builder.tool_requests.clear()  # the parent's responses ask the parent's tools
         for queue in self._queues:
             queue.after_fork()
 

@@ -39,6 +39,16 @@ _MAX_SHAPES = 10_000  # per event type; past it the cache starts over
 _TAIL_LOCAL = b"\x7a\x00\x85\x01" + _pack_flags(0x100)
 _TAIL_REMOTE = b"\x7a\x00\x85\x01" + _pack_flags(0x300)
 _FIXED = 2 + 16 + 2 + 8 + 18 + len(_TAIL_LOCAL)  # trace id, span id, times, tail
+# a link (field 13) to a local span: trace id, span id, flags "has is_remote" (field 6)
+_LINK_HEAD, _LINK_TAIL = b"\x6a\x21\x0a\x10", b"\x35" + _pack_flags(0x100)
+_LINK_SIZE = 2 + 2 + 16 + 2 + 8 + len(_LINK_TAIL)
+_TOOL_WIDTH = 14  # a tool record without a link
+
+
+def _link(trace_id: int, span_id: int) -> bytes:
+    """The ``Span.links`` entry of an ``execute_tool`` span to the chat span that asked."""
+    return b"".join((_LINK_HEAD, trace_id.to_bytes(16, "big"), b"\x12\x08", _pack_id(span_id),
+                     _LINK_TAIL))
 
 
 def _len(n: int) -> bytes:
@@ -50,6 +60,7 @@ class RecordEncoder:
 
     def __init__(self, builder: SpanBuilder) -> None:
         self._describe, self._event_of = builder.describe, builder.event_of
+        self._link_of = builder.link_of
         resource_msg = b"".join(ld(0x0A, key_value(k, v))
                                 for k, v in builder.resource.attributes.items())
         scope_msg = ld(0x0A, SCOPE.name.encode()) + (
@@ -69,7 +80,11 @@ class RecordEncoder:
             # the layouts of ToolEvent and LoopEvent after the five resolved items
             # (the equality test with OpenTelemetry's encoder fails if they change)
             code = record[0]
+            link = b""
             if code == TOOL and record[9] is None:
+                if len(record) > _TOOL_WIDTH:  # asked for by a chat span: linked to it
+                    link = _link(record[_TOOL_WIDTH], record[_TOOL_WIDTH + 1])
+                    record = record[:_TOOL_WIDTH]
                 (_, trace_id, parent_id, remote, off,
                  agent, tool, start, end, _, _, span_id, _, _) = record  # last: args_hash
                 shape = tools.get((agent, tool))
@@ -91,9 +106,11 @@ class RecordEncoder:
                 size = fixed + 10
             else:
                 parent, tail, size = b"", _TAIL_LOCAL, fixed
+            if link:
+                size += _LINK_SIZE
             extend((b"\x12", _len(size), b"\x0a\x10", trace_id.to_bytes(16, "big"),
                     b"\x12\x08", _pack_id(span_id), parent, name_kind,
-                    _pack_times(0x39, start + off, 0x41, end + off), attrs, tail))
+                    _pack_times(0x39, start + off, 0x41, end + off), attrs, link, tail))
         spans = b"".join(parts)
         scope_spans_len = len(self._scope_field) + len(spans)
         scope_spans_head = b"\x12" + varint(scope_spans_len)
@@ -118,6 +135,7 @@ class RecordEncoder:
         """Any span, described per span (API calls, point hooks, errors)."""
         _, trace_id, parent_id, remote, off = record[:5]
         event = self._event_of(record)
+        target = self._link_of(record)
         data = self._describe(event, off)
         parts = [b"\x0a\x10", trace_id.to_bytes(16, "big"), b"\x12\x08", _pack_id(event.span_id)]
         if parent_id:
@@ -125,11 +143,14 @@ class RecordEncoder:
         parts += (ld(0x2A, data.name.encode()), b"\x30", SMALL[data.kind.value + 1],
                   _pack_times(0x39, data.start_ns, 0x41, data.end_ns))
         parts += [span_attribute(k, v) for k, v in data.attributes.items()]
+        if data.error is not None:
+            parts.append(ld(0x4A, key_value(g.ERROR_TYPE, data.error)))
+        if target is not None:
+            parts.append(_link(*target))
         if data.error is None:
             parts.append(b"\x7a\x00")
         else:
             description = ld(0x12, data.error.encode()) if data.error else b""
-            parts += (ld(0x4A, key_value(g.ERROR_TYPE, data.error)),
-                      ld(0x7A, description + b"\x18\x02"))  # STATUS_CODE_ERROR
+            parts.append(ld(0x7A, description + b"\x18\x02"))  # STATUS_CODE_ERROR
         parts += (b"\x85\x01", _pack_flags(0x300 if parent_id and remote else 0x100))
         return b"".join(parts)

@@ -28,6 +28,7 @@ TaskEvent              ``task {task_type}``       INTERNAL
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from kaizen_perf import genai as g
 from kaizen_perf._context import new_trace_id
@@ -80,10 +81,14 @@ SPAN_EVENTS: tuple[type, ...] = (LoopEvent, ToolEvent, ApiCallEvent, PermissionE
                                   TaskEvent)
 """The event types that become spans; a record's first item is an index in this tuple."""
 LOOP, TOOL = SPAN_EVENTS.index(LoopEvent), SPAN_EVENTS.index(ToolEvent)
+API = SPAN_EVENTS.index(ApiCallEvent)
+_WIDTHS = tuple(len(kind._fields) for kind in SPAN_EVENTS)  # type: ignore[attr-defined]
 
 SpanRecord = tuple[Any, ...]
 """A span waiting for export: ``(type, trace_id, parent_id, remote_parent, offset_ns,
-*event)``, the event's own fields following the five resolved ones.
+*event[, link_trace_id, link_span_id])``, the event's own fields following the five
+resolved ones; a tool span that a model response asked for ends with the ``chat``
+span it links to (:class:`ToolRequests`).
 
 ``type`` indexes :data:`SPAN_EVENTS`; ``trace_id``/``parent_id`` are resolved
 (0: a root); ``remote_parent`` says the parent is the caller's (``TRACEPARENT``);
@@ -95,6 +100,54 @@ Exporters encode records straight to OTLP (:mod:`kaizen_perf.exporters.otlp_reco
 or turn them into SDK spans (:meth:`SpanBuilder.to_sdk`) only when an SDK exporter
 needs them.
 """
+
+
+class ToolRequests:
+    """Which ``chat`` span asked for each tool: the span link of an ``execute_tool`` span.
+
+    Dispatcher thread only. A response that asks for tools (``ApiCallEvent.tool_calls``)
+    leaves one pending request per tool call, keyed by (agent, scope trace, tool name);
+    the next tool span with that key takes the oldest one (first in, first out). Events
+    reach the dispatcher in the order they were recorded, and a tool runs after the
+    response that asked for it, so parallel calls of one response each find their own
+    request. A tool no response asked for finds none and gets no link. Bounded: past
+    :data:`MAX_KEYS` keys the oldest key is forgotten, and one key keeps the newest
+    :data:`MAX_PER_KEY` requests (requests for tools the agent never ran age out so).
+    """
+
+    MAX_KEYS = 10_000
+    MAX_PER_KEY = 256
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, int, str], deque[tuple[int, int]]] = {}
+
+    def asked(self, event: ApiCallEvent, trace_id: int) -> None:
+        """A response asked for ``event.tool_calls``: its span is ``(trace_id, span_id)``."""
+        pending = self._pending
+        target = (trace_id, event.span_id)
+        for name in event.tool_calls:
+            key = (event.agent, event.trace_id, name)
+            queue = pending.get(key)
+            if queue is None:
+                if len(pending) >= self.MAX_KEYS:
+                    del pending[next(iter(pending))]
+                queue = pending[key] = deque(maxlen=self.MAX_PER_KEY)
+            queue.append(target)
+
+    def take(self, event: ToolEvent) -> tuple[int, int] | None:
+        """The ``(trace_id, span_id)`` of the chat span that asked for this tool, if any."""
+        key = (event.agent, event.trace_id, event.tool)
+        queue = self._pending.get(key)
+        if queue is None:
+            return None
+        target = queue.popleft()
+        if not queue:
+            del self._pending[key]
+        return target
+
+    def clear(self) -> None:
+        """Forget every pending request (a forked child starts afresh)."""
+        self._pending.clear()
 
 
 class SpanBuilder:
@@ -117,6 +170,7 @@ class SpanBuilder:
             InterruptEvent: self._interrupt, TaskEvent: self._task,
         }
         self._codes = {kind: i for i, kind in enumerate(SPAN_EVENTS)}
+        self.tool_requests = ToolRequests()
 
     @property
     def resource(self) -> Resource:
@@ -133,6 +187,7 @@ class SpanBuilder:
         ``offset_ns`` turns the monitor's perf-counter readings into Unix ns.
         """
         codes, root = self._codes, self._root
+        requests = self.tool_requests
         out: list[SpanRecord] = []
         append = out.append
         for event in batch:
@@ -143,17 +198,31 @@ class SpanBuilder:
             if trace_id == 0:  # recorded outside any scope: the caller's trace, or its own
                 trace_id, parent_id = root if root is not None else (new_trace_id(), 0)
             remote = root is not None and parent_id == root[1]
+            # matched before sampling, so a sampled-out span still consumes its request
+            link = None
+            if code == TOOL:
+                link = requests.take(event)  # type: ignore[arg-type]
+            elif code == API and event.tool_calls:  # type: ignore[union-attr]
+                requests.asked(event, trace_id)  # type: ignore[arg-type]
             if keep is not None:
                 data = self._describe[type(event)](event, offset_ns)
                 if not keep(trace_id, data.end_ns - data.start_ns, data.error):
                     continue
-            append((code, trace_id, parent_id, remote, offset_ns) + event)  # noqa: RUF005 (30 ns; unpacking: 100)
+            record = (code, trace_id, parent_id, remote, offset_ns) + event  # noqa: RUF005 (30 ns; unpacking: 100)
+            append(record if link is None else record + link)
         return out
 
     @staticmethod
     def event_of(record: SpanRecord) -> Any:
         """The hook event a record was made from."""
-        return SPAN_EVENTS[record[0]](*record[5:])
+        code = record[0]
+        return SPAN_EVENTS[code](*record[5:5 + _WIDTHS[code]])
+
+    @staticmethod
+    def link_of(record: SpanRecord) -> tuple[int, int] | None:
+        """``(trace_id, span_id)`` of the span a record links to (the requesting chat), if any."""
+        end = 5 + _WIDTHS[record[0]]
+        return (record[end], record[end + 1]) if len(record) > end else None
 
     def describe(self, event: Event, offset_ns: int) -> SpanData:
         """Name, kind, wall-clock times, error and attributes of a span event."""
@@ -170,9 +239,12 @@ class SpanBuilder:
             attrs[g.ERROR_TYPE] = data.error
             status = Status(StatusCode.ERROR, data.error)
         parent = (SpanContext(trace_id, parent_id, remote, _SAMPLED) if parent_id else None)
+        target = self.link_of(record)
+        links = () if target is None else (
+            Link(SpanContext(target[0], target[1], False, _SAMPLED)),)
         return ReadableSpan(
             data.name, SpanContext(trace_id, event.span_id, False, _SAMPLED),
-            parent, self._resource, attrs, kind=data.kind, status=status,
+            parent, self._resource, attrs, links=links, kind=data.kind, status=status,
             start_time=data.start_ns, end_time=data.end_ns, instrumentation_scope=SCOPE)
 
     # -- one describer per event type ---------------------------------------------------------

@@ -1,0 +1,133 @@
+"""Each ``execute_tool`` span links to the ``chat`` span whose response asked for the tool."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from kaizen_perf import Monitor
+from kaizen_perf.exporters.span_outputs import MemorySpanExporter
+from kaizen_perf.tracing import TraceSink
+
+
+class _Capture(SpanExporter):
+    """Takes encoded requests only (kaizen-perf's own OTLP encoder)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    def export_encoded(self, body: bytes) -> SpanExportResult:
+        self.bodies.append(body)
+        return SpanExportResult.SUCCESS
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        raise AssertionError("SDK spans were built for an encoded exporter")
+
+
+def _spans(bodies: Sequence[bytes]) -> list[Span]:
+    out: list[Span] = []
+    for body in bodies:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        out += [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    return out
+
+
+def _monitor() -> tuple[Monitor, _Capture, MemorySpanExporter]:
+    capture, memory = _Capture(), MemorySpanExporter()
+    sink = TraceSink([("wire", capture), ("memory", memory)], to_wall_ns=lambda ns: ns,
+                     resource=Resource.create({"service.name": "svc"}))
+    return Monitor("agent", sinks=[sink], pricing=None), capture, memory
+
+
+def _run_tool(mon: Monitor, name: str, fail: bool = False) -> None:
+    try:
+        with mon.tool(name):
+            if fail:
+                raise RuntimeError("tool failed")
+    except RuntimeError:
+        pass
+
+
+def _scripted_run(mon: Monitor) -> None:
+    """Two responses asking for tools (the first for three in parallel), and a tool no
+    response asked for."""
+    with mon.agent_loop():
+        mon.record_api_call("anthropic", "model-a", input_tokens=10, output_tokens=5,
+                            tool_calls=["search", "search", "fetch"])
+        with ThreadPoolExecutor(max_workers=3) as pool:  # parallel calls of one response
+            jobs = [pool.submit(contextvars.copy_context().run, _run_tool, mon, name, fail)
+                    for name, fail in (("search", False), ("search", True), ("fetch", False))]
+            for job in jobs:
+                job.result()
+        mon.record_api_call("anthropic", "model-b", input_tokens=20, output_tokens=5,
+                            tool_calls=["search"])
+        _run_tool(mon, "search")
+        _run_tool(mon, "unasked")  # the agent's own tool: no response asked for it
+        mon.record_api_call("anthropic", "model-c", input_tokens=30, output_tokens=5)
+
+
+def test_each_tool_span_links_to_the_chat_span_that_asked_for_it() -> None:
+    """Parallel tools of one response link to that response, a later one to the later
+    response, and a tool nobody asked for has no link; links decode from real OTLP bytes."""
+    mon, capture, _ = _monitor()
+    _scripted_run(mon)
+    assert mon.shutdown(5.0)
+    spans = _spans(capture.bodies)
+    chats = {s.name: s for s in spans if s.name.startswith("chat ")}
+    tools = [s for s in spans if s.name.startswith("execute_tool ")]
+    linked = {(s.name, s.span_id): [(link.trace_id, link.span_id) for link in s.links]
+              for s in tools}
+    first, second = chats["chat model-a"], chats["chat model-b"]
+    by_target: dict[str, list[str]] = {"a": [], "b": []}
+    for (name, _), links in linked.items():
+        if name == "execute_tool unasked":
+            assert links == []
+            continue
+        [target] = links
+        which = "a" if target == (first.trace_id, first.span_id) else "b"
+        assert target == ((first if which == "a" else second).trace_id,
+                          (first if which == "a" else second).span_id)
+        by_target[which].append(name)
+    assert sorted(by_target["a"]) == ["execute_tool fetch", "execute_tool search",
+                                      "execute_tool search"]
+    assert by_target["b"] == ["execute_tool search"]
+    # a link is a link, not a parent: every tool stays the agent loop's child
+    loop = next(s for s in spans if s.name == "invoke_agent agent")
+    assert {s.parent_span_id for s in tools} == {loop.span_id}
+    assert all(not s.links for s in spans if not s.name.startswith("execute_tool "))
+    # the failed tool (the encoder's general path) is linked too
+    failed = [s for s in tools if s.status.code == 2]
+    assert len(failed) == 1 and len(failed[0].links) == 1
+
+
+def test_linked_spans_encode_exactly_as_opentelemetrys_encoder_does() -> None:
+    """Our OTLP bytes and the SDK encoding of the same spans (links included) are equal."""
+    mon, capture, memory = _monitor()
+    _scripted_run(mon)
+    assert mon.shutdown(5.0)
+    ours = _spans(capture.bodies)
+    theirs = _spans([encode_spans(memory.get_finished_spans()).SerializeToString()])
+    assert sum(len(s.links) for s in ours) == 4
+    assert ours == theirs
+
+
+def test_requests_are_per_agent_and_trace() -> None:
+    """A response in one agent loop never links a same-named tool run in another loop."""
+    mon, capture, _ = _monitor()
+    with mon.agent_loop():
+        mon.record_api_call("anthropic", "model-a", input_tokens=1, output_tokens=1,
+                            tool_calls=["search"])
+    with mon.agent_loop():  # a new trace: the first loop's request is not for it
+        _run_tool(mon, "search")
+    assert mon.shutdown(5.0)
+    [tool] = [s for s in _spans(capture.bodies) if s.name == "execute_tool search"]
+    assert list(tool.links) == []
