@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import anthropic
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -15,7 +17,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from kaizen_perf import Monitor
 from kaizen_perf.exporters.span_outputs import MemorySpanExporter
+from kaizen_perf.integrations import anthropic as kp_anthropic
 from kaizen_perf.tracing import TraceSink
+from tests.integrations.llm_server import LLMServer, Reply
 
 
 class _Capture(SpanExporter):
@@ -131,3 +135,59 @@ def test_requests_are_per_agent_and_trace() -> None:
     assert mon.shutdown(5.0)
     [tool] = [s for s in _spans(capture.bodies) if s.name == "execute_tool search"]
     assert list(tool.links) == []
+
+
+def _tool_use_message(*tools: tuple[str, str], output_tokens: int) -> dict[str, Any]:
+    content = [{"type": "tool_use", "id": tid, "name": name, "input": {"q": tid}}
+               for tid, name in tools]
+    return {"id": "msg_t", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+            "content": [{"type": "text", "text": "let me look"}, *content],
+            "stop_reason": "tool_use" if tools else "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 100, "output_tokens": output_tokens}}
+
+
+def test_tools_asked_for_through_the_real_anthropic_client_link_to_its_response() -> None:
+    """The anthropic client's response asking for search and fetch (run in parallel, fetch
+    calling the model itself) links both tool spans to that response's chat span only."""
+    server = LLMServer.start()
+    server.script(
+        Reply(body=_tool_use_message(("t1", "search"), ("t2", "fetch"), output_tokens=77)),
+        Reply(body=_tool_use_message(output_tokens=10)),  # the call made inside fetch
+        Reply(body=_tool_use_message(output_tokens=31)))  # the final answer
+    mon, capture, _ = _monitor()
+    kp_anthropic.instrument(mon)
+    try:
+        client = anthropic.Anthropic(api_key="k", base_url=server.url, max_retries=0)
+
+        def run(name: str) -> None:
+            with mon.tool(name):
+                if name == "fetch":
+                    client.messages.create(model="claude-haiku-4-5", max_tokens=100,
+                                           messages=[{"role": "user", "content": "summarise"}])
+        with mon.agent_loop():
+            first = client.messages.create(model="claude-haiku-4-5", max_tokens=500,
+                                           messages=[{"role": "user", "content": "find it"}])
+            asked = [b.name for b in first.content if b.type == "tool_use"]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for job in [pool.submit(contextvars.copy_context().run, run, name)
+                            for name in asked]:
+                    job.result()
+            client.messages.create(model="claude-haiku-4-5", max_tokens=500,
+                                   messages=[{"role": "user", "content": "answer"}])
+    finally:
+        kp_anthropic.uninstrument()
+        server.stop()
+    assert mon.shutdown(5.0)
+    spans = _spans(capture.bodies)
+
+    def output_tokens(span: Span) -> int:
+        return next(a.value.int_value for a in span.attributes
+                    if a.key == "gen_ai.usage.output_tokens")
+    chats = {output_tokens(s): s for s in spans if s.name.startswith("chat ")}
+    asking = chats[77]
+    tools = {s.name: s for s in spans if s.name.startswith("execute_tool ")}
+    assert sorted(tools) == ["execute_tool fetch", "execute_tool search"]
+    for tool in tools.values():
+        assert [(link.trace_id, link.span_id) for link in tool.links] == [
+            (asking.trace_id, asking.span_id)]
+    assert all(not chat.links for chat in chats.values())
