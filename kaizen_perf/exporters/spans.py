@@ -28,7 +28,6 @@ TaskEvent              ``task {task_type}``       INTERNAL
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,35 +118,42 @@ class ToolRequests:
     MAX_PER_KEY = 256
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[str, int, str], deque[tuple[int, int]]] = {}
+        #: (agent, scope trace, tool name) → the asking chat spans, oldest first
+        # lists, not deques: a queue is nearly always one or two long and short-lived, and a
+        # list is made in a third of a deque's time
+        self.pending: dict[tuple[str, int, str], list[tuple[int, int]]] = {}
 
     def asked(self, event: ApiCallEvent, trace_id: int) -> None:
         """A response asked for ``event.tool_calls``: its span is ``(trace_id, span_id)``."""
-        pending = self._pending
+        pending = self.pending
         target = (trace_id, event.span_id)
+        agent, trace = event.agent, event.trace_id
         for name in event.tool_calls:
-            key = (event.agent, event.trace_id, name)
+            key = (agent, trace, name)
             queue = pending.get(key)
             if queue is None:
                 if len(pending) >= self.MAX_KEYS:
                     del pending[next(iter(pending))]
-                queue = pending[key] = deque(maxlen=self.MAX_PER_KEY)
-            queue.append(target)
+                pending[key] = [target]
+            else:
+                queue.append(target)
+                if len(queue) > self.MAX_PER_KEY:
+                    del queue[0]
 
     def take(self, event: ToolEvent) -> tuple[int, int] | None:
         """The ``(trace_id, span_id)`` of the chat span that asked for this tool, if any."""
         key = (event.agent, event.trace_id, event.tool)
-        queue = self._pending.get(key)
+        queue = self.pending.get(key)
         if queue is None:
             return None
-        target = queue.popleft()
-        if not queue:
-            del self._pending[key]
-        return target
+        if len(queue) == 1:
+            del self.pending[key]
+            return queue[0]
+        return queue.pop(0)
 
     def clear(self) -> None:
         """Forget every pending request (a forked child starts afresh)."""
-        self._pending.clear()
+        self.pending.clear()
 
 
 class SpanBuilder:
@@ -188,6 +194,7 @@ class SpanBuilder:
         """
         codes, root = self._codes, self._root
         requests = self.tool_requests
+        pending = requests.pending  # empty unless a response asked for tools: one test
         out: list[SpanRecord] = []
         append = out.append
         for event in batch:
@@ -201,7 +208,8 @@ class SpanBuilder:
             # matched before sampling, so a sampled-out span still consumes its request
             link = None
             if code == TOOL:
-                link = requests.take(event)  # type: ignore[arg-type]
+                if pending:
+                    link = requests.take(event)  # type: ignore[arg-type]
             elif code == API and event.tool_calls:  # type: ignore[union-attr]
                 requests.asked(event, trace_id)  # type: ignore[arg-type]
             if keep is not None:
