@@ -191,3 +191,50 @@ def test_tools_asked_for_through_the_real_anthropic_client_link_to_its_response(
         assert [(link.trace_id, link.span_id) for link in tool.links] == [
             (asking.trace_id, asking.span_id)]
     assert all(not chat.links for chat in chats.values())
+
+
+def test_claude_agent_sdk_parallel_tools_link_to_the_streamed_response() -> None:
+    """The Claude Agent SDK's streamed answer asking for Read and Bash (its own message
+    objects), then the two tools run and their results: both tool spans link to it."""
+    from claude_agent_sdk import (
+        AssistantMessage,
+        StreamEvent,
+        ToolResultBlock,
+        ToolUseBlock,
+        UserMessage,
+    )
+
+    from kaizen_perf.cost import PriceTable
+    from kaizen_perf.integrations.claude_agent_sdk import SdkObserver
+
+    capture = _Capture()
+    sink = TraceSink([("wire", capture)], to_wall_ns=lambda ns: ns,
+                     resource=Resource.create({"service.name": "svc"}))
+    mon = Monitor("agent", sinks=[sink], pricing=PriceTable.load(maintained=False))
+    observer = SdkObserver(mon)
+    tools = (("toolu_1", "Read"), ("toolu_2", "Bash"))
+    stream: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "msg_p", "model": "claude-haiku-4-5",
+                                              "usage": {"input_tokens": 1234,
+                                                        "output_tokens": 1}}},
+        *({"type": "content_block_start", "index": i,
+           "content_block": {"type": "tool_use", "id": tid, "name": name, "input": {}}}
+          for i, (tid, name) in enumerate(tools)),
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+         "usage": {"output_tokens": 95}},
+        {"type": "message_stop"}]
+    with mon.agent_loop():
+        for i, event in enumerate(stream):
+            observer.observe(StreamEvent(uuid=f"u{i}", session_id="s1", event=event))
+        observer.observe(AssistantMessage(
+            content=[ToolUseBlock(id=tid, name=name, input={}) for tid, name in tools],
+            model="claude-haiku-4-5"))
+        observer.observe(UserMessage(content=[
+            ToolResultBlock(tool_use_id=tid, content="ok", is_error=False) for tid, _ in tools]))
+    assert mon.shutdown(5.0)
+    spans = _spans(capture.bodies)
+    [chat] = [s for s in spans if s.name.startswith("chat ")]
+    linked = {s.name: [(link.trace_id, link.span_id) for link in s.links]
+              for s in spans if s.name.startswith("execute_tool ")}
+    assert linked == {"execute_tool Read": [(chat.trace_id, chat.span_id)],
+                      "execute_tool Bash": [(chat.trace_id, chat.span_id)]}
