@@ -238,3 +238,41 @@ def test_claude_agent_sdk_parallel_tools_link_to_the_streamed_response() -> None
               for s in spans if s.name.startswith("execute_tool ")}
     assert linked == {"execute_tool Read": [(chat.trace_id, chat.span_id)],
                       "execute_tool Bash": [(chat.trace_id, chat.span_id)]}
+
+
+def test_a_real_kaizen_agents_native_tool_calls_link_to_the_calls_that_asked() -> None:
+    """A Kaizen BaseAgent whose model asks for ``lookup`` twice (OpenAI tool_calls, run by
+    Kaizen's LLMAgentNode) then answers: each tool span links to the response that asked."""
+    import json
+
+    from kaizen.core.base_agent import BaseAgent
+
+    from kaizen_perf.integrations.kaizen import instrument, uninstrument
+    from kaizen_perf.integrations.kaizen._agents import AGENTS
+    from tests.integrations.kaizen_loopback import allow_loopback
+    from tests.integrations.openai_chat_server import OpenAIChatServer, Turn
+    from tests.integrations.test_kaizen import Question, config, quiet_run
+
+    restore, server = allow_loopback(), OpenAIChatServer.start()
+    mon, capture, _ = _monitor()
+    AGENTS.seen.clear()
+    instrument(mon)
+    try:
+        server.script(*[Turn(tool="lookup", arguments={"q": q}, prompt_tokens=20,
+                             completion_tokens=n) for q, n in (("x", 4), ("y", 5))],
+                      Turn(json.dumps({"answer": "42"}), prompt_tokens=30, completion_tokens=3))
+        agent = BaseAgent(config=config(server), signature=Question(), agent_id="native",
+                          mcp_servers=[])
+        quiet_run(agent, question="look it up")
+    finally:
+        uninstrument()
+        AGENTS.seen.clear()
+        server.stop()
+        restore()
+    assert mon.shutdown(5.0)
+    spans = sorted(_spans(capture.bodies), key=lambda s: s.end_time_unix_nano)
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    tools = [s for s in spans if s.name == "execute_tool lookup"]
+    assert len(chats) == 3 and len(tools) == 2
+    assert [[(link.trace_id, link.span_id) for link in t.links] for t in tools] == [
+        [(c.trace_id, c.span_id)] for c in chats[:2]]
