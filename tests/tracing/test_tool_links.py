@@ -276,3 +276,50 @@ def test_a_real_kaizen_agents_native_tool_calls_link_to_the_calls_that_asked() -
     assert len(chats) == 3 and len(tools) == 2
     assert [[(link.trace_id, link.span_id) for link in t.links] for t in tools] == [
         [(c.trace_id, c.span_id)] for c in chats[:2]]
+
+
+def test_a_streamed_openai_answer_asking_for_two_tools_links_both() -> None:
+    """The real openai client's streamed chat completion asking for weather and calendar
+    (names in the first delta of each call): both tool spans link to its chat span."""
+    import openai
+
+    from kaizen_perf.integrations import openai as kp_openai
+
+    def chunk(delta: dict[str, Any], finish: str | None = None,
+              usage: dict[str, int] | None = None) -> tuple[None, dict[str, Any]]:
+        return (None, {"id": "c1", "object": "chat.completion.chunk", "created": 1,
+                       "model": "gpt-4o-mini",
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+                       if usage is None else [], "usage": usage})
+    calls = [{"index": i, "id": f"call_{i}", "type": "function",
+              "function": {"name": name, "arguments": "{}"}}
+             for i, name in enumerate(("weather", "calendar"))]
+    server = LLMServer.start()
+    server.script(Reply(events=(
+        chunk({"role": "assistant", "tool_calls": calls}), chunk({}, finish="tool_calls"),
+        chunk({}, usage={"prompt_tokens": 33, "completion_tokens": 4, "total_tokens": 37}),
+        (None, "[DONE]"))))
+    mon, capture, _ = _monitor()
+    kp_openai.instrument(mon)
+    try:
+        client = openai.OpenAI(api_key="k", base_url=f"{server.url}/v1", max_retries=0)
+        with mon.agent_loop():
+            names: list[str] = []
+            for part in client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "plan"}],
+                    stream=True, stream_options={"include_usage": True}):
+                for choice in part.choices:
+                    names += [c.function.name for c in choice.delta.tool_calls or ()
+                              if c.function is not None and c.function.name]
+            for name in names:
+                _run_tool(mon, name)
+    finally:
+        kp_openai.uninstrument()
+        server.stop()
+    assert mon.shutdown(5.0)
+    spans = _spans(capture.bodies)
+    [chat] = [s for s in spans if s.name.startswith("chat ")]
+    linked = {s.name: [(link.trace_id, link.span_id) for link in s.links]
+              for s in spans if s.name.startswith("execute_tool ")}
+    assert linked == {"execute_tool weather": [(chat.trace_id, chat.span_id)],
+                      "execute_tool calendar": [(chat.trace_id, chat.span_id)]}
