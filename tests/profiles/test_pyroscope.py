@@ -33,7 +33,7 @@ def _need_pyroscope() -> None:
         need(False, "pyroscope-io not installed (pip install pyroscope-io)")
 
 
-def _child(*args: str, timeout_s: float = 30) -> dict[str, float]:
+def _child(*args: str, timeout_s: float = 120) -> dict[str, float]:
     out = subprocess.run([sys.executable, CHILD, *args], capture_output=True, text=True,
                          timeout=timeout_s, check=True)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -42,7 +42,7 @@ def test_split_shares_within_five_points(pyspy: str, start_workload: Start,
     proc = start_workload("split", 5.0)
     pid = _ready(proc)
     prof = PySpyProfiler(pid, tmp_path, rate_hz=200, window_s=2.0, pyspy_path=pyspy).start()
-    proc.wait(30)
+    proc.wait(120)
     result = prof.stop(timeout_s=5)
     merged = read_folded(result.paths["folded"])
     seventy, thirty = share(merged, "work_seventy"), share(merged, "work_thirty")
@@ -76,7 +76,7 @@ def test_idle_shows_sleeping_function(pyspy: str, start_workload: Start, tmp_pat
     proc = start_workload("sleep", 3.0)
     pid = _ready(proc)
     result = PySpyProfiler(pid, tmp_path, idle=True, window_s=1.0, pyspy_path=pyspy).start()
-    proc.wait(30)
+    proc.wait(120)
     out = result.stop(timeout_s=5)
     assert out.top_functions[0][0].startswith("sleeping_function"), out.top_functions
     assert out.samples >= 100
@@ -90,7 +90,7 @@ def test_subprocess_samples_attributed_to_child(pyspy: str, start_workload: Star
     prof = PySpyProfiler(parent, tmp_path, window_s=1.0, pyspy_path=pyspy).start()
     assert proc.stdout is not None
     child = int(proc.stdout.readline().split()[1])
-    proc.wait(30)
+    proc.wait(120)
     result = prof.stop(timeout_s=5)
     assert result.samples_by_pid.get(child, 0) > 50, result.samples_by_pid
     assert "child" in result.process_names[child]
@@ -109,7 +109,7 @@ def test_outputs_written_and_meta_versioned(pyspy: str, start_workload: Start,
     proc = start_workload("split", 2.0)
     pid = _ready(proc)
     prof = PySpyProfiler(pid, tmp_path, window_s=1.0, pyspy_path=pyspy).start()
-    proc.wait(30)
+    proc.wait(120)
     result = prof.stop(timeout_s=5)
     assert {p.name for p in result.paths.values()} == {
         "profile.folded", "profile.speedscope.json", "flamegraph.svg", "windows", "profile.json",
@@ -186,7 +186,7 @@ def test_exited_target_ends_recording_by_itself(pyspy: str, start_workload: Star
     proc = start_workload("split", 1.5)
     pid = _ready(proc)
     prof = PySpyProfiler(pid, tmp_path, window_s=5.0, pyspy_path=pyspy).start()
-    proc.wait(30)
+    proc.wait(120)
     assert prof._thread is not None
     prof._thread.join(10)
     assert not prof._thread.is_alive()
@@ -216,7 +216,7 @@ def test_a_process_without_children_is_sampled_without_scanning_for_them(
         return pyspy_module._spawn(argv, log)
 
     prof = PySpyProfiler(pid, tmp_path, window_s=1.0, pyspy_path=pyspy, spawn=spawn).start()
-    proc.wait(30)
+    proc.wait(120)
     result = prof.stop(timeout_s=5)
     records = [a for a in argvs if "record" in a]
     assert records and not any("--subprocesses" in a for a in records)
