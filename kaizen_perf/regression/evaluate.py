@@ -177,6 +177,11 @@ def evaluate_against(stored: RunResult, fresh: RunResult, targets: Targets) -> O
             rows.append(Row(name, info.unit, Verdict.ERROR, gate, note=_first_line(js.error)))
         elif match is None:
             rows.append(Row(name, info.unit, Verdict.NEW, gate, note="not in the stored run"))
+        elif (was := _measure_of(stored, match)) != js.job.measure:
+            # Wall seconds against CPU seconds would read as a speed-up on any busy machine.
+            rows.append(Row(name, info.unit, Verdict.INCONCLUSIVE, gate, measure=js.job.measure,
+                            note=f"not compared: the stored run measured {was}, this run "
+                                 f"{js.job.measure} (pass --measure {was})"))
         else:
             est = unpaired_estimate(base[match], y)
             gate = effective_gate(gate, info.unit, float(np.median(base[match])))
@@ -184,6 +189,12 @@ def evaluate_against(stored: RunResult, fresh: RunResult, targets: Targets) -> O
                             note=f"unpaired vs {match}",
                             pytest_mean_change=mean_change(base[match], y)))
     return Outcome(tuple(rows), evaluate_parity(fresh, targets), low_confidence=True)
+
+
+def _measure_of(result: RunResult, bench: str) -> str:
+    """The measure of the (single-side) job that sampled ``bench`` in a stored run."""
+    return next((js.job.measure for js in result.jobs if js.job.x.bench == bench
+                 and js.job.measure != "instructions"), "wall")
 
 
 def evaluate_parity(result: RunResult, targets: Targets) -> tuple[ParityRow, ...]:

@@ -112,11 +112,17 @@ def test_bench_baseline_and_against(fast_slow: tuple[Path, Path], tmp_path: Path
     assert main(["baseline", "show", "main", "--project", str(base)]) == 0
     assert "bench_tiny.bench_work" in capsys.readouterr().out
     code = main(["check", "--against", str(base / "baselines" / "main.json"),
-                 "--head", str(head), *FAST, "--format", "json"])
+                 "--head", str(head), *BENCH, "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["low_confidence"] is True
     assert {r["name"]: r["verdict"] for r in doc["benchmarks"]}["bench_tiny.bench_work"] \
         == "REGRESSION" and code == 1
+    # A stored run in wall time is not compared with a fresh one in CPU time: it says so.
+    main(["check", "--against", str(base / "baselines" / "main.json"), "--head", str(head),
+          *BENCH, "--measure", "cpu", "--format", "json"])
+    work = {r["name"]: r for r in json.loads(capsys.readouterr().out)["benchmarks"]}
+    assert work["bench_tiny.bench_work"]["verdict"] == "INCONCLUSIVE"
+    assert "stored run measured wall, this run cpu" in work["bench_tiny.bench_work"]["note"]
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
