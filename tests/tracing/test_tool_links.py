@@ -16,8 +16,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from kaizen_perf import Monitor
+from kaizen_perf.events import ApiCallEvent, ToolEvent
 from kaizen_perf.exporters.span_outputs import MemorySpanExporter
+from kaizen_perf.exporters.spans import SpanBuilder, ToolRequests
 from kaizen_perf.integrations import anthropic as kp_anthropic
+from kaizen_perf.redact import default_redactor
 from kaizen_perf.tracing import TraceSink
 from tests.integrations.llm_server import LLMServer, Reply
 
@@ -323,3 +326,44 @@ def test_a_streamed_openai_answer_asking_for_two_tools_links_both() -> None:
               for s in spans if s.name.startswith("execute_tool ")}
     assert linked == {"execute_tool weather": [(chat.trace_id, chat.span_id)],
                       "execute_tool calendar": [(chat.trace_id, chat.span_id)]}
+
+
+def _builder() -> SpanBuilder:
+    return SpanBuilder(resource=Resource.create({}), redactor=default_redactor())
+
+
+def _asking(span_id: int, *tools: str, trace: int = 7) -> ApiCallEvent:
+    return ApiCallEvent("a", "anthropic", "m", 1, 1, 0, 0, 0.0, None, 10, None, 10**9,
+                        trace, span_id, 1, tool_calls=tools)
+
+
+def _ran(span_id: int, tool: str, trace: int = 7, duration_ns: int = 10**9) -> ToolEvent:
+    return ToolEvent("a", tool, 10**9, 10**9 + duration_ns, None, trace, span_id, 1)
+
+
+def test_a_sampled_out_tool_still_takes_its_request() -> None:
+    """The sampler dropping a tool span does not hand its request to the next run of that
+    tool: the next one links to the response that asked for it."""
+    builder = _builder()
+    events = [_asking(100, "search"), _ran(101, "search", duration_ns=5),
+              _asking(200, "search"), _ran(201, "search")]
+    records = builder.records(events, 0, lambda trace, duration, error: duration != 5)
+    links = {builder.event_of(r).span_id: builder.link_of(r) for r in records}
+    assert links == {100: None, 200: None, 201: (7, 200)}  # 101 sampled out
+
+
+def test_pending_requests_are_bounded() -> None:
+    """Responses asking for tools that never run cannot grow the dispatcher's memory: past
+    the bound the oldest requests are forgotten, and the newest still link."""
+    builder = _builder()
+    keys = ToolRequests.MAX_KEYS + 10
+    builder.records([_asking(i + 1, f"t{i}") for i in range(keys)], 0, None)
+    per_key = ToolRequests.MAX_PER_KEY + 5
+    builder.records([_asking(10**6 + i, "same") for i in range(per_key)], 0, None)
+    pending = builder.tool_requests.pending
+    assert len(pending) <= ToolRequests.MAX_KEYS
+    assert len(pending[("a", 7, "same")]) == ToolRequests.MAX_PER_KEY
+    [old, new] = builder.records([_ran(1, "t0"), _ran(2, f"t{keys - 1}")], 0, None)
+    assert builder.link_of(old) is None and builder.link_of(new) == (7, keys)
+    [first_same] = builder.records([_ran(3, "same")], 0, None)
+    assert builder.link_of(first_same) == (7, 10**6 + 5)  # the five oldest were forgotten
