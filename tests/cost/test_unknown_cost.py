@@ -162,3 +162,15 @@ def test_exact_dollar_text_for_text_outputs(pico: int, text: str) -> None:
     from kaizen_perf.cost import usd, usd_text
 
     assert usd_text(pico) == text and float(text) == usd(pico)
+
+
+def test_provider_cost_bounds_for_whole_dollars(make_monitor: Callable[..., Monitor]) -> None:
+    """Whole-dollar figures are numbers too: $0 and up to just under a trillion are believed,
+    a trillion is refused with a message that says what was expected and what came."""
+    mon = make_monitor()
+    assert mon.record_api_call("x", NEW, 1, 1, provider_cost_usd=0) == 0.0
+    assert mon.record_api_call("x", NEW, 1, 1, provider_cost_usd=10**12 - 1) == 10**12 - 1
+    with pytest.raises(ValueError) as err:
+        mon.record_api_call("x", NEW, 1, 1, provider_cost_usd=10**12)
+    assert str(err.value) == ("kaizen-perf hook called with an unusable value: provider_cost_usd "
+                              "must be a finite number of dollars >= 0, got 1000000000000.")
