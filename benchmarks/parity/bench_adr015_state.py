@@ -62,7 +62,7 @@ def _save_setup() -> None:
             run(manager.save_checkpoint(large_state(), force=True))
 
 
-@benchmark(unit="ms", setup=_save_setup, gate=0.10)
+@benchmark(unit="ms", setup=_save_setup, gate=0.25)
 def bench_checkpoint_save_p95() -> float:
     """p95 of 5 ``save_checkpoint`` calls of the large state, three earlier checkpoints
     on disk (ms); the new checkpoints are removed after the sample."""
@@ -85,7 +85,7 @@ def _load_setup() -> None:
         run(manager.save_checkpoint(_state(), force=True))
 
 
-@benchmark(unit="ms", setup=_load_setup, gate=0.10)
+@benchmark(unit="ms", setup=_load_setup, gate=0.25)
 def bench_checkpoint_load_p95() -> float:
     """p95 of 5 ``load_checkpoint`` calls of the large state (ms)."""
     manager, _ = _manager("load")

@@ -88,7 +88,7 @@ async def _graceful_once(manager: InterruptManager) -> float:
     return elapsed
 
 
-@benchmark(unit="ms", gate=0.10)
+@benchmark(unit="ms", gate=0.25)
 def bench_graceful_shutdown() -> float:
     """Median over 6 trials of SIGINT to ``execute_shutdown`` done: callbacks run and
     a 100-step checkpoint saved (ms)."""
@@ -110,7 +110,7 @@ async def _checkpoint_once(manager: InterruptManager) -> float:
     return elapsed
 
 
-@benchmark(unit="ms", gate=0.10)
+@benchmark(unit="ms", gate=0.25)
 def bench_checkpoint_before_shutdown() -> float:
     """p95 over 6 trials of ``execute_shutdown`` saving the 1,000-step state (ms)."""
     return percentile(_with_handlers(_checkpoint_once), 0.95) * 1e3
