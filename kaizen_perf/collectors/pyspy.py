@@ -298,6 +298,8 @@ class PySpyProfiler:
             try:
                 # follow children only when there are some: following costs py-spy CPU
                 follow = self.subprocesses and self._python_children(self.pid)
+                if not follow and self._root_frame is None:  # while the target still runs
+                    self._root_frame = process_frame(self.pid)
                 proc = self._spawn(self._argv(part, follow), log)
             except OSError as exc:
                 return Outcome.MISSING, f"cannot start {self._pyspy}: {exc}"
@@ -330,9 +332,7 @@ class PySpyProfiler:
         with part.open(encoding="utf-8", errors="replace") as fh:
             stacks = parse_folded(fh)
         if not follow:  # py-spy wrote no process frame: add it, as every window has one
-            if self._root_frame is None:
-                self._root_frame = process_frame(self.pid)
-            stacks = with_process_frame(stacks, self._root_frame)
+            stacks = with_process_frame(stacks, self._root_frame or process_frame(self.pid))
         agent, own = split_own(stacks)
         if self.include_own:
             agent.update(own)

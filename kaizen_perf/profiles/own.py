@@ -106,7 +106,9 @@ def split_own(stacks: Mapping[Stack, int]) -> tuple[Counter[Stack], Counter[Stac
     own: Counter[Stack] = Counter()
     for stack, count in stacks.items():
         kept = without_threads(stack)
-        if kept:  # a sample of a thread with no Python frame has nothing to show
+        # a sample with no Python frame (the interpreter starting or exiting) has nothing
+        # to show, and its share swings from run to run with the machine's load
+        if kept and not kept[-1].startswith("process "):
             (own if is_own(stack) else agent)[kept] += count
     return agent, own
 
