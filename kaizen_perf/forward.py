@@ -51,7 +51,8 @@ def decode(data: bytes) -> list[Event]:
     for item in items if isinstance(items, list) else ():
         try:
             cls = EVENT_TYPES[item[0]]
-            events.append(cls(*item[1:]))
+            # JSON has no tuples: a tuple field (ApiCallEvent.tool_calls) comes back a list
+            events.append(cls(*[tuple(x) if type(x) is list else x for x in item[1:]]))
         except (IndexError, TypeError, KeyError):
             continue
     return events
