@@ -51,8 +51,10 @@ class _LegacyInstruments:
         if e.error is not None:
             attrs = {**attrs, g.ERROR_TYPE: e.error}
         self.duration.record(e.duration_s, attrs)
-        if e.error is None:
-            total_in = g.input_tokens(e.input_tokens, e.cache_read_tokens, e.cache_write_tokens)
+        # tokens a failed call reported are billed too, and Prometheus and spans count them:
+        # one truth across outputs, so they are recorded here as well (with error.type)
+        total_in = g.input_tokens(e.input_tokens, e.cache_read_tokens, e.cache_write_tokens)
+        if e.error is None or total_in or e.output_tokens:
             self.tokens.record(total_in, {**attrs, g.TOKEN_TYPE: g.TOKEN_TYPE_INPUT})
             self.tokens.record(e.output_tokens, {**attrs, g.TOKEN_TYPE: g.TOKEN_TYPE_OUTPUT})
 

@@ -80,7 +80,7 @@ class Truth:
     tool_pico: Counter[str] = field(default_factory=Counter)
     permissions: Counter[tuple[str, str]] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
-    ok_tokens: Counter[tuple[str, str]] = field(default_factory=Counter)  # successful calls
+    otel_tokens: Counter[tuple[str, str]] = field(default_factory=Counter)  # GenAI totals
     durations: Counter[tuple[str, float]] = field(default_factory=Counter)  # (model, seconds)
 
     def call(self, c: dict[str, Any], tool: str | None) -> None:
@@ -90,11 +90,9 @@ class Truth:
         for kind in ("input", "output", "cache_read"):
             self.tokens[model, kind] += c[f"{kind}_tokens"]
         self.tokens[model, "cache_write"] += c["cache_write_tokens"] + c["cache_write_1h_tokens"]
-        if not c["error"]:
-            self.ok_tokens[model, "output"] += c["output_tokens"]
-            self.ok_tokens[model, "input"] += sum(c[k] for k in (
-                "input_tokens", "cache_read_tokens", "cache_write_tokens",
-                "cache_write_1h_tokens"))
+        self.otel_tokens[model, "output"] += c["output_tokens"]
+        self.otel_tokens[model, "input"] += sum(c[k] for k in (  # GenAI input includes caches
+            "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens"))
         price = PRICES.lookup(model, "anthropic")
         if price is not None:
             pico = price.cost_pico(c["input_tokens"], c["output_tokens"], c["cache_read_tokens"],
@@ -369,7 +367,7 @@ def _check_spans(truth: Truth, out: Outputs) -> None:
 def _check_otlp_metrics(truths: list[Truth], main: str, metrics: Any) -> None:
     """The monitor's GenAI histograms hold every agent's calls (forwarded ones too)."""
     requests = sum((t.requests for t in truths), Counter())
-    ok_tokens = sum((t.ok_tokens for t in truths), Counter())
+    otel_tokens = sum((t.otel_tokens for t in truths), Counter())
     if not requests:
         return
     assert metrics is not None, "no OTLP metrics export"
@@ -386,12 +384,10 @@ def _check_otlp_metrics(truths: list[Truth], main: str, metrics: Any) -> None:
                         sums[a["gen_ai.request.model"], a["gen_ai.token.type"]] += int(dp.sum)
                     elif metric.name == "gen_ai.client.operation.duration":
                         counts[a["gen_ai.request.model"]] += dp.count
-    # gen_ai.client.token.usage counts the tokens of successful calls only (as the exporter
-    # records it today; Prometheus and spans also count those a failed call reported)
     for model in MODELS:
         assert counts[model] == requests[model, "ok"] + requests[model, "error"]
-        assert sums[model, "output"] == ok_tokens[model, "output"]
-        assert sums[model, "input"] == ok_tokens[model, "input"]
+        assert sums[model, "output"] == otel_tokens[model, "output"]
+        assert sums[model, "input"] == otel_tokens[model, "input"]
 
 
 def _check_statsd(truth: Truth, out: Outputs) -> None:
