@@ -181,7 +181,7 @@ def render_run(d: ReportData) -> str:
         rows = "".join(f"<tr><td>{_e(n)}</td><td>{c}</td></tr>" for n, c in d.top)
         body += (f"<section><h2>Hottest functions (self samples)</h2><table>{rows}</table>"
                  f"{_own_note(d.profile_meta)}</section>")
-    body += _alerts(d.alerts)
+    body += _alerts(d.alerts, start)
     if d.run.get("warnings"):
         body += "<section><h2>Warnings</h2><ul>" + "".join(
             f"<li>{_e(w)}</li>" for w in d.run["warnings"]) + "</ul></section>"
@@ -189,15 +189,26 @@ def render_run(d: ReportData) -> str:
     return _page(f"kaizen-perf run {d.run.get('run_id', '')}", _header(d), body, data)
 
 
-def _alerts(alerts: list[dict[str, Any]]) -> str:
+def _alerts(alerts: list[dict[str, Any]], start: float | None = None) -> str:
+    """One row per notification of alerts.jsonl (firing, then resolved), in order."""
     if not alerts:
         return ("<section><h2>Alerts</h2><p class=muted>No alert fired during this run.</p>"
                 "</section>")
-    rows = "".join(f"<tr><td>{_e(a.get('name', ''))}</td><td>{_e(a.get('state', ''))}</td>"
-                   f"<td>{_e(a.get('agent', ''))}</td><td>{_e(a.get('summary', ''))}</td></tr>"
-                   for a in alerts)
-    return ("<section><h2>Alerts</h2><table><tr><th>alert</th><th>state</th><th>agent</th>"
-            f"<th>summary</th></tr>{rows}</table></section>")
+    rows = "".join(
+        f"<tr class=\"alert-{_e(a.get('status', ''))}\"><td>{_e(_since(a.get('at'), start))}</td>"
+        f"<td>{_e(a.get('rule', ''))}</td><td>{_e(a.get('severity', ''))}</td>"
+        f"<td>{_e(a.get('status', ''))}</td><td>{_e((a.get('labels') or {}).get('agent', ''))}"
+        f"</td><td>{_e(a.get('summary', ''))}</td></tr>" for a in alerts)
+    return ("<section id=alerts><h2>Alerts</h2><table><tr><th>at</th><th>alert</th>"
+            "<th>severity</th><th>state</th><th>agent</th><th>summary</th></tr>"
+            f"{rows}</table></section>")
+
+
+def _since(at: Any, start: float | None) -> str:
+    """Seconds into the run (the notification's Unix time when the start is unknown)."""
+    if not isinstance(at, (int, float)):
+        return ""
+    return f"+{at - start:.1f}s" if isinstance(start, (int, float)) else f"{at:.0f}"
 
 
 def render_compare(a: ReportData, b: ReportData, diff: Node | None) -> str:

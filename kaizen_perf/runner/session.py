@@ -152,6 +152,11 @@ class Session:
         # the runner evaluates alerts for every agent at no cost to them (unless told not to)
         environ.setdefault(ENV_ALERTS, "1")
         self.mon = Monitor(agent, environ=environ, metrics_addr=self.opts.metrics_addr)
+        if self.mon.alerts is not None:  # what fired goes into the run (the report shows it)
+            from kaizen_perf.alerts.jsonl import FILE_NAME, JsonlNotifier
+
+            self.mon.alerts.notifiers.append(JsonlNotifier(self.rundir.path / FILE_NAME,
+                                                           file_mode=self.rundir.file_mode))
         self.receiver = ForwardReceiver(self._sock, self.mon.pipeline.put).start()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -267,6 +272,11 @@ class Session:
             self._tick_profilers()
         self.receiver.stop()
         self.mon.flush()
+        if self.mon.alerts is not None:  # the last events' alerts, before the report is written
+            try:
+                self.mon.alerts.evaluate()
+            except Exception as exc:  # the run's files matter more than a last evaluation
+                self._warn(f"last alert evaluation failed: {exc!r}")
         agents = self.collector.agents()
         self.rundir.write_run_json({**info, **status, "agents": agents, "exit_status": code,
                                     "pids": sorted(self.collector.pids_seen),
