@@ -296,8 +296,9 @@ class PySpyProfiler:
         part = self.out_dir / "windows" / f"{index:04d}.folded.part"
         with tempfile.TemporaryFile() as log:
             try:
-                # follow children only when there are some: following costs py-spy CPU
-                follow = self.subprocesses and self._python_children(self.pid)
+                # follow children only when there are some (following costs py-spy CPU),
+                # and always in the first window, when an agent starts its children
+                follow = self.subprocesses and (index == 1 or self._python_children(self.pid))
                 if not follow and self._root_frame is None:  # while the target still runs
                     self._root_frame = process_frame(self.pid)
                 proc = self._spawn(self._argv(part, follow), log)
