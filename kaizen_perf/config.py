@@ -39,6 +39,8 @@ ENV_ALERTS = "KAIZEN_PERF_ALERTS"
 ENV_ALERT_RULES = "KAIZEN_PERF_ALERT_RULES"
 ENV_ALERT_WEBHOOK = "KAIZEN_PERF_ALERT_WEBHOOK"
 ENV_STUCK_AFTER = "KAIZEN_PERF_STUCK_AFTER_S"
+#: the stuck rule's default threshold: the one source for the rule, the setting and `top`
+STUCK_AFTER_S = 600.0
 ENV_LOOP_REPEATS = "KAIZEN_PERF_LOOP_REPEATS"
 ENV_AUDIT_URL = "KAIZEN_PERF_AUDIT_URL"
 ENV_AUDIT_KEY = "KAIZEN_PERF_AUDIT_KEY"
@@ -271,7 +273,7 @@ class Settings:
         ENV_ALERT_RULES, _parse_str, "TOML file of alert rules (unset: the built-in rules)."))
     alert_webhook: str | None = field(default=None, metadata=_spec(
         ENV_ALERT_WEBHOOK, _parse_url, "URL that receives each alert as an HTTP POST of JSON."))
-    stuck_after_s: float = field(default=600.0, metadata=_spec(
+    stuck_after_s: float = field(default=STUCK_AFTER_S, metadata=_spec(
         ENV_STUCK_AFTER, _positive_float,
         "Seconds without a finished loop iteration before an agent counts as stuck."))
     loop_repeats: int = field(default=3, metadata=_spec(

@@ -119,6 +119,9 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
     _m("kaizen_budget_spent_usd", "gauge", "agent", "Spend counted against the budget."),
     _m("kaizen_agent_last_progress_timestamp_seconds", "gauge", "agent",
        "Unix time of the last finished loop iteration."),
+    _m("kaizen_alerts_firing", "gauge", "agent alertname",
+       "1 while an in-process alert fires for the agent (the series goes away when it "
+       "resolves)."),
     _m("kaizen_process_cpu_seconds_total", "counter", "agent mode",
        "CPU time of the agent's processes: user or system."),
     _m("kaizen_process_resident_memory_bytes", "gauge", "agent",

@@ -92,6 +92,8 @@ class AgentRow:
     unpriced_calls: int = 0  #: calls no source priced: the total cost is unknown
     #: dollars per tool (``reasoning`` included: they add up to ``cost_usd``), costliest first
     tool_costs: tuple[tuple[str, float], ...] = ()
+    #: alerts the monitor reports firing for the agent (``kaizen_alerts_firing``), by name
+    alerts: tuple[str, ...] = ()
 
 
 def _rate(new: dict[str, float], old: dict[str, float] | None, agent: str,
@@ -123,7 +125,8 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:
     unpriced, unpriced0 = pair("kaizen_api_unpriced_requests_total")
     rss = new.by_agent("kaizen_process_resident_memory_bytes")
     progress = new.by_agent("kaizen_agent_last_progress_timestamp_seconds")
-    agents = sorted(set(cpu) | set(loops) | set(cost) | set(unpriced) | set(rss))
+    firing = new.by_agent("kaizen_alerts_firing")
+    agents = sorted(set(cpu) | set(loops) | set(cost) | set(unpriced) | set(rss) | set(firing))
     out = []
     for a in agents:
         cpu_rate = _rate(cpu, cpu0, a, dt)
@@ -140,7 +143,9 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:
             None if cost_rate is None else cost_rate * 3600,
             new.t - progress[a] if a in progress else None, int(unpriced.get(a, 0)),
             tuple(sorted(new.by_label("kaizen_tool_cost_usd_total", a, "tool").items(),
-                         key=lambda kv: -kv[1]))))
+                         key=lambda kv: -kv[1])),
+            tuple(sorted(n for n, v in new.by_label("kaizen_alerts_firing", a, "alertname")
+                         .items() if v > 0))))
     return out
 
 

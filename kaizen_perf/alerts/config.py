@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kaizen_perf.alerts.specs import RULE_KINDS, RuleSpec, default_rules
+from kaizen_perf.config import STUCK_AFTER_S
 from kaizen_perf.errors import ConfigError
 
 _TOP = {"cooldown_s", "include_defaults", "rule"}
@@ -41,7 +42,7 @@ class RuleConfig:
     cooldown_s: float = 300.0
 
 
-def load_rules(path: str | Path, *, stuck_after_s: float = 600.0,
+def load_rules(path: str | Path, *, stuck_after_s: float = STUCK_AFTER_S,
                loop_repeats: int = 3) -> RuleConfig:
     """Read and validate a rule file."""
     source = str(path)
@@ -58,7 +59,7 @@ def load_rules(path: str | Path, *, stuck_after_s: float = 600.0,
 
 
 def parse_rules(data: dict[str, Any], source: str, *,
-                stuck_after_s: float = 600.0, loop_repeats: int = 3) -> RuleConfig:
+                stuck_after_s: float = STUCK_AFTER_S, loop_repeats: int = 3) -> RuleConfig:
     """Validate a parsed rule document."""
     unknown = sorted(set(data) - _TOP)
     if unknown:

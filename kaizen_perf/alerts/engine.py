@@ -25,6 +25,8 @@ from kaizen_perf.events import Event
 from kaizen_perf.health import ComponentStatus
 
 Snapshot = Callable[[str], Mapping[str, Any]]
+#: receives, after each evaluation, the (agent, rule name) of every alert firing now
+Publish = Callable[[frozenset[tuple[str, str]]], None]
 _MAX_REMEMBERED = 10_000
 
 
@@ -45,12 +47,13 @@ class AlertEngine:
                  clock: Callable[[], int] = time.perf_counter_ns,
                  wall: Callable[[], float] = time.time, interval_s: float = 1.0,
                  cooldown_s: float = 300.0, snapshot: Snapshot | None = None,
-                 log: RateLimitedLog | None = None) -> None:
+                 log: RateLimitedLog | None = None, publish: Publish | None = None) -> None:
         self.rules = tuple(rules)
         self.notifiers: list[Notifier] = list(notifiers)
         self._probe, self._clock, self._wall = probe, clock, wall
         self._interval, self._cooldown_ns = interval_s, int(cooldown_s * 1e9)
         self._snapshot, self._log = snapshot, log or RateLimitedLog()
+        self._publish = publish
         self._init_state()
 
     def _init_state(self) -> None:
@@ -84,6 +87,14 @@ class AlertEngine:
             for idx, ev in enumerate(self._evals):
                 current = {f.key: f for f in ev.evaluate(now, probe)}
                 self._diff(idx, current, now, fired, resolved)
+            # cooldown-silenced alerts are firing too: published, though not notified
+            active = frozenset((act.finding.labels.get("agent", ""), self.rules[idx].name)
+                               for (idx, _), act in self._active.items())
+        if self._publish is not None:
+            try:
+                self._publish(active)
+            except Exception as exc:  # the notifications below must still go out
+                self._log("alert-publish", f"kaizen-perf could not publish firing alerts: {exc!r}")
         alerts = [self._alert(idx, act, "resolved") for idx, act in resolved]
         for idx, act in fired:
             if isinstance(self._evals[idx], StuckEvaluator):

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from kaizen_perf.config import STUCK_AFTER_S
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.metrics import METRICS
 
@@ -219,7 +220,7 @@ class StuckRule(_Base):
     kind: ClassVar[str] = "stuck"
     default_name: ClassVar[str] = "KaizenAgentStuck"
     severity: str = "critical"
-    after_s: float = 600.0
+    after_s: float = STUCK_AFTER_S
 
     def __post_init__(self) -> None:
         self._check_common()
@@ -374,7 +375,7 @@ RULE_KINDS: dict[str, type[RuleSpec]] = {cls.kind: cls for cls in (
     ExportErrorsRule, BudgetRule, LoopRule)}
 
 
-def default_rules(*, stuck_after_s: float = 600.0,
+def default_rules(*, stuck_after_s: float = STUCK_AFTER_S,
                   loop_repeats: int = 3) -> tuple[RuleSpec, ...]:
     """The rules a monitor evaluates when no rule file is given."""
     return (StuckRule(after_s=stuck_after_s), LoopRule(repeats=loop_repeats),

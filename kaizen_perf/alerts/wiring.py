@@ -57,10 +57,33 @@ def attach(mon: Monitor) -> tuple[BudgetTracker, AlertEngine | None]:
                                          on_failure=functools.partial(_count_failure, mon)))
     engine = AlertEngine(rules, notifiers, probe=functools.partial(_probe, mon, tracker),
                          clock=mon._clock, cooldown_s=cooldown,
-                         snapshot=lambda _agent: snapshot.take(clock=mon._clock))
+                         snapshot=lambda _agent: snapshot.take(clock=mon._clock),
+                         publish=FiringGauge(mon))
     mon.pipeline.add_sink(engine)
     mon.health_checks += [engine.stuck_check, engine.exporters_check]
     return tracker, engine
+
+
+class FiringGauge:
+    """Keeps ``kaizen_alerts_firing{agent,alertname}`` at 1 for each alert firing now and
+    removes the series of those that stopped (``top`` and dashboards read it). An alert
+    without an agent label (dropped events, export errors) is the monitor's own agent's."""
+
+    def __init__(self, mon: Monitor) -> None:
+        self._mon, self._shown = mon, frozenset[tuple[str, str]]()
+
+    def __call__(self, firing: frozenset[tuple[str, str]]) -> None:
+        """Publish the alerts firing now (called after every evaluation)."""
+        now = frozenset((agent or self._mon.agent_id, name) for agent, name in firing)
+        if now == self._shown:
+            return
+        family = self._mon.metrics.families["kaizen_alerts_firing"]
+        with self._mon.pipeline.lock:
+            for key in now - self._shown:
+                family.set(key, 1.0)
+            for key in self._shown - now:
+                family.remove(key)
+        self._shown = now
 
 
 def _probe(mon: Monitor, tracker: BudgetTracker) -> Probe:

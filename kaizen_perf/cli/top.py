@@ -15,7 +15,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from kaizen_perf.alerts.specs import StuckRule
 from kaizen_perf.cli import exitcodes
+from kaizen_perf.config import STUCK_AFTER_S, Settings
+from kaizen_perf.errors import ConfigError
 from kaizen_perf.summary import cost_text
 from kaizen_perf.top import AgentRow, Poller
 
@@ -41,7 +44,26 @@ def _tool_costs(r: AgentRow, shown: int = 3) -> str:
     return " · ".join(parts) + (f" +{more}" if more > 0 else "")
 
 
-def render(rows: list[AgentRow], url: str, error: str | None) -> Group:
+def _alerts(r: AgentRow, stuck_after_s: float) -> str:
+    """The alerts the monitor says are firing; without its alert engine (alerts off), an
+    agent past the stuck rule's threshold still shows as stuck."""
+    shown = list(r.alerts)
+    if (StuckRule.default_name not in shown and r.stuck_s is not None
+            and r.stuck_s > stuck_after_s):
+        shown.append("stuck")
+    return " ".join(shown)
+
+
+def stuck_after(environ: dict[str, str] | None = None) -> float:
+    """The stuck rule's threshold from the same setting the monitor uses."""
+    try:
+        return Settings.load(environ).stuck_after_s
+    except ConfigError:  # a bad unrelated setting must not stop the view
+        return STUCK_AFTER_S
+
+
+def render(rows: list[AgentRow], url: str, error: str | None,
+           stuck_after_s: float = STUCK_AFTER_S) -> Group:
     """The screen: a title line, the per-agent table and a key hint."""
     table = Table(expand=True)
     width = max([len(r.agent) for r in rows] + [5])
@@ -51,12 +73,11 @@ def render(rows: list[AgentRow], url: str, error: str | None) -> Group:
                           ("$/hour", "right"), ("cost by tool $", "left"), ("alerts", "left")]:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in rows:
-        stuck = "stuck" if r.stuck_s is not None and r.stuck_s > 300 else ""
         table.add_row(r.agent, _fmt(r.cpu_percent, ".1f"), _fmt(r.rss_bytes, ".1f", 2**-20),
                       _fmt(r.loops_per_s, ".2f"), _fmt(r.tool_p95_s, ".2f", 1e3),
                       cost_text(r.cost_usd, r.unpriced_calls).removeprefix("$"),
                       _fmt(r.cost_per_hour, ".2f", missing="unknown" if r.unpriced_calls else "–"),
-                      _tool_costs(r), stuck)
+                      _tool_costs(r), _alerts(r, stuck_after_s))
     title = Text(f"kaizen-perf top  {url}", style="bold")
     status = Text(error, style="red") if error else Text("q or Ctrl-C quits", style="dim")
     if not rows and not error:
@@ -100,14 +121,14 @@ def top_cmd(target: str, interval: float, once: bool) -> int:
     in progress, 127.0.0.1:9464). Rates are over the last minute.
     """
     url = _url(target)
-    poller = Poller(url)
+    poller, threshold = Poller(url), stuck_after()
     if once:
         poller.poll()
         select.select([], [], [], interval)
         rows = poller.poll()
         from rich.console import Console
 
-        Console().print(render(rows, url, poller.error))
+        Console().print(render(rows, url, poller.error, threshold))
         # a script asking for one table must learn that there was nothing to read
         return exitcodes.RUNTIME if poller.error else exitcodes.OK
     with _keys() as fd, Live(render([], url, None), refresh_per_second=4,
@@ -115,7 +136,7 @@ def top_cmd(target: str, interval: float, once: bool) -> int:
         try:
             while True:
                 rows = poller.poll()
-                live.update(render(rows, url, poller.error))
+                live.update(render(rows, url, poller.error, threshold))
                 if _wait_for_q(fd, interval):
                     break
         except KeyboardInterrupt:
