@@ -11,6 +11,7 @@ import math
 import time
 
 from kaizen_perf.regression.evaluate import Outcome, ParityRow, Row
+from kaizen_perf.regression.reports import by_component, parity_cells
 from kaizen_perf.report.html import _e, _page
 
 _COLOURS = {"REGRESSION": "#b31d28", "IMPROVEMENT": "#22863a", "PASS": "#0366d6",
@@ -64,17 +65,18 @@ def _row_html(r: Row) -> str:
     ci = "" if e is None else f"[{(e.low - 1) * 100:+.2f}%, {(e.high - 1) * 100:+.2f}%]"
     mde = "" if e is None or not math.isfinite(e.mde) else f"{e.mde * 100:.1f}%"
     colour = _COLOURS.get(r.verdict.value, "#555")
-    return (f"<tr><td>{_e(r.name)}</td><td>{change}</td><td>{ci}</td><td>{r.gate * 100:.1f}%"
+    return (f"<tr><td>{_e(r.name)}</td><td>{_e(r.measure)}</td><td>{change}</td><td>{ci}</td>"
+            f"<td>{r.gate * 100:.1f}%"
             f"</td><td>{mde}</td><td style='color:{colour};font-weight:600'>{r.verdict.value}"
             f"</td><td>{_e(r.note)}</td></tr>")
 
 
 def _parity_html(p: ParityRow) -> str:
-    c = p.check
-    value = "" if c is None else f"{c.value:.4g} [{c.low:.4g}, {c.high:.4g}]"
-    return (f"<tr><td>{_e(p.target.name)}</td><td>{_e(p.target.benchmark)}</td><td>{value}</td>"
-            f"<td>{p.target.budget:.4g} {_e(p.target.unit)}</td><td>{p.status.value}</td>"
-            f"<td>{_e(p.note)}</td></tr>")
+    cells = parity_cells(p)  # the same wording as the text and Markdown reports
+    value = f"{cells[3]} {cells[4]}".strip()
+    return (f"<tr><td>{_e(p.target.name)}</td><td>{_e(p.target.origin)}</td>"
+            f"<td>{_e(p.target.benchmark)}</td><td>{_e(value)}</td><td>{_e(cells[2])}</td>"
+            f"<td>{p.status.value}</td><td>{_e(cells[6])}</td><td>{_e(cells[8])}</td></tr>")
 
 
 def render_check_html(outcome: Outcome, *, title: str = "kaizen-perf check") -> str:
@@ -82,15 +84,19 @@ def render_check_html(outcome: Outcome, *, title: str = "kaizen-perf check") -> 
     rows = list(outcome.rows)
     body = ("<section><h2>Change per benchmark (95 % confidence interval, gate shaded)</h2>"
             + (forest_svg(rows) if rows else "<p class=muted>No benchmark compared.</p>")
-            + "<table><tr><th>benchmark</th><th>change</th><th>95 % CI</th><th>gate</th>"
+            + "<table><tr><th>benchmark</th><th>measure</th><th>change</th><th>interval</th>"
+            "<th>gate</th>"
             "<th>smallest detectable</th><th>verdict</th><th>note</th></tr>"
             + "".join(_row_html(r) for r in rows) + "</table></section>")
-    if outcome.parity:
-        body += ("<section><h2>Parity targets</h2><table><tr><th>target</th><th>benchmark</th>"
-                 "<th>measured [CI]</th><th>budget</th><th>status</th><th>note</th></tr>"
-                 + "".join(_parity_html(p) for p in outcome.parity) + "</table></section>")
+    for component, group in by_component(outcome.parity):
+        body += (f"<section><h2>Parity targets: {_e(component)}</h2><table><tr><th>target</th>"
+                 "<th>origin</th><th>benchmark</th><th>measured [95 % bounds]</th><th>budget</th>"
+                 "<th>status</th><th>baseline</th><th>note</th></tr>"
+                 + "".join(_parity_html(p) for p in group) + "</table></section>")
     low = ("<br>Low confidence: compared against a stored run, not interleaved pairs."
            if outcome.low_confidence else "")
-    header = (f"<h1>{_e(title)}</h1><div class=meta>written "
-              f"{time.strftime('%Y-%m-%d %H:%M:%S')}{low}</div>")
+    compared = "".join(f"<br>{_e(line)}" for line in outcome.header)
+    header = (f"<h1>{_e(title)}</h1><p class=verdict><b>{_e(outcome.summary())}</b></p>"
+              f"<div class=meta>written {time.strftime('%Y-%m-%d %H:%M:%S')}{compared}{low}"
+              f"</div>")
     return _page(title, header, body, {"flames": {}, "diff": False})
