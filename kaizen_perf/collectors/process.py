@@ -86,12 +86,18 @@ class ProcessCollector:
         except psutil.Error:
             tree = []
         for proc in tree:
-            if proc.pid not in self._procs:
+            known = self._procs.get(proc.pid)
+            if known is None:
                 agent = self._agent_of(proc)
                 self._procs[proc.pid] = (proc, agent)
                 self.pids_seen.add(proc.pid)
                 self.agent_of_pid[proc.pid] = agent
                 self.name_of_pid[proc.pid] = _name(proc)
+            elif proc.pid != self.root.pid and (agent := self._agent_of(known[0])) != known[1]:
+                # found between fork and exec, it still had its parent's environment: the
+                # agent named by the one it exec'd with wins (its stacks and later readings)
+                self._procs[proc.pid] = (known[0], agent)
+                self.agent_of_pid[proc.pid] = agent
         return tree
 
     def _agent_of(self, proc: psutil.Process) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -76,3 +77,33 @@ def test_schedstat_reads_run_queue_wait() -> None:
     """/proc/PID/schedstat gives a non-negative run-queue wait for a live process."""
     assert read_schedstat(os.getpid()) >= 0
     assert read_schedstat(2**22 + 12345) == -1.0
+
+
+def test_a_child_seen_before_its_exec_takes_the_agent_it_execs_with() -> None:
+    """A child found between fork and exec (parent's environment) moves to its own agent."""
+    root = subprocess.Popen(
+        ["sh", "-c", "sh -c 'read go; exec env KAIZEN_PERF_AGENT_ID=coder sleep 30' <&0"],
+        stdin=subprocess.PIPE)
+    assert root.stdin is not None
+    collector = ProcessCollector(root.pid, "planner")
+    try:
+        kids: list[int] = []
+        while not kids:  # readiness: the inner shell exists, still with the parent's environ
+            collector.tick()
+            kids = [pid for pid in collector.agent_of_pid if pid != root.pid]
+        child = kids[0]
+        assert collector.agent_of_pid[child] == "planner"
+        root.stdin.write(b"go\n")
+        root.stdin.flush()
+        environ = Path(f"/proc/{child}/environ")
+        while b"KAIZEN_PERF_AGENT_ID=coder" not in environ.read_bytes():
+            time.sleep(0.01)  # readiness: the exec has happened
+        collector.tick()
+        assert collector.agent_of_pid[child] == "coder"
+        assert "coder" in {s.agent for s in collector.tick()}
+    finally:
+        root.kill()
+        root.wait()
+        for pid in collector.agent_of_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
