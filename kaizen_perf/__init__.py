@@ -9,6 +9,7 @@ from __future__ import annotations
 from kaizen_perf._version import __version__
 from kaizen_perf.config import Settings
 from kaizen_perf.errors import (
+    AuditDenied,
     AuditStoreError,
     BaselineError,
     BudgetExceeded,
@@ -20,6 +21,7 @@ from kaizen_perf.errors import (
 from kaizen_perf.monitor import Monitor, configure, get_monitor
 
 __all__ = [
+    "AuditDenied",
     "AuditStoreError",
     "BaselineError",
     "BudgetExceeded",
