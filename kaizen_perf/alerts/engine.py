@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
@@ -85,7 +85,12 @@ class AlertEngine:
         resolved: list[tuple[int, _Active]] = []
         with self._lock:
             for idx, ev in enumerate(self._evals):
-                current = {f.key: f for f in ev.evaluate(now, probe)}
+                # an alert is always some agent's: one without an agent label (dropped
+                # events, export errors, a run's budget) is the monitor's own, the same in
+                # notifications (alerts.jsonl, the report) as on /metrics and in top
+                current = {f.key: f if "agent" in f.labels else
+                           replace(f, labels={"agent": probe.agent, **f.labels})
+                           for f in ev.evaluate(now, probe)}
                 self._diff(idx, current, now, fired, resolved)
             # cooldown-silenced alerts are firing too: published, though not notified
             active = frozenset((act.finding.labels.get("agent", ""), self.rules[idx].name)

@@ -349,7 +349,8 @@ class BudgetEvaluator:
                     pct = f"{num(t * 100)}%"
                     out.append(Finding(
                         (budget.scope, budget.key, pct),
-                        {"scope": budget.scope, "key": budget.key, "threshold": pct},
+                        {"scope": budget.scope, "key": budget.key, "threshold": pct,
+                         **({"agent": budget.key} if budget.scope == "agent" else {})},
                         status.fraction, t,
                         f"{budget.describe()} spent ${status.spent_usd:.4f} of "
                         f"${budget.limit_usd:.4f} ({status.fraction * 100:.1f}%, threshold "
