@@ -8,7 +8,9 @@ import pytest
 
 from kaizen_perf import Monitor
 from kaizen_perf.integrations import ApiCallRecord
+from kaizen_perf.testing import InMemorySink
 from tests.integrations.llm_server import LLMServer
+from tests.integrations.openai_chat_server import OpenAIChatServer
 
 
 @pytest.fixture
@@ -39,3 +41,31 @@ def kaizen_loopback() -> Iterator[None]:
     restore = allow_loopback()
     yield
     restore()
+
+
+@pytest.fixture
+def sink() -> InMemorySink:
+    """Every event the monitor dispatched, for assertions."""
+    return InMemorySink()
+
+
+@pytest.fixture
+def kmon(sink: InMemorySink) -> Iterator[Monitor]:
+    """A monitor with Kaizen instrumented into it (and restored afterwards)."""
+    from kaizen_perf.integrations.kaizen import AGENTS, instrument, uninstrument
+
+    mon = Monitor("process", environ={}, sinks=[sink])
+    AGENTS.seen.clear()
+    instrument(mon)
+    yield mon
+    uninstrument()
+    AGENTS.seen.clear()
+    mon.shutdown(2.0)
+
+
+@pytest.fixture
+def llm(kaizen_loopback: None) -> Iterator[OpenAIChatServer]:
+    """The scripted OpenAI-compatible server Kaizen's client is pointed at."""
+    server = OpenAIChatServer.start()
+    yield server
+    server.stop()

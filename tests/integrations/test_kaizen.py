@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,6 @@ from kaizen_perf.events import (
     HookEvent as KpHookEvent,
 )
 from kaizen_perf.integrations.kaizen import instrument, is_instrumented, uninstrument
-from kaizen_perf.integrations.kaizen._agents import AGENTS
 from kaizen_perf.testing import InMemorySink
 from tests.integrations.kaizen_loopback import local_url
 from tests.integrations.llm_server import LLMServer, Reply
@@ -84,30 +82,6 @@ class CalcAgent(BaseAgent):
 def action(tool: str, **params: str) -> str:
     return json.dumps({"action": "tool_use", "action_input": {"tool_name": tool,
                                                                "params": params}})
-
-
-@pytest.fixture
-def sink() -> InMemorySink:
-    return InMemorySink()
-
-
-@pytest.fixture
-def kmon(sink: InMemorySink) -> Iterator[Monitor]:
-    """A monitor with Kaizen instrumented into it (and restored afterwards)."""
-    mon = Monitor("process", environ={}, sinks=[sink])
-    AGENTS.seen.clear()
-    instrument(mon)
-    yield mon
-    uninstrument()
-    AGENTS.seen.clear()
-    mon.shutdown(2.0)
-
-
-@pytest.fixture
-def llm(kaizen_loopback: None) -> Iterator[OpenAIChatServer]:
-    server = OpenAIChatServer.start()
-    yield server
-    server.stop()
 
 
 def config(server: OpenAIChatServer | LLMServer, **kw: Any) -> BaseAgentConfig:

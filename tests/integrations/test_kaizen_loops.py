@@ -8,46 +8,18 @@ Real ``BaseAgent``s talk to the fake OpenAI server on 127.0.0.1 (``kaizen_loopba
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from kaizen.core.base_agent import BaseAgent
 from kaizen.strategies.multi_cycle import MultiCycleStrategy
 from prometheus_client.parser import text_string_to_metric_families
 
 from kaizen_perf import Monitor
 from kaizen_perf.events import ApiCallEvent, ToolEvent
-from kaizen_perf.integrations.kaizen import instrument, uninstrument
 from kaizen_perf.integrations.kaizen._agent import tool_arguments
-from kaizen_perf.integrations.kaizen._agents import AGENTS
 from kaizen_perf.loops import args_digest
 from kaizen_perf.testing import InMemorySink
 from tests.integrations.openai_chat_server import OpenAIChatServer, Turn
 from tests.integrations.test_kaizen import CalcAgent, Question, action, config, quiet_run
-
-
-@pytest.fixture
-def sink() -> InMemorySink:
-    return InMemorySink()
-
-
-@pytest.fixture
-def kmon(sink: InMemorySink) -> Iterator[Monitor]:
-    """A monitor with Kaizen instrumented into it (and restored afterwards)."""
-    mon = Monitor("process", environ={}, sinks=[sink])
-    AGENTS.seen.clear()
-    instrument(mon)
-    yield mon
-    uninstrument()
-    AGENTS.seen.clear()
-    mon.shutdown(2.0)
-
-
-@pytest.fixture
-def llm(kaizen_loopback: None) -> Iterator[OpenAIChatServer]:
-    server = OpenAIChatServer.start()
-    yield server
-    server.stop()
 
 
 def metric(mon: Monitor, name: str) -> dict[tuple[str, str], float]:
