@@ -20,8 +20,10 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.integrations.loopback_http import LoopbackHTTP
 
 MODEL = "claude-opus-5-5"  # the bundled CLI's default model
 
@@ -113,7 +115,7 @@ class Truth:
         return list(seen.values())
 
 
-class AnthropicServer:
+class AnthropicServer(LoopbackHTTP):
     """``AnthropicServer.start()``, ``script(...)`` turns, read ``truth``, ``stop()``."""
 
     def __init__(self, model: str = MODEL) -> None:
@@ -125,22 +127,13 @@ class AnthropicServer:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._ready = threading.Event()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="anthropic-sse",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._serve(self._handler(), "anthropic-sse")
 
     @classmethod
     def start(cls, model: str = MODEL) -> AnthropicServer:
         server = cls(model)
-        server._thread.start()
+        server._run()
         return server
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(5)
 
     def script(self, *turns: Turn) -> None:
         with self._lock:

@@ -13,8 +13,10 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.integrations.loopback_http import LoopbackHTTP
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Seen:
     body: dict[str, Any]
 
 
-class LLMServer:
+class LLMServer(LoopbackHTTP):
     """Start with ``LLMServer.start()``; ``script(...)`` the replies; ``stop()`` at the end."""
 
     def __init__(self) -> None:
@@ -59,22 +61,13 @@ class LLMServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="llm-server",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._serve(Handler, "llm-server")
 
     @classmethod
     def start(cls) -> LLMServer:
         server = cls()
-        server._thread.start()
+        server._run()
         return server
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(5)
 
     def script(self, *replies: Reply) -> None:
         with self._lock:

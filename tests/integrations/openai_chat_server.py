@@ -23,8 +23,10 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.integrations.loopback_http import LoopbackHTTP
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Truth:
     tool_calls: Counter[str] = field(default_factory=Counter)
 
 
-class OpenAIChatServer:
+class OpenAIChatServer(LoopbackHTTP):
     """``start()``, ``script(...)`` the turns, point Kaizen at :attr:`url`, ``stop()``."""
 
     def __init__(self) -> None:
@@ -96,23 +98,14 @@ class OpenAIChatServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="openai-chat",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._serve(Handler, "openai-chat")
 
     @classmethod
     def start(cls, *turns: Turn) -> OpenAIChatServer:
         server = cls()
         server.script(*turns)
-        server._thread.start()
+        server._run()
         return server
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(5)
 
     def script(self, *turns: Turn) -> None:
         with self._lock:
