@@ -8,18 +8,19 @@ drive every branch.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
-#: Where a binary is, or None (injected so tests reach every branch without installing it).
-Finder = Callable[[str], "str | None"]
+from kaizen_perf._proc import Finder, Runner, find_tool, run_command
+from kaizen_perf.collectors import ebpf
+
+__all__ = ["Finder", "Finding", "Runner", "all_findings", "check_binary", "check_ebpf",
+           "check_ptrace_scope", "check_pyroscope", "check_pyspy", "check_tracepoints",
+           "find_tool", "run_command"]
 
 
 @dataclass(frozen=True)
@@ -30,21 +31,6 @@ class Finding:
     ok: bool | None
     detail: str
     fix: str = ""
-
-
-def run_command(argv: Sequence[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
-    """Run a command, capturing output (the default runner)."""
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s,
-                          check=False)
-
-
-def find_tool(name: str) -> str | None:
-    """A binary on PATH, or next to this Python (the venv's py-spy)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else None
 
 
 def check_pyspy(run: Runner = run_command) -> Finding:
@@ -86,20 +72,10 @@ def check_ptrace_scope(path: str = "/proc/sys/kernel/yama/ptrace_scope") -> Find
 def check_ebpf(run: Runner = run_command, btf: str = "/sys/kernel/btf/vmlinux",
                find: Finder = find_tool) -> Finding:
     """bpftrace is installed, the kernel has BTF, and a dry-run program loads."""
-    bpftrace = find("bpftrace")
-    if bpftrace is None:
-        return Finding("eBPF", False, "bpftrace not found", "apt-get install bpftrace")
-    if not os.path.exists(btf):
-        return Finding("eBPF", False, f"no kernel BTF at {btf}",
-                       "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
-    try:
-        dry = run([bpftrace, "-e", "BEGIN { exit(); }"], 30)
-    except subprocess.TimeoutExpired:
-        return Finding("eBPF", False, "bpftrace dry run timed out", "check `bpftrace -l`")
-    if dry.returncode != 0:
-        return Finding("eBPF", False, f"bpftrace cannot load programs: {dry.stderr.strip()[:200]}",
-                       "run as root or grant CAP_BPF and CAP_PERFMON")
-    version = run([bpftrace, "--version"], 10).stdout.strip()
+    found = ebpf.probe_bpftrace(run, btf=btf, find=find)
+    if not found.ok:
+        return Finding("eBPF", False, found.reason, found.fix)
+    version = run([found.bpftrace, "--version"], 10).stdout.strip()
     return Finding("eBPF", True, f"{version}, kernel BTF present, programs load")
 
 
@@ -127,9 +103,7 @@ def check_pyroscope(url: str | None, timeout_s: float = 3.0) -> Finding:
 
 def check_tracepoints(run: Runner = run_command) -> Finding:
     """Everything ``--ebpf`` needs: the bpftrace checks above, plus tracefs for tracepoints."""
-    from kaizen_perf.collectors.ebpf import detect
-
-    found = detect(run)
+    found = ebpf.detect(run)
     if found.ok:
         return check_ebpf(run)
     return Finding("eBPF", False, found.reason, found.fix)

@@ -19,6 +19,8 @@ written to ``ebpf.jsonl`` only. eBPF adds ``kind="blocked"``.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,10 +30,10 @@ from typing import Any
 
 import psutil
 
+from kaizen_perf._proc import Finder, Runner, find_tool, run_command
 from kaizen_perf.collectors import ebpf_programs as programs
 from kaizen_perf.collectors.ebpf_parse import KernelEvent, Window, window_events
 from kaizen_perf.collectors.ebpf_stream import BpftraceStream
-from kaizen_perf.doctor import Finder, Finding, Runner, check_ebpf, find_tool, run_command
 from kaizen_perf.events import Event, KernelCounter
 
 FORMAT_VERSION = 1
@@ -51,17 +53,39 @@ class Availability:
     bpftrace: str = ""
 
 
+def probe_bpftrace(run: Runner = run_command, *, btf: str = "/sys/kernel/btf/vmlinux",
+                   find: Finder = find_tool) -> Availability:
+    """bpftrace on PATH, kernel BTF, and a dry run that loads (what ``doctor`` reports too)."""
+    bpftrace = find("bpftrace")
+    if bpftrace is None:
+        return Availability(False, "bpftrace not found", "apt-get install bpftrace")
+    # bpftrace compiles its programs against BTF; without it every probe fails to load.
+    if not os.path.exists(btf):
+        return Availability(False, f"no kernel BTF at {btf}",
+                            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+    # A dry run is the only reliable privilege check: CAP_BPF, CAP_PERFMON, lockdown
+    # and seccomp all fail the same way, at load time.
+    try:
+        dry = run([bpftrace, "-e", "BEGIN { exit(); }"], 30)
+    except subprocess.TimeoutExpired:
+        return Availability(False, "bpftrace dry run timed out", "check `bpftrace -l`")
+    if dry.returncode != 0:
+        return Availability(False, f"bpftrace cannot load programs: {dry.stderr.strip()[:200]}",
+                            "run as root or grant CAP_BPF and CAP_PERFMON")
+    return Availability(True, bpftrace=bpftrace)
+
+
 def detect(run: Runner = run_command, *, btf: str = "/sys/kernel/btf/vmlinux",
            tracefs: Sequence[str] = programs.TRACEFS_EVENTS,
            find: Finder = find_tool) -> Availability:
     """bpftrace on PATH, kernel BTF, a dry run that loads, and tracefs for tracepoints."""
-    finding: Finding = check_ebpf(run, btf, find)
-    if not finding.ok:
-        return Availability(False, finding.detail, finding.fix or PRIVILEGE_FIX)
+    found = probe_bpftrace(run, btf=btf, find=find)
+    if not found.ok:
+        return Availability(False, found.reason, found.fix or PRIVILEGE_FIX)
     if not any(Path(p).is_dir() for p in tracefs):
         return Availability(False, "tracefs is not mounted, so no tracepoint can attach",
                             TRACEFS_FIX)
-    return Availability(True, bpftrace=find("bpftrace") or "bpftrace")
+    return found
 
 
 class EbpfCollector:
