@@ -2,21 +2,34 @@
 
 Raw per-round times are used when the file has them (``--benchmark-save-data``);
 otherwise only the summary survives and the comparison says so.
+
+This module reads pytest-benchmark's format into the engine's model types only;
+``results.load`` recognises the format and wraps what it returns into a
+``RunResult``, so the dependency runs one way (results -> pytest_import).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from kaizen_perf.errors import BaselineError
-from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Operand, Pair, Side
-from kaizen_perf.regression.results import RunResult
+from kaizen_perf.regression.model import BenchInfo, Job, JobSamples, Operand, Pair
 
 
-def from_pytest_benchmark(data: Mapping[str, Any], source: str) -> RunResult:
-    """A single-side run ("head") holding each pytest-benchmark benchmark's samples."""
+@dataclass(frozen=True)
+class PytestBenchmarkRun:
+    """What a pytest-benchmark file holds: one side ("head") of samples per benchmark."""
+
+    jobs: tuple[JobSamples, ...]
+    machine: dict[str, Any]
+    commit: str | None
+    created: str
+
+
+def read_pytest_benchmark(data: Mapping[str, Any], source: str) -> PytestBenchmarkRun:
+    """Each pytest-benchmark benchmark's samples, as jobs of the single side "head"."""
     jobs = []
     for bench in data.get("benchmarks", []):
         name, stats = bench.get("name"), bench.get("stats")
@@ -29,12 +42,9 @@ def from_pytest_benchmark(data: Mapping[str, Any], source: str) -> RunResult:
         note = None if stats.get("data") else "summary only (no --benchmark-save-data)"
         pairs = [Pair(0, "x", float(v), None) for v in values]
         jobs.append(JobSamples(job, loops=None, pairs=pairs, error=None if pairs else note))
-    machine = dict(data.get("machine_info", {}))
-    commit = data.get("commit_info", {}).get("id")
-    return RunResult(kind="pytest-benchmark", design=Design(rounds=1),
-                     sides=(Side("head", Path("."), None, commit),), jobs=tuple(jobs),
-                     machine=machine, created=str(data.get("datetime", "")), duration_s=0.0,
-                     source=source)
+    return PytestBenchmarkRun(jobs=tuple(jobs), machine=dict(data.get("machine_info", {})),
+                              commit=data.get("commit_info", {}).get("id"),
+                              created=str(data.get("datetime", "")))
 
 
 def match_name(stored: set[str], name: str) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 from kaizen_perf._version import __version__
 from kaizen_perf.errors import BaselineError
 from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Operand, Pair, Side
+from kaizen_perf.regression.pytest_import import read_pytest_benchmark
 
 FORMAT = "kaizen-perf-results"
 VERSION = 1
@@ -131,10 +132,16 @@ def load(path: Path) -> RunResult:
         msg = f"Results file {str(path)!r} is not readable JSON: {exc}."
         raise BaselineError(msg) from exc
     if isinstance(data, dict) and "benchmarks" in data and "format" not in data:
-        from kaizen_perf.regression.pytest_import import from_pytest_benchmark
-
         return from_pytest_benchmark(data, str(path))
     return from_dict(data, str(path))
+
+
+def from_pytest_benchmark(data: Mapping[str, Any], source: str) -> RunResult:
+    """A single-side run ("head") holding each pytest-benchmark benchmark's samples."""
+    run = read_pytest_benchmark(data, source)
+    return RunResult(kind="pytest-benchmark", design=Design(rounds=1),
+                     sides=(Side("head", Path("."), None, run.commit),), jobs=run.jobs,
+                     machine=run.machine, created=run.created, duration_s=0.0, source=source)
 
 
 def from_dict(data: Any, source: str) -> RunResult:
