@@ -30,8 +30,12 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--rate", type=click.IntRange(1, 1000), default=50, show_default=True,
                      help="Stack sampling rate, Hz (py-spy's CPU grows with it: about 2 % of "
                      "a core at 50 Hz on an I/O-bound agent, docs/profiles.md)."),
+        click.option("--profile", "profile_kind", type=click.Choice(["both", "cpu", "wall"]),
+                     default="both", show_default=True,
+                     help="Stack profiles to record: on-CPU, wall-clock (waits included) or "
+                     "both, each sampled at its share of --rate (docs/profiles.md)."),
         click.option("--idle", is_flag=True,
-                     help="Wall-clock stacks: include waiting threads (LLM calls, I/O)."),
+                     help="Wall-clock stacks only (--profile wall): include waiting threads."),
         click.option("--no-profile", is_flag=True, help="Do not sample stacks (metrics only)."),
         click.option("--profile-own", is_flag=True,
                      help="Keep kaizen-perf's own threads and start-up in the profile (left "
@@ -81,7 +85,9 @@ def _options(kw: dict[str, Any]) -> RunOptions:
                       pyroscope=kw["pyroscope"], metrics_addr=kw["metrics_addr"],
                       duration_s=kw["duration"], window_s=kw["window"], grace_s=kw["grace"],
                       sd_file=kw["sd_file"], ebpf=kw["ebpf"] or bool(kw["ebpf_syscalls"]),
-                      ebpf_syscalls_s=kw["ebpf_syscalls"], profile_own=kw["profile_own"])
+                      ebpf_syscalls_s=kw["ebpf_syscalls"], profile_own=kw["profile_own"],
+                      kinds=("cpu", "wall") if kw["profile_kind"] == "both"
+                      else (kw["profile_kind"],))
 
 
 def _with_progress(opts: RunOptions, body: Callable[[Session], int]) -> int:

@@ -34,10 +34,16 @@ class ReportData:
     hooks: dict[str, Any]
     series: dict[str, list[Series]]  # per agent
     flames: dict[str, Node]  # profile name → tree ("cpu", "wall")
-    top: list[tuple[str, int]]
+    top: list[tuple[str, int]]  #: the first kind's hottest functions
     alerts: list[dict[str, Any]] = field(default_factory=list)
     #: profiles/profile.json: samples, kaizen-perf's own samples (left out unless included)
     profile_meta: dict[str, Any] = field(default_factory=dict)
+    #: hottest functions per kind of profile ("cpu", "wall"), first kind first
+    tops: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+#: what the report calls each kind of profile
+KIND_NAMES = {"cpu": "on-CPU", "wall": "wall-clock (waits included)"}
 
 
 def load(path: str | Path) -> ReportData:
@@ -49,16 +55,34 @@ def load(path: str | Path) -> ReportData:
         raise ConfigError(msg)
     run = load_run(root)
     hooks = _json(root / "hooks.json", {"agents": {}})
-    profile = load_profile(root / "profiles" / "profile.folded")
-    kind = "wall" if run.get("idle") else "cpu"
-    flames = {kind: build_tree(profile)} if profile.samples else {}
-    for path in sorted((root / "profiles" / "by-agent").glob("*.folded")):
-        agent_profile = load_profile(path)
-        if agent_profile.samples:  # per-agent trees: the report's agent filter
-            flames[f"{kind}:{path.stem}"] = build_tree(agent_profile, root=path.stem)
-    return ReportData(root, run, hooks, _series(root), flames, top_functions(profile),
+    flames: dict[str, Node] = {}
+    tops: dict[str, list[tuple[str, int]]] = {}
+    dirs = profile_dirs(root, run)
+    for kind, folder in dirs.items():
+        profile = load_profile(folder / "profile.folded")
+        if profile.samples:
+            flames[kind], tops[kind] = build_tree(profile), top_functions(profile)
+        for path in sorted((folder / "by-agent").glob("*.folded")):
+            agent_profile = load_profile(path)
+            if agent_profile.samples:  # per-agent trees: the report's agent filter
+                flames[f"{kind}:{path.stem}"] = build_tree(agent_profile, root=path.stem)
+    first = next(iter(dirs))
+    return ReportData(root, run, hooks, _series(root), flames, tops.get(first, []),
                       _jsonl(root / "alerts.jsonl"),
-                      _json(root / "profiles" / "profile.json", {}))
+                      _json(dirs[first] / "profile.json", {}), tops)
+
+
+def profile_dirs(root: Path, run: dict[str, Any]) -> dict[str, Path]:
+    """The folder of each kind of profile the run recorded, first kind first: run.json's
+    ``profiles`` (kinds it does not know, and folders outside the run, are ignored), else
+    the one profile of an older run directory (wall-clock when it was made with --idle)."""
+    named = run.get("profiles")
+    if not isinstance(named, dict):
+        named = {}
+    out = {kind: root / str(rel) for kind, rel in named.items()
+           if kind in KIND_NAMES and ".." not in Path(str(rel)).parts
+           and not Path(str(rel)).is_absolute()}
+    return out or {"wall" if run.get("idle") else "cpu": root / "profiles"}
 
 
 def _json(path: Path, default: Any) -> Any:

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from kaizen_perf.report import breakdown
-from kaizen_perf.report.data import ReportData, Series
+from kaizen_perf.report.data import KIND_NAMES, ReportData, Series
 from kaizen_perf.report.flame import Node
 from kaizen_perf.summary import cost_text
 
@@ -109,7 +109,7 @@ def _model_row(model: str, r: dict[str, Any]) -> str:
 
 
 def _flame_section(flames: dict[str, Node], agents: list[str], diff: bool, title: str) -> str:
-    kinds = "".join(f'<option value="{k}">{"on-CPU" if k == "cpu" else "wall-clock"}</option>'
+    kinds = "".join(f'<option value="{k}">{_e(KIND_NAMES.get(k, k))}</option>'
                     for k in flames if ":" not in k)
     agent_opts = "".join(f'<option value="{_e(a)}">{_e(a)}</option>' for a in agents)
     return (f'<section><h2>{_e(title)}</h2><div class="controls">'
@@ -162,6 +162,18 @@ def _own_note(meta: dict[str, Any]) -> str:
             "them).</p>")
 
 
+def _hottest(tops: dict[str, list[tuple[str, int]]], meta: dict[str, Any]) -> str:
+    """One table of hottest functions per kind of profile; the flame graph's profile menu
+    shows the one of the kind it draws (the first kind's without script)."""
+    tables = "".join(
+        f'<table class="hottest" data-kind="{_e(kind)}"{"" if i == 0 else " hidden"}>'
+        f'<caption>{_e(KIND_NAMES.get(kind, kind))}</caption>'
+        + "".join(f"<tr><td>{_e(n)}</td><td>{c}</td></tr>" for n, c in top) + "</table>"
+        for i, (kind, top) in enumerate(tops.items()))
+    return (f"<section><h2>Hottest functions (self samples)</h2>{tables}{_own_note(meta)}"
+            "</section>")
+
+
 def _exit(run: dict[str, Any]) -> str:
     """The exit status, when the run knows it (attach watches a process it did not start)."""
     status = run.get("exit_status")
@@ -177,10 +189,8 @@ def render_run(d: ReportData) -> str:
     if d.flames:
         split = sorted({k.split(":", 1)[1] for k in d.flames if ":" in k})
         body += _flame_section(d.flames, split, False, "Flame graph")
-    if d.top:
-        rows = "".join(f"<tr><td>{_e(n)}</td><td>{c}</td></tr>" for n, c in d.top)
-        body += (f"<section><h2>Hottest functions (self samples)</h2><table>{rows}</table>"
-                 f"{_own_note(d.profile_meta)}</section>")
+    if d.top or d.tops:
+        body += _hottest(d.tops or {"cpu": d.top}, d.profile_meta)
     body += _alerts(d.alerts, start)
     if d.run.get("warnings"):
         body += "<section><h2>Warnings</h2><ul>" + "".join(

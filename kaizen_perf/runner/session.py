@@ -13,12 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -35,9 +34,21 @@ from kaizen_perf.errors import ConfigError
 from kaizen_perf.forward import ForwardReceiver
 from kaizen_perf.monitor import Monitor
 from kaizen_perf.redact import argv_secrets, redact_argv
+from kaizen_perf.runner.procs import (
+    alive,
+    children_cpu,
+    cmdline,
+    exit_status,
+    poll_exited,
+    sleep_until_next,
+    socket_path,
+)
 from kaizen_perf.runner.rundir import RunDir
 from kaizen_perf.runner.stopping import TreeStopper, forward_signals
 from kaizen_perf.runner.summary import build_summary, render_summary
+
+if TYPE_CHECKING:
+    from kaizen_perf.server import MetricsServer
 
 BOOTSTRAP_DIR = str(Path(__file__).resolve().parent.parent / "bootstrap")
 
@@ -49,7 +60,7 @@ class RunOptions:
     agent_id: str | None = None
     out: str | None = None
     interval_s: float = 1.0
-    rate_hz: int = 50  # py-spy <= 2 % of a core on an I/O-bound agent (docs/profiles.md)
+    rate_hz: int = 50  # all kinds together: py-spy <= 2 % of a core on an I/O-bound agent
     idle: bool = False
     profile: bool = True
     pyroscope: str | None = None
@@ -61,6 +72,8 @@ class RunOptions:
     ebpf: bool = False
     ebpf_syscalls_s: float | None = None
     profile_own: bool = False  # keep kaizen-perf's own threads in the profile
+    #: kinds of stack profile, each sampled at its share of rate_hz (idle: wall-clock only)
+    kinds: tuple[str, ...] = ("cpu", "wall")
 
 
 class Session:
@@ -73,7 +86,7 @@ class Session:
                  progress: Callable[[float], None] | None = None) -> None:
         self.opts, self._echo, self._progress = opts, echo, progress
         self.rundir = RunDir.create(opts.out)
-        self._sock = _socket_path(self.rundir.path)
+        self._sock = socket_path(self.rundir.path)
         self._profiler: Any = None
         self._ebpf: Any = None
         self._warnings: list[str] = []
@@ -113,7 +126,7 @@ class Session:
             stopper.begin(signum)
         try:
             status = self._monitor(child.pid, agent, info,
-                                   lambda: _poll_exited(stopper, child.pid))
+                                   lambda: poll_exited(stopper, child.pid))
             if child.poll() is None:  # --duration passed: stop the whole tree, then wait
                 stopper.begin(signal.SIGTERM)
                 while child.poll() is None:
@@ -123,10 +136,10 @@ class Session:
             # what the command left running (grandchildren) is stopped too: no orphans
             info["stopped_left_behind"] = stopper.finish()
             info["killed_after_grace"] = stopper.killed
-            info["children_rusage_cpu_s"] = _children_cpu()
+            info["children_rusage_cpu_s"] = children_cpu()
         finally:
             restore()
-        return self._finish(info, status, _exit_status(code))
+        return self._finish(info, status, exit_status(code))
 
     def attach(self, pid: int) -> int:
         """Monitor an existing process (and its children) until it exits, the duration or Ctrl-C."""
@@ -137,12 +150,12 @@ class Session:
         proc = psutil.Process(pid)
         agent = self.opts.agent_id or proc.name()
         self._open(agent)
-        argv = _cmdline(proc)
+        argv = cmdline(proc)
         info = {"mode": "attach", "command": redact_argv(argv), "root_pid": pid}
         self._secrets = argv_secrets(argv)
-        status = self._monitor(pid, agent, info, lambda: not _alive(proc))
+        status = self._monitor(pid, agent, info, lambda: not alive(proc))
         # not our child: its exit status is its parent's to read, so none is recorded
-        self._finish(info, {**status, "still_running": _alive(proc)}, None)
+        self._finish(info, {**status, "still_running": alive(proc)}, None)
         return 0
 
     def _open(self, agent: str) -> None:
@@ -158,6 +171,13 @@ class Session:
             self.mon.alerts.notifiers.append(JsonlNotifier(self.rundir.path / FILE_NAME,
                                                            file_mode=self.rundir.file_mode))
         self.receiver = ForwardReceiver(self._sock, self.mon.pipeline.put).start()
+
+    @property
+    def _server(self) -> MetricsServer:
+        """The runner's /metrics server (a session's monitor always serves one)."""
+        server = self.mon.server
+        assert server is not None, "the session's monitor was made with metrics_addr"
+        return server
 
     # -- the loop ---------------------------------------------------------------------------
     def child_env(self, agent: str) -> dict[str, str]:
@@ -184,9 +204,9 @@ class Session:
                  ended: Callable[[], bool]) -> dict[str, Any]:
         self.collector = ProcessCollector(pid, agent)
         self._echo(f"kaizen-perf: monitoring PID {pid} as agent {agent!r}; "
-                   f"metrics at {self.mon.server.url}/metrics; run directory {self.rundir.path}")
+                   f"metrics at {self._server.url}/metrics; run directory {self.rundir.path}")
         self._echo(f"kaizen-perf: watch it live from another terminal: {top_command()} "
-                   f"{self.mon.server.host}:{self.mon.server.port}")
+                   f"{self._server.host}:{self._server.port}")
         self._start_profiler(pid)
         self._start_ebpf(pid, agent)
         self._write_sd_file(agent)
@@ -199,7 +219,7 @@ class Session:
                 self._tick(start)
                 if self._progress is not None and self.opts.duration_s:
                     self._progress(time.time() - start)
-                _sleep_until_next(self.opts.interval_s, ended)
+                sleep_until_next(self.opts.interval_s, ended)
         except KeyboardInterrupt:
             interrupted = True
         self._tick(start)
@@ -224,13 +244,17 @@ class Session:
     def _start_profiler(self, pid: int) -> None:
         if not self.opts.profile:
             return
-        from kaizen_perf.collectors.pyspy import PySpyProfiler
+        from kaizen_perf.runner.profiling import start_profiles
 
-        self._profiler = PySpyProfiler(pid, self.rundir.profiles, rate_hz=self.opts.rate_hz,
-                                       idle=self.opts.idle, window_s=self.opts.window_s,
-                                       include_own=self.opts.profile_own,
-                                       on_warning=self._warn)
-        self._profiler.start()
+        self._profiler = start_profiles(pid, self.rundir.profiles, kinds=self._kinds(),
+                                        rate_hz=self.opts.rate_hz, window_s=self.opts.window_s,
+                                        include_own=self.opts.profile_own,
+                                        on_warning=self._warn)
+
+    def _kinds(self) -> tuple[str, ...]:
+        from kaizen_perf.runner.profiling import kinds_for
+
+        return kinds_for(self.opts.idle, self.opts.kinds)
 
     def _start_ebpf(self, pid: int, agent: str) -> None:
         """Kernel latency per agent (--ebpf); when eBPF cannot run, one warning and /proc only."""
@@ -252,7 +276,7 @@ class Session:
             return
         from kaizen_perf.dashboards.file_sd import target_address, write_target
 
-        addr = target_address(self.mon.server.host, self.mon.server.port)
+        addr = target_address(self._server.host, self._server.port)
         try:
             write_target(self.opts.sd_file, addr, {"agent": agent, "run_id": self.rundir.run_id})
         except OSError as exc:
@@ -265,8 +289,7 @@ class Session:
 
     # -- the end ----------------------------------------------------------------------------
     def _finish(self, info: dict[str, Any], status: dict[str, Any], code: int | None) -> int:
-        profile = self._profiler.stop(timeout_s=5.0) if self._profiler is not None else None
-        by_agent = self._write_agent_profiles(profile) if profile and profile.available else {}
+        profile, by_agent = self._stop_profiler()
         if self._ebpf is not None:
             self._ebpf.stop(timeout_s=5.0)  # flushes the last window into the pipeline
             self._tick_profilers()
@@ -282,7 +305,7 @@ class Session:
                                     "pids": sorted(self.collector.pids_seen),
                                     "pid_agents": {str(p): a for p, a in
                                                    self.collector.agent_of_pid.items()},
-                                    "idle": self.opts.idle,
+                                    "idle": self.opts.idle, **self._profile_dirs(),
                                     "warnings": self._warnings})
         with self.mon.pipeline.lock:
             summary = build_summary(self.mon.metrics.families, self.collector, profile,
@@ -297,21 +320,24 @@ class Session:
         self.close()
         return 0 if code is None else code
 
-    def _write_agent_profiles(self, profile: Any) -> dict[str, Any]:
-        """profiles/by-agent/<agent>.folded: the stacks of each agent's processes (when the
-        tree has several agents); returns the profile of every agent."""
-        from kaizen_perf.profiles.folded import write_folded
+    def _stop_profiler(self) -> tuple[Any, dict[str, Any]]:
+        """The first kind's profile (for the summary) and each agent's part of it; every
+        kind's files, per-agent ones included, are written."""
+        if self._profiler is None:
+            return None, {}
+        from kaizen_perf.runner.profiling import stop_profiles
 
-        agents = self.collector.agent_of_pid
-        default = self.collector.default_agent
-        split: dict[str, Any] = profile.by_agent(
-            lambda pid: agents.get(pid, default) if pid else default)
-        if len(split) > 1:
-            out = self.rundir.profiles / "by-agent"
-            out.mkdir(exist_ok=True)
-            for agent, part in split.items():
-                write_folded(part, out / f"{_safe_name(agent)}.folded")
-        return split
+        return stop_profiles(self._profiler, self.rundir.profiles, self.collector.agent_of_pid,
+                             self.collector.default_agent)
+
+    def _profile_dirs(self) -> dict[str, Any]:
+        """run.json's ``profiles``: the folder of each kind of profile the run recorded."""
+        if self._profiler is None:
+            return {}
+        from kaizen_perf.runner.profiling import profile_dirs
+
+        return {"profiles": profile_dirs(self.rundir.profiles, self.rundir.path,
+                                         self._profiler.kinds)}
 
     def _write_report(self) -> str:
         """The HTML report, written at the end of every run (a failure is reported, not raised)."""
@@ -358,63 +384,3 @@ def top_command(cwd: Path | None = None) -> str:
         return f"{script.relative_to(cwd or Path.cwd())} top"
     except ValueError:
         return f"{script} top"
-
-
-def _safe_name(name: str) -> str:
-    """A file name for an agent id."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
-
-
-def _socket_path(run_path: Path) -> str:
-    """The forwarding socket: in the run directory unless the path is too long for AF_UNIX."""
-    path = str((run_path / "forward.sock").resolve())
-    if len(path.encode()) < 100:
-        return path
-    return os.path.join(tempfile.mkdtemp(prefix="kaizen-perf-"), "forward.sock")
-
-
-def _poll_exited(stopper: TreeStopper, pid: int) -> bool:
-    """Escalate a stop whose grace period is over; True once the child exited."""
-    stopper.poll()
-    return _exited(pid)
-
-
-def _exited(pid: int) -> bool:
-    """True once the child exited, without reaping it: its final counters stay readable."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _sleep_until_next(interval: float, ended: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + interval
-    while time.monotonic() < deadline and not ended():
-        time.sleep(min(0.05, interval))
-
-
-def _exit_status(code: int) -> int:
-    """A child's exit status as a shell reports it (128 + signal number when killed)."""
-    return 128 - code if code < 0 else code
-
-
-def _children_cpu() -> float:
-    """CPU of every reaped descendant (the whole tree once the child was waited for)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _cmdline(proc: psutil.Process) -> list[str]:
-    try:
-        return proc.cmdline()
-    except psutil.Error:
-        return []

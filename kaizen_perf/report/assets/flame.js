@@ -90,7 +90,12 @@
     if (out) out.textContent = q ? `${matched} frames match` : "";
   }
   if (search) search.oninput = highlight;
-  if (kindSel) kindSel.onchange = () => { focus = null; draw(); };
+  function showHottest() {
+    // the hottest-functions table of the profile the flame graph draws
+    const kind = kindSel ? kindSel.value : "";
+    for (const t of document.querySelectorAll("table.hottest")) t.hidden = t.dataset.kind !== kind;
+  }
+  if (kindSel) kindSel.onchange = () => { focus = null; showHottest(); draw(); };
   if (agentSel) agentSel.onchange = () => { focus = null; draw(); };
   document.getElementById("flame-reset").onclick = () => { focus = null; draw(); };
   window.addEventListener("resize", draw);
