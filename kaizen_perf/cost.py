@@ -20,20 +20,30 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kaizen_perf._toml import read_toml
 from kaizen_perf._validate import show
+from kaizen_perf.cost_model import (
+    PICO,
+    SOURCE_BUNDLED,
+    SOURCE_FILE,
+    SOURCE_GENAI,
+    Maintained,
+    ModelPrice,
+    Rates,
+)
 from kaizen_perf.errors import ConfigError
 
-PICO = 10**12  #: pico-dollars per dollar
-SOURCE_FILE = "pricing file"  #: ModelPrice.source of a user's KAIZEN_PERF_PRICING_FILE entry
-SOURCE_GENAI = "genai-prices"  #: ... of a price from the maintained genai-prices package
-SOURCE_BUNDLED = "bundled table"  #: ... of kaizen-perf's own (fallback) table
+__all__ = ["COST_LOCAL", "COST_PROVIDER", "PICO", "SOURCE_BUNDLED", "SOURCE_FILE",
+           "SOURCE_GENAI", "Maintained", "ModelPrice", "PriceTable", "Rates", "parse_models",
+           "pico_of_usd", "usd", "usd_problem", "usd_text"]
+
 #: ``gen_ai.usage.cost.source``: computed here from a price, or reported by the provider
 COST_LOCAL = "local"
 COST_PROVIDER = "provider"
@@ -83,48 +93,6 @@ _REQUIRED = ("input", "output", "cache_read", "cache_write")
 _UNIT = "usd_per_million_tokens"
 
 
-@dataclass(frozen=True)
-class Rates:
-    """Pico-dollars per token for each token type."""
-
-    input: int
-    output: int
-    cache_read: int
-    cache_write: int
-    cache_write_1h: int
-
-
-@dataclass(frozen=True)
-class ModelPrice:
-    """Prices of one model, with an optional long-context tier."""
-
-    model: str
-    provider: str
-    rates: Rates
-    patterns: tuple[str, ...] = ()
-    long_context_threshold: int | None = None
-    long_context: Rates | None = None
-    #: where the price comes from (SOURCE_FILE, SOURCE_GENAI, SOURCE_BUNDLED) and as of when
-    source: str = SOURCE_BUNDLED
-    as_of: str = ""
-
-    def cost_pico(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
-                  cache_write_tokens: int = 0, cache_write_1h_tokens: int = 0) -> int:
-        """Exact cost in pico-dollars; the long-context tier applies to every token."""
-        r = self.rates
-        total_in = input_tokens + cache_read_tokens + cache_write_tokens + cache_write_1h_tokens
-        if self.long_context and self.long_context_threshold is not None \
-                and total_in > self.long_context_threshold:
-            r = self.long_context
-        return (input_tokens * r.input + output_tokens * r.output
-                + cache_read_tokens * r.cache_read + cache_write_tokens * r.cache_write
-                + cache_write_1h_tokens * r.cache_write_1h)
-
-
-Maintained = Callable[[str, str | None], ModelPrice | None]
-"""``maintained(model, provider)``: a price from a maintained source, or None."""
-
-
 class PriceTable:
     """Looks up model prices: the first table, then the maintained source, then the fallback.
 
@@ -154,7 +122,7 @@ class PriceTable:
                                as_of=as_of)
         user: dict[str, ModelPrice] = {}
         if extra_file is not None:
-            extra = _read_toml(Path(extra_file))
+            extra = read_toml(extra_file, "pricing file", "Check KAIZEN_PERF_PRICING_FILE.")
             as_of = str(extra.get("as_of", as_of))
             user = parse_models(extra, str(extra_file), source=SOURCE_FILE,
                                 as_of=str(extra.get("as_of", "")))
@@ -192,18 +160,6 @@ def _match(models: Mapping[str, ModelPrice], patterns: list[tuple[str, ModelPric
     if found is None:
         found = next((m for p, m in patterns if fnmatch.fnmatchcase(model, p)), None)
     return found
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        msg = (f"Cannot read pricing file {str(path)!r}: {exc.strerror}. "
-               "Check KAIZEN_PERF_PRICING_FILE.")
-        raise ConfigError(msg) from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"Pricing file {str(path)!r} is not valid TOML: {exc}."
-        raise ConfigError(msg) from None
 
 
 def parse_models(data: dict[str, Any], where: str, *, source: str = SOURCE_FILE,

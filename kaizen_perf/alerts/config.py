@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kaizen_perf._toml import read_toml
 from kaizen_perf.alerts.specs import RULE_KINDS, RuleSpec, default_rules
 from kaizen_perf.config import STUCK_AFTER_S
 from kaizen_perf.errors import ConfigError
@@ -45,17 +45,8 @@ class RuleConfig:
 def load_rules(path: str | Path, *, stuck_after_s: float = STUCK_AFTER_S,
                loop_repeats: int = 3) -> RuleConfig:
     """Read and validate a rule file."""
-    source = str(path)
-    try:
-        data = tomllib.loads(Path(path).read_text("utf-8"))
-    except OSError as exc:
-        msg = (f"Cannot read alert rule file {source!r}: {exc.strerror}. Check "
-               "KAIZEN_PERF_ALERT_RULES.")
-        raise ConfigError(msg) from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"Alert rule file {source!r} is not valid TOML: {exc}."
-        raise ConfigError(msg) from None
-    return parse_rules(data, source, stuck_after_s=stuck_after_s, loop_repeats=loop_repeats)
+    data = read_toml(path, "alert rule file", "Check KAIZEN_PERF_ALERT_RULES.")
+    return parse_rules(data, str(path), stuck_after_s=stuck_after_s, loop_repeats=loop_repeats)
 
 
 def parse_rules(data: dict[str, Any], source: str, *,

@@ -43,12 +43,12 @@ ties a target to one suite directory: other suites do not list it.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kaizen_perf._toml import read_toml
 from kaizen_perf.errors import ConfigError
 
 DEFAULT_GATE = 0.03
@@ -122,15 +122,7 @@ def load_targets(project: Path, explicit: Path | None = None) -> Targets:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        msg = f"Parity targets file {str(path)!r} does not exist. Check the --targets path."
-        raise ConfigError(msg) from exc
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"Parity targets file {str(path)!r} is not valid TOML: {exc}."
-        raise ConfigError(msg) from exc
+    return read_toml(path, "parity targets file", "Check the --targets path.")
 
 
 def parse_targets(data: Mapping[str, Any], source: str) -> Targets:

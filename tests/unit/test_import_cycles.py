@@ -14,8 +14,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import kaizen_perf
 
 ROOT = Path(kaizen_perf.__file__).resolve().parent
@@ -172,8 +170,6 @@ def test_a_cycle_is_found_and_named() -> None:
     assert _one_cycle(graph, groups[0]) == ["a", "b", "c", "a"]
 
 
-@pytest.mark.xfail(strict=True, reason="cycles left: collectors.ebpf <-> doctor, cost <-> "
-                   "cost_genai, regression.pytest_import <-> regression.results")
 def test_no_import_cycle_among_runtime_imports() -> None:
     """kaizen_perf's modules import each other without a cycle (lazy imports included)."""
     found = cycles()
