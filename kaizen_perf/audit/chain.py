@@ -138,16 +138,17 @@ class Chainer:
         """A builder for the signed record that stands in for pruned records."""
         def build(state: ChainState, incidents: Sequence[Incident]) -> Batch:
             records: list[Sealed] = []
-            if state.seq - state.ckpt_seq + len(incidents) + 1 > self._due(state):
-                state = self._checkpoint(records, state)  # keep within the interval
-            for draft in map(self._incident_draft, incidents):
-                state = self._add(records, state, draft)
             b = boundary
             mac = self.signer.mac("retention", b.seq, b.hash, b.ckpt_mac, b.count, b.cutoff)
             details = {"pruned_through_seq": b.seq, "anchor_hash": b.hash,
                        "ckpt_mac": b.ckpt_mac, "records": b.count, "cutoff": b.cutoff,
                        "key_id": self.signer.key_id, "mac": mac}
-            state = self._add(records, state, self._system(RETENTION, details))
+            for draft in [*map(self._incident_draft, incidents), self._system(RETENTION, details)]:
+                # record by record: incidents and the retention record together may be more
+                # than a small interval, and verify rejects any stretch longer than it
+                if state.seq - state.ckpt_seq + 1 > self._due(state):
+                    state = self._checkpoint(records, state)
+                state = self._add(records, state, draft)
             state = self._checkpoint(records, state)
             return self._batch(records, state)
         return build
