@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kaizen_perf.report.breakdown import Part, parts
 from kaizen_perf.summary import histogram_quantile
 
 Labels = frozenset[tuple[str, str]]
@@ -94,6 +95,22 @@ class AgentRow:
     tool_costs: tuple[tuple[str, float], ...] = ()
     #: alerts the monitor reports firing for the agent (``kaizen_alerts_firing``), by name
     alerts: tuple[str, ...] = ()
+    #: where the time went since the run started: LLM calls, then each tool (longest first),
+    #: with their costs; the report's figures, from the same families
+    time_parts: tuple[Part, ...] = ()
+    cpu_seconds: float | None = None  #: the agent's own CPU since the run started
+
+
+def time_of(snap: Snapshot, agent: str) -> dict[str, object]:
+    """An agent's ``time`` as the run summary (and so the report) computes it: the sums of
+    its LLM call and tool durations (histogram ``_sum``), each tool with its cost."""
+    llm = snap.by_agent("kaizen_api_request_duration_seconds_sum").get(agent, 0.0)
+    counts = snap.by_label("kaizen_tool_duration_seconds_count", agent, "tool")
+    sums = snap.by_label("kaizen_tool_duration_seconds_sum", agent, "tool")
+    costs = snap.by_label("kaizen_tool_cost_usd_total", agent, "tool")
+    return {"llm_s": llm, "tools": {tool: {"seconds": sums.get(tool, 0.0),
+                                           "cost_usd": costs.get(tool, 0.0)}
+                                    for tool, n in counts.items() if n > 0}}
 
 
 def _rate(new: dict[str, float], old: dict[str, float] | None, agent: str,
@@ -145,7 +162,9 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[AgentRow]:
             tuple(sorted(new.by_label("kaizen_tool_cost_usd_total", a, "tool").items(),
                          key=lambda kv: -kv[1])),
             tuple(sorted(n for n, v in new.by_label("kaizen_alerts_firing", a, "alertname")
-                         .items() if v > 0))))
+                         .items() if v > 0)),
+            tuple(parts({"time": time_of(new, a), "priced_cost_usd": cost.get(a, 0.0)}, None)),
+            cpu.get(a)))
     return out
 
 

@@ -19,6 +19,7 @@ from kaizen_perf.alerts.specs import StuckRule
 from kaizen_perf.cli import exitcodes
 from kaizen_perf.config import STUCK_AFTER_S, Settings
 from kaizen_perf.errors import ConfigError
+from kaizen_perf.report.breakdown import Part
 from kaizen_perf.summary import cost_text
 from kaizen_perf.top import AgentRow, Poller
 
@@ -79,10 +80,40 @@ def render(rows: list[AgentRow], url: str, error: str | None,
                       _fmt(r.cost_per_hour, ".2f", missing="unknown" if r.unpriced_calls else "–"),
                       _tool_costs(r), _alerts(r, stuck_after_s))
     title = Text(f"kaizen-perf top  {url}", style="bold")
+    where = time_table(rows)
     status = Text(error, style="red") if error else Text("q or Ctrl-C quits", style="dim")
     if not rows and not error:
         status = Text("waiting for data… (q or Ctrl-C quits)", style="dim")
-    return Group(title, table, status)
+    return Group(title, table, *([where] if where is not None else []), status)
+
+
+def _part(p: Part) -> str:
+    cost = "" if p.cost_usd is None else f" {cost_text(p.cost_usd, 0)}"
+    return f"{p.seconds:.2f} s{cost}"
+
+
+def time_table(rows: list[AgentRow], shown: int = 3) -> Table | None:
+    """Where the time went, per agent, since the run started: the figures of the report's
+    "Where the time went" (LLM calls and each tool, summed from the hooks, with their cost),
+    and the agent's own CPU. None while no agent has hook timings."""
+    timed = [r for r in rows if r.time_parts]
+    if not timed:
+        return None
+    table = Table(title="where the time went (since the run started)", expand=True,
+                  title_justify="left")
+    table.add_column("agent", no_wrap=True)
+    table.add_column("LLM calls", justify="right", no_wrap=True)
+    table.add_column("tools, longest first", justify="left")
+    table.add_column("agent CPU", justify="right", no_wrap=True)
+    for r in timed:
+        llm = [p for p in r.time_parts if p.label == "LLM calls"]
+        tools = [p for p in r.time_parts if p.label.startswith("tool ")]
+        text = " · ".join(f"{p.label.removeprefix('tool ')} {_part(p)}" for p in tools[:shown])
+        if len(tools) > shown:
+            text += f" +{len(tools) - shown}"
+        table.add_row(r.agent, _part(llm[0]) if llm else "–", text,
+                      _fmt(r.cpu_seconds, ".2f") + (" s" if r.cpu_seconds is not None else ""))
+    return table
 
 
 @contextlib.contextmanager
@@ -115,7 +146,8 @@ def _wait_for_q(fd: object, timeout_s: float) -> bool:
               help="Seconds between updates.")
 @click.option("--once", is_flag=True, help="Print one table (after two scrapes) and exit.")
 def top_cmd(target: str, interval: float, once: bool) -> int:
-    """Live view of monitored agents: CPU, RSS, loop rate, tool p95, cost, cost per hour.
+    """Live view of monitored agents: CPU, RSS, loop rate, tool p95, cost, cost per hour,
+    and where each agent's time went (LLM calls, each tool, its own CPU, with costs).
 
     TARGET is a /metrics URL or HOST:PORT (default: the endpoint of a `kaizen-perf run`
     in progress, 127.0.0.1:9464). Rates are over the last minute.

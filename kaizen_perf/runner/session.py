@@ -311,6 +311,8 @@ class Session:
             summary = build_summary(self.mon.metrics.families, self.collector, profile,
                                     by_agent)
         summary["wall_s"] = status["end"] - status["start"]  # for "where the time went"
+        if "profile" in summary and self._profiler is not None:  # which kinds, first shown
+            summary["profile"]["kinds"] = list(self._profiler.kinds)
         self.rundir.write_json("hooks.json", summary)
         text = render_summary(summary, self.rundir.path, exit_status=code)
         self.rundir.write_text("summary.txt", text)

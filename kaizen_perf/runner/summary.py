@@ -69,14 +69,21 @@ def _time(fams: dict[str, Family], agent: str) -> dict[str, Any]:
     """Where the agent's time went, from its hooks: seconds waiting on LLM calls and in each
     tool (the sums of their durations), with what each cost."""
     a = {"agent": agent}
-    llm = stats(fams["kaizen_api_request_duration_seconds"], a)
     tools: dict[str, Any] = {}
     for tool in label_values(fams["kaizen_tool_duration_seconds"], "tool"):
-        s = stats(fams["kaizen_tool_duration_seconds"], {**a, "tool": tool})
-        if s.count:
-            tools[tool] = {"seconds": s.count * s.mean, "cost_usd": total(
-                fams["kaizen_tool_cost_usd_total"], {**a, "tool": tool})}
-    return {"llm_s": llm.count * llm.mean if llm.count else 0.0, "tools": tools}
+        m = {**a, "tool": tool}
+        if stats(fams["kaizen_tool_duration_seconds"], m).count:
+            tools[tool] = {"seconds": _seconds(fams["kaizen_tool_duration_seconds"], m),
+                           "cost_usd": total(fams["kaizen_tool_cost_usd_total"], m)}
+    return {"llm_s": _seconds(fams["kaizen_api_request_duration_seconds"], a), "tools": tools}
+
+
+def _seconds(fam: Family, match: dict[str, str]) -> float:
+    """A histogram's sum over the series matching ``match``: the ``_sum`` /metrics shows
+    (``kaizen-perf top`` reads it there)."""
+    idx = {name: i for i, name in enumerate(fam.spec.labels)}
+    return sum(float(slot[-1]) for key, slot in fam.series.items()
+               if all(key[idx[k]] == v for k, v in match.items()))
 
 
 def _non_python(collector: _Collector, agent: str) -> list[str]:
@@ -153,13 +160,18 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
     prof = summary.get("profile")
     if prof is not None:
         if prof["available"]:
-            lines.append(f"\nhottest functions ({prof['samples']} samples; py-spy's own CPU "
-                         f"overhead {prof['cpu_seconds']:.2f} s):")
+            kinds = prof.get("kinds") or []
+            kind = {"cpu": "on-CPU, ", "wall": "wall-clock, "}.get(kinds[0], "") if kinds else ""
+            lines.append(f"\nhottest functions ({kind}{prof['samples']} samples; py-spy's own "
+                         f"CPU overhead {prof['cpu_seconds']:.2f} s):")
             lines += [f"  {n:6d}  {name}" for name, n in prof["top_functions"]]
             own = prof.get("own_samples", 0)
             if own:
                 lines.append(f"  (kaizen-perf's own threads: {own} samples, not counted above;"
                              " --profile-own keeps them)")
+            if len(kinds) > 1:
+                lines.append("  the wall-clock profile (waits included) is in profiles/wall/ "
+                             "and in the report's profile menu")
         else:
             lines.append(f"\nno stack profile: {prof['reason']}")
     lines.append(f"\nrun directory: {run_path}")
