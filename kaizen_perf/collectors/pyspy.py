@@ -189,6 +189,11 @@ class PySpyProfiler:
             return self._cpu_done + running
 
     @property
+    def running(self) -> bool:
+        """True while the recording thread samples (False once it gave up or stopped)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def windows(self) -> int:
         """Windows written so far."""
         with self._lock:
