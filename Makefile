@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo top test lint bench clean
+.PHONY: demo top test coverage lint bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,10 +38,21 @@ top: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+## coverage: the test suite under coverage, following every Python child process (kaizen-perf
+##           run, its agents, benchmark workers); prints per-package figures (coverage.json
+##           and `coverage html` for the details); exits with the suite's status
+COVERAGE_FILES ?= kaizen_perf/integrations/__init__.py kaizen_perf/doctor.py \
+                  kaizen_perf/regression/evaluate.py
+coverage: $(STAMP)
+	rm -f .coverage .coverage.* coverage.json
+	$(PY) -m coverage run -m pytest -q $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m coverage combine -q && $(PY) -m coverage json -q -o coverage.json && \
+	$(PY) -m tests.coverage_packages coverage.json $(COVERAGE_FILES); exit $$status
+
 ## lint: ruff and mypy --strict
 lint: $(STAMP)
 	$(VENV)/bin/ruff check kaizen_perf tests benchmarks
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* coverage.json
