@@ -2,7 +2,7 @@
 
 Subcommands live in sibling modules, each exposing click commands that are
 added below. Library code raises :class:`~kaizen_perf.errors.KaizenPerfError`
-subclasses; only :func:`main` turns them into exit codes (see ``exitcodes``).
+subclasses, each declaring its ``exit_code``; only :func:`main` exits with it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import click
 
 from kaizen_perf._version import __version__
 from kaizen_perf.cli import exitcodes
-from kaizen_perf.errors import ConfigError, KaizenPerfError
+from kaizen_perf.errors import KaizenPerfError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,12 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exitcodes.USAGE
-    except ConfigError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        return exitcodes.USAGE
     except KaizenPerfError as exc:
         click.echo(f"Error: {exc}", err=True)
-        return getattr(exc, "exit_code", exitcodes.RUNTIME)
+        return exc.exit_code
     return code if isinstance(code, int) else exitcodes.OK
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from kaizen_perf.errors import HarnessError
+from kaizen_perf.errors import HarnessError, SuiteMissing
 from kaizen_perf.regression import worker as _worker_module
 
 WORKER_FILE = Path(_worker_module.__file__).resolve()
@@ -87,7 +87,10 @@ class Worker:
         reply: dict[str, Any] = json.loads(line)
         if not reply.get("ok"):
             msg = f"Benchmark worker in {self.side_path} failed on {op!r}: {reply.get('error')}"
-            raise HarnessError(msg + _indent(reply.get("traceback", "")))
+            # The worker names its error (it cannot import ours); a missing suite is ours.
+            error = SuiteMissing if str(reply.get("error")).startswith("SuiteMissing:") \
+                else HarnessError
+            raise error(msg + _indent(reply.get("traceback", "")))
         return reply
 
     def _readline(self, op: str) -> str:

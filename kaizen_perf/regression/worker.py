@@ -48,7 +48,10 @@ TARGET_INSTRUCTIONS = 5e6  # per counted sample: ~1-2 ms natively, ~0.1 s under 
 
 
 class SuiteMissing(Exception):
-    """The suite directory does not exist (reported without a traceback)."""
+    """The suite directory does not exist (reported without a traceback).
+
+    The parent raises ``kaizen_perf.errors.SuiteMissing`` for a reply with this name.
+    """
 
 
 class Suite:

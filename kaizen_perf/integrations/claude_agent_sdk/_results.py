@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kaizen_perf.errors import PermissionDenied, ToolUnfinished, ToolUseFailure
 from kaizen_perf.integrations._calls import Usage
 
-
-class ToolUseFailure(Exception):
-    """The error name of a tool call whose result came back with ``is_error``."""
-
-
-class PermissionDenied(Exception):
-    """The error name of a tool call that was denied before it ran."""
-
-
-class ToolUnfinished(Exception):
-    """The error name of a tool call still open when its query ended."""
+# The error names live in the one exception tree; re-exported here, where they were defined.
+__all__ = ["PermissionDenied", "QueryResult", "ToolUnfinished", "ToolUseFailure"]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from kaizen_perf.errors import ObservedToolError
 from kaizen_perf.events import BudgetSample
 from kaizen_perf.integrations._calls import Patches, _log
 from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT, MAX_VIEWS, TAG
@@ -48,7 +49,7 @@ _CONTROL_OUTCOME: ContextVar[str | None] = ContextVar("kaizen_perf_kaizen_ctl", 
 _ERRORS: dict[str, type[Exception]] = {}
 
 
-class ToolError(Exception):
+class ToolError(ObservedToolError):
     """Stands for a tool call that returned a failure rather than raising."""
 
 
@@ -57,7 +58,7 @@ def error_type(name: object) -> type[Exception]:
     key = name if isinstance(name, str) and name.isidentifier() else "AgentError"
     cls = _ERRORS.get(key)
     if cls is None:
-        cls = type(key, (Exception,), {})
+        cls = type(key, (ObservedToolError,), {})
         if len(_ERRORS) < 100:
             _ERRORS[key] = cls
     return cls
