@@ -14,9 +14,11 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kaizen_perf.errors import ConfigError
+
+N = TypeVar("N", int, float)
 
 ENV_AGENT_ID = "KAIZEN_PERF_AGENT_ID"
 ENV_ENABLED = "KAIZEN_PERF_ENABLED"
@@ -88,54 +90,39 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("one of 1, 0, true, false, yes, no, on, off")
 
 
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ValueError("a whole number greater than 0") from None
-    if value <= 0:
-        raise ValueError("a whole number greater than 0")
-    return value
+def _number(convert: Callable[[str], N], ok: Callable[[N], bool],
+            expected: str) -> Callable[[str], N]:
+    """A parser of one number: ``convert`` the text, keep the value only if ``ok``.
+
+    Both failures raise the same ``expected`` form, so a message never depends on
+    whether the text was not a number or a number out of range.
+    """
+    def parse(raw: str) -> N:
+        try:
+            value = convert(raw)
+        except (TypeError, ValueError):
+            raise ValueError(expected) from None
+        if not ok(value):
+            raise ValueError(expected)
+        return value
+    return parse
 
 
-def _loop_repeats(raw: str) -> int:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ValueError("a whole number of 2 or more") from None
-    if value < 2:
-        raise ValueError("a whole number of 2 or more")
-    return value
+def _finite_positive(value: float) -> bool:
+    # float() accepts "inf" and "nan"; neither is a usable duration or amount of money.
+    return math.isfinite(value) and value > 0
 
 
-def _positive_float(raw: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError("a number of seconds greater than 0, such as 0.5") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("a number of seconds greater than 0, such as 0.5")
-    return value
-
-
-def _fraction(raw: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError("a fraction between 0 and 1, such as 0.9") from None
-    if not 0 < value <= 1:
-        raise ValueError("a fraction between 0 and 1, such as 0.9")
-    return value
-
-
-def _positive_usd(raw: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError("a number of US dollars greater than 0, such as 25.0") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("a number of US dollars greater than 0, such as 25.0")
-    return value
+_positive_int = _number(int, lambda v: v > 0, "a whole number greater than 0")
+# Two calls are the least that can repeat; 1 would flag every call as a loop.
+_loop_repeats = _number(int, lambda v: v >= 2, "a whole number of 2 or more")
+_positive_float = _number(float, _finite_positive,
+                          "a number of seconds greater than 0, such as 0.5")
+_positive_usd = _number(float, _finite_positive,
+                        "a number of US dollars greater than 0, such as 25.0")
+# A backlog of 0 would make /readyz never ready; a sample ratio of 0 is a valid "keep none".
+_fraction = _number(float, lambda v: 0 < v <= 1, "a fraction between 0 and 1, such as 0.9")
+_ratio = _number(float, lambda v: 0 <= v <= 1, "a fraction from 0 to 1, such as 0.1")
 
 
 def _parse_url(raw: str) -> str:
@@ -192,16 +179,6 @@ def _traces(raw: str) -> str:
     if not kinds or any(k not in ("otlp", "console", "memory", "none") for k in kinds):
         raise ValueError("a comma-separated list of otlp, console, memory or none")
     return ",".join(kinds)
-
-
-def _ratio(raw: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError("a fraction from 0 to 1, such as 0.1") from None
-    if not 0 <= value <= 1:
-        raise ValueError("a fraction from 0 to 1, such as 0.1")
-    return value
 
 
 def _log_events(raw: str) -> str:
