@@ -174,7 +174,8 @@ def problems(run: Run) -> list[str]:
     """How the run differs from the workload; empty when it did what both sides must."""
     w, out = run.workload, []
     if run.returncode != 0 or not run.report:
-        return [f"driver exited {run.returncode}: {run.stderr_tail[-400:]}"]
+        last = [line.strip() for line in run.stderr_tail.splitlines() if line.strip()][-1:]
+        return [f"its driver exited {run.returncode}: {' '.join(last) or 'no output'}"]
     final = next(s.text for s in w.steps if s.text)
     if run.report.get("answer") != final or run.report.get("error"):
         out.append(f"answer {run.report.get('answer')!r}, error {run.report.get('error')!r}")
