@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -33,6 +33,7 @@ from kaizen_perf._scopes import (
 )
 from kaizen_perf._validate import MAX_TEXT
 from kaizen_perf.aggregate import MetricsSink, MonitorCollector
+from kaizen_perf.alerts.wiring import attach
 from kaizen_perf.attribution import tool_names
 from kaizen_perf.config import Settings
 from kaizen_perf.cost import (
@@ -58,8 +59,12 @@ from kaizen_perf.events import (
 from kaizen_perf.extra_metrics import ExtraMetrics, exposition
 from kaizen_perf.health import HealthReport, pipeline_check
 from kaizen_perf.loops import args_digest
-from kaizen_perf.outputs import default_sinks
-from kaizen_perf.pipeline import Pipeline, Sink
+from kaizen_perf.outputs import CoreSinks, build_sinks
+from kaizen_perf.pipeline import BatchHandler, Pipeline
+
+if TYPE_CHECKING:
+    from kaizen_perf.audit.trail import AuditTrail
+    from kaizen_perf.server import MetricsServer
 
 logger = logging.getLogger("kaizen_perf")
 
@@ -68,7 +73,8 @@ class Monitor:
     """The hooks for one agent; owns a pipeline, its metrics and (optionally) an HTTP server."""
 
     def __init__(self, agent_id: str | None = None, *, settings: Settings | None = None,
-                 sinks: Sequence[Sink] = (), clock: Callable[[], int] = time.perf_counter_ns,
+                 sinks: Sequence[BatchHandler] = (),
+                 clock: Callable[[], int] = time.perf_counter_ns,
                  wall_clock: Callable[[], int] = time.time_ns,
                  environ: Mapping[str, str] | None = None, pricing: PriceTable | None = None,
                  **overrides: Any) -> None:
@@ -88,13 +94,22 @@ class Monitor:
         self._strict, self._enabled = settings.strict, settings.enabled
         self.pricing = pricing or PriceTable.load(settings.pricing_file)
         self._root = parse_traceparent(env.get("TRACEPARENT"))
-        self._audit: Any = None
+        self._audit: AuditTrail | None = None
         self._audit_lock = threading.Lock()
+        # hard budget stop / per-user charging: None unless needed (one check on the hot path);
+        # the budget tracker sets them through set_budget_stop() / set_budget_charge()
+        self._budget_stop: Callable[[], None] | None = None
+        self._budget_charge: Callable[[ApiCallEvent], None] | None = None
         self.metrics = MetricsSink(series_cap=settings.series_cap, to_wall_s=self._to_wall_s,
                                    loop_repeats=settings.loop_repeats)
-        self.pipeline = Pipeline([self.metrics, *self._own_sinks(env), *sinks],
-                                 capacity=settings.buffer_size,
-                                 flush_interval_s=settings.flush_interval_s)
+        wired = attach(self)
+        self.budget, self.alerts = wired.budget, wired.alerts
+        self.pipeline = Pipeline(
+            build_sinks(settings, sinks, core=CoreSinks(self.metrics, wired.budget, wired.alerts),
+                        to_wall_ns=self._to_wall_ns, audit=lambda: self.audit, environ=env),
+            capacity=settings.buffer_size, flush_interval_s=settings.flush_interval_s)
+        if wired.initial is not None:
+            self.budget.add(wired.initial)
         self._put: Callable[[Event], None] = self.pipeline.put
         self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
         self._high_water = self.pipeline.high_water
@@ -103,13 +118,9 @@ class Monitor:
         self.extra_metrics = ExtraMetrics()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(MonitorCollector(self))
-        self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog)]
-        # hard budget stop / per-user charging: None unless needed (one check on the hot path)
-        self._budget_stop: Callable[[], None] | None = None
-        self._budget_charge: Callable[[ApiCallEvent], None] | None = None
-        from kaizen_perf.alerts.wiring import attach
-        self.budget, self.alerts = attach(self)
-        self.server: Any = None
+        self.health_checks = [pipeline_check(self.pipeline, settings.ready_backlog),
+                              *wired.checks]
+        self.server: MetricsServer | None = None
         self._closed = False
         self.profiler: Any = None
         self._tool_scope: type[ToolScope] = ToolScope
@@ -117,22 +128,13 @@ class Monitor:
             self._start()
         _register_exit_hook(self)
 
-    def _own_sinks(self, env: Mapping[str, str]) -> list[Sink]:
-        """Sinks the settings turn on: traces, logs, StatsD, audit entries, forwarding."""
-        s = self.settings
-        extra = default_sinks(s, to_wall_ns=self._to_wall_ns, environ=env)
-        if s.enabled and s.audit_url and s.audit_auto != "none":
-            # automatic entries only once a store is configured: a library import never
-            # creates an audit database in the working directory by itself
-            from kaizen_perf.audit import AuditSink
-            from kaizen_perf.audit.sink import parse_auto
+    def set_budget_stop(self, check: Callable[[], None] | None) -> None:
+        """Install (or, with None, remove) the hard budget stop the hooks call first."""
+        self._budget_stop = check
 
-            extra.append(AuditSink(self.audit, kinds=parse_auto(s.audit_auto),
-                                   to_wall_ns=self._to_wall_ns))
-        if s.forward_socket:
-            from kaizen_perf.forward import ForwardSink
-            extra.append(ForwardSink(s.forward_socket))
-        return extra
+    def set_budget_charge(self, charge: Callable[[ApiCallEvent], None] | None) -> None:
+        """Install (or remove) what counts a priced call on the calling thread."""
+        self._budget_charge = charge
 
     def _start(self) -> None:
         """Start the profiler, the dispatcher, alerting and the HTTP server, in that order."""
@@ -176,7 +178,7 @@ class Monitor:
         return self._tool_scope(self, name)
 
     @property
-    def audit(self) -> Any:
+    def audit(self) -> AuditTrail:
         """The audit trail (``KAIZEN_PERF_AUDIT_URL``, default ``.kaizen/audit.db``), opened on
         first use; ``mon.audit.record(...)`` returns once the entry is durable."""
         if self._audit is None:
@@ -398,9 +400,9 @@ class Monitor:
         """Liveness and readiness with a status per component."""
         return HealthReport.of([check() for check in self.health_checks])
 
-    def serve(self, addr: str = "127.0.0.1:9464") -> Any:
+    def serve(self, addr: str = "127.0.0.1:9464") -> MetricsServer:
         """Serve /metrics, /healthz and /readyz on ``addr``; returns the server."""
-        from kaizen_perf.server import MetricsServer
+        from kaizen_perf.server import MetricsServer  # http.server only for monitors that serve
         self.server = MetricsServer.start(self, addr, certfile=self.settings.tls_cert,
                                           keyfile=self.settings.tls_key,
                                           client_cafile=self.settings.tls_client_ca)

@@ -30,10 +30,13 @@ from kaizen_perf.events import Event
 _MAX_BATCH = 8192
 
 
-class Sink(Protocol):
+class BatchHandler(Protocol):
     """Receives batches of events on the dispatcher thread; must not block for long."""
 
     def handle(self, batch: Sequence[Event]) -> None: ...
+
+
+Sink = BatchHandler
 
 
 @runtime_checkable
@@ -105,6 +108,12 @@ class Pipeline:
         """Count one event dropped because the buffer was full (rare path: a lock is fine)."""
         with self._drop_lock:
             self.dropped += 1
+
+    def count_error(self, name: str) -> None:
+        """Count one failed delivery of a component that is not a sink (an alert webhook)
+        in ``kaizen_perf_export_errors_total{exporter=name}``."""
+        with self._drop_lock:
+            self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
 
     # -- control ------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:

@@ -1,15 +1,20 @@
 """Build a monitor's budget tracker and alert engine from its settings.
 
-Called once from :class:`~kaizen_perf.monitor.Monitor` construction: both become
-pipeline sinks and readiness checks; the tracker's hard stop and per-user
-charging are installed into the monitor's hot path only while they are needed.
+Called once from :class:`~kaizen_perf.monitor.Monitor` construction. It only builds
+them: :func:`kaizen_perf.outputs.build_sinks` puts both in the monitor's one list of
+sinks, and the monitor adds the readiness checks returned here. The tracker installs
+its hard stop and per-user charging through the monitor's typed setters
+(``set_budget_stop``/``set_budget_charge``), only while they are needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kaizen_perf.alerts import snapshot
 from kaizen_perf.alerts.config import load_rules
@@ -19,31 +24,70 @@ from kaizen_perf.alerts.model import Notifier
 from kaizen_perf.alerts.notify import LogNotifier, WebhookNotifier
 from kaizen_perf.alerts.specs import default_rules
 from kaizen_perf.budget import Budget, BudgetTracker
+from kaizen_perf.config import Settings
+from kaizen_perf.events import ApiCallEvent
+from kaizen_perf.health import ComponentStatus
+from kaizen_perf.metrics import Family
+from kaizen_perf.pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from kaizen_perf.monitor import Monitor
+    from kaizen_perf.audit.trail import AuditTrail
 
 logger = logging.getLogger("kaizen_perf")
 
 
-def attach(mon: Monitor) -> tuple[BudgetTracker, AlertEngine | None]:
-    """Create, register and return the tracker and (unless disabled) the engine."""
+class _Families(Protocol):
+    @property
+    def families(self) -> Mapping[str, Family]: ...
+
+
+class Host(Protocol):
+    """What the wiring needs of a monitor (a protocol: no import of the monitor module)."""
+
+    settings: Settings
+    agent_id: str
+    pipeline: Pipeline
+
+    _clock: Callable[[], int]
+
+    def set_budget_stop(self, check: Callable[[], None] | None) -> None: ...
+
+    def set_budget_charge(self, charge: Callable[[ApiCallEvent], None] | None) -> None: ...
+
+    @property
+    def metrics(self) -> _Families: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+
+@dataclass(frozen=True)
+class Wired:
+    """The tracker, the engine (None when alerting is off), their readiness checks, and
+    the budget the settings ask for (added by the monitor once its pipeline exists: the
+    tracker publishes its gauges under the pipeline lock)."""
+
+    budget: BudgetTracker
+    alerts: AlertEngine | None
+    checks: tuple[Callable[[], ComponentStatus], ...]
+    initial: Budget | None = None
+
+
+def attach(mon: Host) -> Wired:
+    """Create the tracker and (unless disabled) the engine; the pipeline is read lazily
+    (it is built from these, after this call)."""
     settings = mon.settings
     tracker = BudgetTracker(
         run_label=mon.agent_id, audit=functools.partial(_audit, mon),
-        set_stop=functools.partial(setattr, mon, "_budget_stop"),
-        set_charge=functools.partial(setattr, mon, "_budget_charge"),
-        families=lambda: mon.metrics.families, lock=lambda: mon.pipeline.lock)
-    if settings.budget_usd is not None:
-        tracker.add(Budget.usd(settings.budget_usd, scope="agent", key=mon.agent_id,
-                               hard_stop=settings.budget_hard_stop))
-    mon.pipeline.add_sink(tracker)
-    mon.health_checks.append(tracker.health_check)
+        set_stop=mon.set_budget_stop, set_charge=mon.set_budget_charge,
+        families=lambda: mon.metrics.families, lock=lambda: _lock(mon))
+    initial = None if settings.budget_usd is None else Budget.usd(
+        settings.budget_usd, scope="agent", key=mon.agent_id, hard_stop=settings.budget_hard_stop)
     enabled = settings.alerts_enabled
     if enabled is None:  # auto: configuring a webhook or rules means wanting alerts
         enabled = bool(settings.alert_webhook or settings.alert_rules)
     if not enabled:
-        return tracker, None
+        return Wired(tracker, None, (tracker.health_check,), initial)
     if settings.alert_rules:
         config = load_rules(settings.alert_rules, stuck_after_s=settings.stuck_after_s,
                             loop_repeats=settings.loop_repeats)
@@ -53,15 +97,20 @@ def attach(mon: Monitor) -> tuple[BudgetTracker, AlertEngine | None]:
                                         loop_repeats=settings.loop_repeats), 300.0
     notifiers: list[Notifier] = [LogNotifier()]
     if settings.alert_webhook:
-        notifiers.append(WebhookNotifier(settings.alert_webhook,
-                                         on_failure=functools.partial(_count_failure, mon)))
+        notifiers.append(WebhookNotifier(
+            settings.alert_webhook,
+            on_failure=lambda: mon.pipeline.count_error("alert_webhook")))
     engine = AlertEngine(rules, notifiers, probe=functools.partial(_probe, mon, tracker),
                          clock=mon._clock, cooldown_s=cooldown,
                          snapshot=lambda _agent: snapshot.take(clock=mon._clock),
                          publish=FiringGauge(mon))
-    mon.pipeline.add_sink(engine)
-    mon.health_checks += [engine.stuck_check, engine.exporters_check]
-    return tracker, engine
+    return Wired(tracker, engine, (tracker.health_check, engine.stuck_check,
+                                   engine.exporters_check), initial)
+
+
+def _lock(mon: Host) -> contextlib.AbstractContextManager[Any]:
+    """The pipeline lock: the tracker publishes its gauges under it."""
+    return mon.pipeline.lock
 
 
 class FiringGauge:
@@ -69,7 +118,7 @@ class FiringGauge:
     removes the series of those that stopped (``top`` and dashboards read it). An alert
     without an agent label (dropped events, export errors) is the monitor's own agent's."""
 
-    def __init__(self, mon: Monitor) -> None:
+    def __init__(self, mon: Host) -> None:
         self._mon, self._shown = mon, frozenset[tuple[str, str]]()
 
     def __call__(self, firing: frozenset[tuple[str, str]]) -> None:
@@ -86,7 +135,7 @@ class FiringGauge:
         self._shown = now
 
 
-def _probe(mon: Monitor, tracker: BudgetTracker) -> Probe:
+def _probe(mon: Host, tracker: BudgetTracker) -> Probe:
     pipe = mon.pipeline
     return Probe(dropped=pipe.dropped, export_errors=dict(pipe.sink_errors),
                  rss_bytes=_rss(), budgets=tracker.statuses(), agent=mon.agent_id)
@@ -100,17 +149,7 @@ def _rss() -> int | None:
         return None
 
 
-def _count_failure(mon: Monitor) -> None:
-    """A failed webhook delivery counts in kaizen_perf_export_errors_total{exporter=…}."""
-    errors = mon.pipeline.sink_errors
-    errors["alert_webhook"] = errors.get("alert_webhook", 0) + 1
-
-
-def _audit(mon: Monitor, action: str, details: dict[str, Any], result: str) -> None:
-    """Record a budget stop in the monitor's audit trail, when it has one."""
-    trail = getattr(mon, "audit", None)
-    if trail is None:
-        logger.warning("kaizen-perf budget stop not audited (no audit trail on this monitor): "
-                       "%s %s", action, details)
-        return
-    trail.record(action=action, details=details, result=result)
+def _audit(mon: Host, action: str, details: dict[str, Any], result: str) -> None:
+    """Record a budget stop in the monitor's audit trail (opened on first use; a trail that
+    cannot open is logged by the tracker, and the stop still applies)."""
+    mon.audit.record(action=action, details=details, result=result)

@@ -166,10 +166,10 @@ def test_no_variables_means_no_trace_sink(monkeypatch: pytest.MonkeyPatch) -> No
                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     from kaizen_perf.config import Settings
-    from kaizen_perf.outputs import default_sinks
-    assert default_sinks(Settings.load({}), to_wall_ns=lambda ns: ns, environ={}) == []
-    sinks = default_sinks(Settings.load({}), to_wall_ns=lambda ns: ns,
-                          environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
+    from kaizen_perf.outputs import build_sinks
+    assert build_sinks(Settings.load({}), to_wall_ns=lambda ns: ns, environ={}) == []
+    sinks = build_sinks(Settings.load({}), to_wall_ns=lambda ns: ns,
+                        environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
     assert [type(s).__name__ for s in sinks] == ["TraceSink"]
     for sink in sinks:
         sink.close(1.0)  # type: ignore[attr-defined]
