@@ -103,7 +103,7 @@ def bench_sdk_hook() -> float:
 
 @benchmark(unit="bytes", gate=SIZE_GATE)
 def bench_kaizen_peak_rss() -> float:
-    """Kaizen: the largest summed RSS of the driver's process tree (bytes)."""
+    """Kaizen: the largest summed PSS (RSS, shared pages split) of the driver's tree (bytes)."""
     return _figures("kaizen").peak_rss_bytes
 
 

@@ -3,8 +3,10 @@ from neutral vantage points (not a benchmark module: no ``bench_`` prefix).
 
 :func:`run_once` starts the framework's driver (``h2h_sdk_driver.py`` or
 ``h2h_kaizen_driver.py``) as its own process tree against a fresh
-:class:`~benchmarks.parity.h2h_server.H2HServer`, samples the tree's RSS with
-psutil while it runs, reaps it with ``os.wait4`` (CPU time of the driver and every
+:class:`~benchmarks.parity.h2h_server.H2HServer`, samples the tree's memory with
+psutil while it runs (PSS: a child forked but not yet exec'd shares its parent's
+pages, and summed RSS counted them twice: one SDK run in about fifteen read
+514 MB instead of ~270 MB), reaps it with ``os.wait4`` (CPU time of the driver and every
 descendant it waited for) and returns a :class:`Run`. :func:`problems` says how
 the run differs from the workload (tool calls, denial, retry, tool results carried,
 token totals); :func:`measures` refuses a run with problems.
@@ -38,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 DRIVERS = {"sdk": HERE / "h2h_sdk_driver.py", "kaizen": HERE / "h2h_kaizen_driver.py"}
 PROTOCOLS = {"sdk": "anthropic", "kaizen": "openai"}
 TIMEOUT_S = 120.0
-RSS_EVERY_S = 0.02
+MEMORY_EVERY_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Run:
     returncode: int
     stderr_tail: str
     cpu_s: float  #: user + system of the tree (os.wait4: the driver and its reaped children)
-    peak_rss: int  #: the largest sum of RSS over the tree seen while it ran (bytes)
+    peak_rss: int  #: the largest summed PSS of the tree seen while it ran (bytes)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def _drive(framework: str, workload: Workload, server: H2HServer, work: Path, ho
         proc = subprocess.Popen([sys.executable, str(DRIVERS[framework]), server.url, plan,
                                  str(out)], cwd=work, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        peak = _RssPeak(proc.pid)
+        peak = _PeakMemory(proc.pid)
         status, cpu_s = _reap(proc)
         peak.stop()
         err.seek(0)
@@ -123,14 +125,15 @@ def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
         time.sleep(0.01)
 
 
-class _RssPeak:
-    """Samples the summed RSS of a process and its descendants from a thread."""
+class _PeakMemory:
+    """Samples the summed PSS of a process and its descendants from a thread (PSS splits
+    pages shared between processes among them, so the sum is the tree's footprint)."""
 
     def __init__(self, pid: int) -> None:
         self.value = 0
         self._root = psutil.Process(pid)
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="h2h-rss", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="h2h-memory", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -139,13 +142,13 @@ class _RssPeak:
             try:
                 for p in [self._root, *self._root.children(recursive=True)]:
                     try:
-                        total += p.memory_info().rss
+                        total += p.memory_full_info().pss
                     except psutil.Error:
                         continue  # exited between the listing and the read
             except psutil.Error:
                 return  # the driver itself exited
             self.value = max(self.value, total)
-            self._done.wait(RSS_EVERY_S)
+            self._done.wait(MEMORY_EVERY_S)
 
     def stop(self) -> None:
         self._done.set()
