@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
-from kaizen_perf.alerts.evaluators import Evaluator, Key, Probe, StuckEvaluator, build
+from kaizen_perf.alerts.evaluators import Evaluator, Probe, StuckEvaluator, build
 from kaizen_perf.alerts.model import Alert, Finding, Notifier
 from kaizen_perf.alerts.specs import ExportErrorsRule, RuleSpec
+from kaizen_perf.alerts.windows import Key
 from kaizen_perf.events import Event
 from kaizen_perf.health import ComponentStatus
 

@@ -4,7 +4,12 @@ An evaluator receives the events its rule watches on the dispatcher thread
 (``observe``) and is asked, on the alert thread, which instances of its condition
 hold now (``evaluate``). The engine serialises both with one lock. Windows are
 kept as ten time slices of aggregated counts, so memory does not grow with the
-event rate and the window edge is exact to a tenth of the window.
+event rate and the window edge is exact to a tenth of the window
+(:mod:`kaizen_perf.alerts.windows`).
+
+Thread safety: none here on purpose. ``observe`` runs on the dispatcher and
+``evaluate`` on the alert thread, always under the engine's lock, so an evaluator
+is single-threaded by construction and its hot ``observe`` takes no lock of its own.
 """
 
 from __future__ import annotations
@@ -28,16 +33,18 @@ from kaizen_perf.alerts.specs import (
     StuckRule,
     num,
 )
+from kaizen_perf.alerts.windows import MAX_KEYS, Key, Samples, SlicedWindow
 from kaizen_perf.budget import BudgetStatus
 from kaizen_perf.cost import usd
 from kaizen_perf.events import ApiCallEvent, Event, LoopEvent, ProcessSample, ToolEvent
 from kaizen_perf.loops import LoopDetector
-from kaizen_perf.metrics import METRICS, OVERFLOW
+from kaizen_perf.metrics import METRICS
 from kaizen_perf.summary import histogram_quantile
 
-Key = tuple[str, ...]
-_SLICES = 10
-_MAX_KEYS = 1000
+__all__ = ["BudgetEvaluator", "CounterIncreaseEvaluator", "ErrorRateEvaluator", "Evaluator",
+           "Key", "LatencyEvaluator", "LoopEvaluator", "MemoryGrowthEvaluator", "Probe",
+           "SlicedWindow", "StuckEvaluator", "build"]
+
 
 
 @dataclass(frozen=True)
@@ -63,47 +70,6 @@ class Evaluator(Protocol):
     def observe(self, event: Event, now_ns: int) -> None: ...
 
     def evaluate(self, now_ns: int, probe: Probe) -> list[Finding]: ...
-
-
-class SlicedWindow:
-    """Per-key vectors of counts summed over a sliding window of ``_SLICES`` time slices."""
-
-    def __init__(self, window_s: float, width: int) -> None:
-        self.window_ns = int(window_s * 1e9)
-        self._slice_ns = max(1, self.window_ns // _SLICES)
-        self._width = width
-        self._slices: deque[tuple[int, dict[Key, list[int]]]] = deque()
-
-    def add(self, t_ns: int, key: Key, index: int, amount: int = 1) -> None:
-        """Count ``amount`` at position ``index`` of ``key``'s vector at time ``t_ns``."""
-        idx = t_ns // self._slice_ns
-        slices = self._slices
-        if not slices or slices[-1][0] < idx:
-            slices.append((idx, {}))
-            if len(slices) > _SLICES + 2:
-                slices.popleft()
-        last_idx, counts = slices[-1]
-        if last_idx != idx:  # a late event (another thread's clock read): its own slice
-            counts = next((c for i, c in reversed(slices) if i <= idx), slices[0][1])
-        vec = counts.get(key)
-        if vec is None:
-            if len(counts) >= _MAX_KEYS:  # cardinality bound: fold like the metric families
-                key = tuple(OVERFLOW for _ in key)
-            vec = counts.setdefault(key, [0] * self._width)
-        vec[index] += amount
-
-    def totals(self, now_ns: int) -> dict[Key, list[int]]:
-        """Sum of every key's vector over the slices inside the window ending at ``now_ns``."""
-        first = (now_ns - self.window_ns) // self._slice_ns + 1
-        while self._slices and self._slices[0][0] < first:
-            self._slices.popleft()
-        out: dict[Key, list[int]] = {}
-        for _, counts in self._slices:
-            for key, vec in counts.items():
-                acc = out.setdefault(key, [0] * self._width)
-                for i, n in enumerate(vec):
-                    acc[i] += n
-        return out
 
 
 def _extract(event: Event) -> tuple[Key, float, int, str | None]:
@@ -208,7 +174,7 @@ class StuckEvaluator:
         if type(event) is LoopEvent:
             if event.end_ns > self.last_progress.get(event.agent, 0):
                 self.last_progress[event.agent] = event.end_ns
-        elif event.agent in self.last_progress or len(self.last_tool) < _MAX_KEYS:
+        elif event.agent in self.last_progress or len(self.last_tool) < MAX_KEYS:
             if type(event) is ToolEvent:
                 self.last_tool[event.agent] = (event.tool, event.end_ns)
             elif type(event) is ApiCallEvent:
@@ -238,38 +204,12 @@ class StuckEvaluator:
         return out
 
 
-class _Samples:
-    """Timestamped readings per key, thinned to about 100 per window."""
-
-    def __init__(self, window_s: float, *, counter: bool = False) -> None:
-        self.window_ns = int(window_s * 1e9)
-        self._step = self.window_ns // 100
-        self._counter = counter
-        self.series: dict[Key, deque[tuple[int, float]]] = {}
-
-    def add(self, key: Key, t_ns: int, value: float) -> None:
-        samples = self.series.get(key)
-        if samples is None:
-            if len(self.series) >= _MAX_KEYS:
-                return
-            samples = self.series[key] = deque()
-        if samples and value < samples[-1][1] and self._counter:
-            samples.clear()  # a counter went down: it was reset (a fork), start again
-        if samples and t_ns - samples[-1][0] < self._step and len(samples) > 1:
-            samples[-1] = (t_ns, value)  # thin: replace the newest instead of appending
-        else:
-            samples.append((t_ns, value))
-        # keep one reading at or before the window start: the baseline of the increase
-        while len(samples) > 1 and samples[1][0] <= t_ns - self.window_ns:
-            samples.popleft()
-
-
 class MemoryGrowthEvaluator:
     """Resident memory growth over the window, from process samples or the own process."""
 
     def __init__(self, spec: MemoryGrowthRule) -> None:
         self.spec, self.events = spec, (ProcessSample,)
-        self._samples = _Samples(spec.window_s)
+        self._samples = Samples(spec.window_s)
         self._own = False  # sample the own process when no ProcessSample covers its agent
 
     def observe(self, event: Event, now_ns: int) -> None:
@@ -303,7 +243,7 @@ class CounterIncreaseEvaluator:
 
     def __init__(self, spec: DroppedEventsRule | ExportErrorsRule) -> None:
         self.spec, self.events = spec, ()
-        self._samples = _Samples(spec.window_s, counter=True)
+        self._samples = Samples(spec.window_s, counter=True)
         self._label = spec.by
 
     def observe(self, event: Event, now_ns: int) -> None:
@@ -367,7 +307,7 @@ class LoopEvaluator:
         self._detector = LoopDetector(spec.repeats)
         self._window_ns = int(spec.window_s * 1e9)
         # (when, (agent, tool), 1 for a new loop else 0, pico-dollars spent inside)
-        self._seen: deque[tuple[int, Key, int, int]] = deque(maxlen=_MAX_KEYS)
+        self._seen: deque[tuple[int, Key, int, int]] = deque(maxlen=MAX_KEYS)
 
     def observe(self, event: Event, now_ns: int) -> None:
         """Feed the detector; remember each detection and the cost spent inside loops."""
