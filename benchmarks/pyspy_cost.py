@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from kaizen_perf.collectors.pyspy import PySpyProfiler
+from kaizen_perf.collectors.pyspy_pair import ProfilerPair
 
 #: (label, PySpyProfiler keyword arguments); 10 s windows. py-spy follows subprocesses only
 #: in windows where the target has Python children (the agent has none): the second row
@@ -28,7 +29,11 @@ from kaizen_perf.collectors.pyspy import PySpyProfiler
 SETTINGS: tuple[tuple[str, dict[str, object]], ...] = (
     ("100 Hz", {"rate_hz": 100}),
     ("100 Hz, always --subprocesses", {"rate_hz": 100, "python_children": lambda pid: True}),
-    ("50 Hz (run's default)", {"rate_hz": 50}),
+    ("50 Hz on-CPU only", {"rate_hz": 50}),
+    ("on-CPU + wall, 50 Hz, windows in turn (default)",
+     {"rate_hz": 50, "kinds": ("cpu", "wall")}),
+    ("on-CPU + wall side by side, 25 Hz each", {"rate_hz": 50, "kinds": ("cpu", "wall"),
+                                                "in_turn": False}),
     ("50 Hz --idle", {"rate_hz": 50, "idle": True}),
     ("50 Hz --nonblocking", {"rate_hz": 50, "nonblocking": True}),
     ("20 Hz", {"rate_hz": 20}),
@@ -43,11 +48,13 @@ def one(seconds: float, settings: dict[str, object]) -> tuple[float, float]:
                               "--duration", str(seconds), "--iterations", "100000000"],
                              env=env, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp:
-        prof = PySpyProfiler(agent.pid, Path(tmp), **settings).start()  # type: ignore[arg-type]
+        # "kinds": one sampler per kind of profile, as `run` records both
+        make = ProfilerPair if "kinds" in settings else PySpyProfiler
+        prof = make(agent.pid, Path(tmp), **settings).start()  # type: ignore[arg-type]
         _, _, usage = os.wait4(agent.pid, 0)
         agent.returncode = 0
-        result = prof.stop(timeout_s=10)
-    return result.cpu_seconds, usage.ru_utime + usage.ru_stime
+        prof.stop(timeout_s=10)
+    return prof.cpu_seconds, usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,12 +64,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="length of each run: a few windows, so window start-ups weigh "
                         "as they do in a long run")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", default="",
+                        help="measure only the settings whose label contains this text")
     args = parser.parse_args(argv)
-    cost: dict[str, list[float]] = {label: [] for label, _ in SETTINGS}
-    agent: dict[str, list[float]] = {label: [] for label, _ in SETTINGS}
+    chosen = [(label, s) for label, s in SETTINGS if args.only in label]
+    cost: dict[str, list[float]] = {label: [] for label, _ in chosen}
+    agent: dict[str, list[float]] = {label: [] for label, _ in chosen}
     start = time.monotonic()
     for _ in range(args.rounds):
-        for label, settings in SETTINGS:
+        for label, settings in chosen:
             pyspy_s, agent_s = one(args.seconds, settings)
             cost[label].append(pyspy_s / args.seconds)
             agent[label].append(agent_s / args.seconds)
@@ -70,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"reference agent, {args.seconds:g} s x {args.rounds} rounds per setting "
           f"({time.monotonic() - start:.0f} s); load average {load[0]:.2f} {load[1]:.2f} "
           f"{load[2]:.2f} on {os.cpu_count()} CPUs")
-    for label, _ in SETTINGS:
-        print(f"  {label:31}  py-spy {statistics.median(cost[label]) * 100:5.2f} % of a core"
+    for label, _ in chosen:
+        print(f"  {label:36}  py-spy {statistics.median(cost[label]) * 100:5.2f} % of a core"
               f"   agent {statistics.median(agent[label]) * 100:5.1f} % of a core")
 
 

@@ -20,27 +20,33 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
-
-import psutil
 
 from kaizen_perf.collectors.pyspy_errors import PERMISSION_FIX, Outcome, classify
+from kaizen_perf.collectors.pyspy_proc import (
+    Spawner,
+    alive,
+    cpu_of,
+    exited,
+    find_pyspy,
+    reap,
+    signal_proc,
+    spawn,
+)
 from kaizen_perf.collectors.pyspy_tree import (
     has_python_children,
     process_frame,
     with_process_frame,
 )
+from kaizen_perf.collectors.pyspy_turns import Turns
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.profiles import (
     PROFILE_FORMAT_NAME,
@@ -96,45 +102,6 @@ class ProfileResult:
         return group_by_pid(self.profile, agent_of)
 
 
-class Spawner(Protocol):
-    """Starts py-spy with stdout and stderr going to ``log``."""
-
-    def __call__(self, argv: Sequence[str], log: IO[bytes]) -> subprocess.Popen[bytes]: ...
-
-
-def _spawn(argv: Sequence[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    # Own session: a Ctrl-C typed at the terminal must not end py-spy's window early;
-    # RUST_BACKTRACE=0 keeps error output to the one line we classify.
-    env = {**os.environ, "RUST_BACKTRACE": "0"}
-    return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-
-def _alive(pid: int) -> bool:
-    """The target runs (a zombie waiting to be reaped does not)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def find_pyspy() -> str | None:
-    """py-spy on PATH, else next to this Python (a virtualenv's bin directory)."""
-    found = shutil.which("py-spy")
-    if found:
-        return found
-    local = Path(sys.executable).parent / "py-spy"
-    return str(local) if os.access(local, os.X_OK) else None
-
-
-def _cpu_of(proc: subprocess.Popen[bytes]) -> float:
-    try:
-        t = psutil.Process(proc.pid).cpu_times()
-    except psutil.Error:
-        return 0.0
-    return float(t.user + t.system)
-
-
 class PySpyProfiler:
     """Samples a process (and its Python children) with py-spy in windows until stopped."""
 
@@ -142,9 +109,10 @@ class PySpyProfiler:
                  subprocesses: bool = True, window_s: float = 10.0, nonblocking: bool = False,
                  include_own: bool = False, pyspy_path: str | None = None,
                  on_warning: Callable[[str], None] | None = None,
-                 spawn: Spawner = _spawn, alive: Callable[[int], bool] = _alive,
+                 spawn: Spawner = spawn, alive: Callable[[int], bool] = alive,
                  startup_grace_s: float = 5.0,
-                 python_children: Callable[[int], bool] = has_python_children) -> None:
+                 python_children: Callable[[int], bool] = has_python_children,
+                 turns: Turns | None = None) -> None:
         if not isinstance(rate_hz, int) or rate_hz <= 0:
             msg = f"rate_hz={rate_hz!r} is not a positive integer; use e.g. 100 (samples/s)."
             raise ConfigError(msg)
@@ -170,6 +138,9 @@ class PySpyProfiler:
         self._thread: threading.Thread | None = None
         self._started = time.monotonic()
         self._grace_s = startup_grace_s
+        self._turns = turns  # samplers that record one window each in turn
+        if turns is not None:
+            turns.join(self)
 
     # -- public ---------------------------------------------------------------------------
     def start(self) -> PySpyProfiler:
@@ -185,7 +156,7 @@ class PySpyProfiler:
     def cpu_seconds(self) -> float:
         """CPU py-spy used so far (finished windows plus the running one)."""
         with self._lock:
-            running = _cpu_of(self._proc) if self._proc is not None else 0.0
+            running = cpu_of(self._proc) if self._proc is not None else 0.0
             return self._cpu_done + running
 
     @property
@@ -213,13 +184,26 @@ class PySpyProfiler:
 
     # -- the recording thread ---------------------------------------------------------------
     def _loop(self) -> None:
+        try:
+            self._record_windows()
+        finally:
+            if self._turns is not None:
+                self._turns.leave(self)
+
+    def _record_windows(self) -> None:
         index, errors = 1, 0
         self._started = time.monotonic()
         while not self._stopping.is_set():
             if not self._alive(self.pid):
                 self._reason = self._reason or f"PID {self.pid} is not running"
                 return
-            outcome, detail = self._record_window(index)
+            if self._turns is not None and not self._turns.wait(self, self._stopping):
+                return
+            try:
+                outcome, detail = self._record_window(index)
+            finally:
+                if self._turns is not None:
+                    self._turns.done(self)
             if self._stopping.is_set():
                 return  # whatever the interrupted window did, it was asked to end
             if outcome is Outcome.NOT_PYTHON and self.subprocesses:
@@ -322,11 +306,11 @@ class PySpyProfiler:
         with self._lock:
             self._proc = proc
         interrupted = False
-        while not _exited(proc.pid):
+        while not exited(proc.pid):
             if self._stopping.wait(_POLL_S) and not interrupted:
                 interrupted = True
-                _signal(proc, signal.SIGINT)  # py-spy then writes what it has
-        cpu, code = _reap(proc)
+                signal_proc(proc, signal.SIGINT)  # py-spy then writes what it has
+        cpu, code = reap(proc)
         with self._lock:
             self._proc, self._cpu_done = None, self._cpu_done + cpu
         return code
@@ -352,7 +336,7 @@ class PySpyProfiler:
     def _kill_current(self) -> None:
         with self._lock:
             if self._proc is not None:
-                _signal(self._proc, signal.SIGKILL)
+                signal_proc(self._proc, signal.SIGKILL)
 
     # -- results ----------------------------------------------------------------------------
     def _result(self) -> ProfileResult:
@@ -408,28 +392,3 @@ class PySpyProfiler:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
         return path
-
-
-def _exited(pid: int) -> bool:
-    """True once the child exited, without reaping it (its CPU times stay readable)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _reap(proc: subprocess.Popen[bytes]) -> tuple[float, int]:
-    """py-spy's CPU seconds and exit code, from the kernel's accounting as it is reaped
-    (exact, where reading /proc of the exited process could find it gone)."""
-    cpu = _cpu_of(proc)
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    except ChildProcessError:  # reaped elsewhere: keep what /proc said
-        return cpu, proc.wait()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return max(cpu, usage.ru_utime + usage.ru_stime), proc.returncode
-
-
-def _signal(proc: subprocess.Popen[bytes], signum: int) -> None:
-    with contextlib.suppress(OSError):
-        proc.send_signal(signum)

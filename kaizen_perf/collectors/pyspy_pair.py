@@ -1,13 +1,15 @@
-"""On-CPU and wall-clock profiles from one run: one py-spy sampler per kind, sharing the rate.
+"""On-CPU and wall-clock profiles from one run: one py-spy sampler per kind, taking turns.
 
 py-spy marks no sample as idle in any of its output formats (raw, speedscope, chrometrace:
 checked with py-spy 0.4.3), and without ``--native`` a thread waiting in ``time.sleep`` or
 ``socket.recv`` ends at the same Python line as one that runs there. So a wall-clock
 recording (``--idle``) cannot be split into "running" and "waiting" afterwards, and
-guessing from the innermost frame would be a guess. Instead each kind gets its own
-sampler, at its share of the rate (50 Hz in all: 25 Hz on-CPU plus 25 Hz wall-clock), so
-the whole run is covered by both and py-spy's cost stays about that of one sampler at the
-full rate (``benchmarks/pyspy_cost.py``; figures in docs/profiles.md).
+guessing from the innermost frame would be a guess. Instead each kind has its own
+sampler, and the samplers take turns window by window (:mod:`.pyspy_turns`): on-CPU
+records window 1, wall-clock window 2, on-CPU window 3… at the full rate. Only one py-spy
+runs at a time, so both profiles cost what one did (two side by side cost about 30 % more:
+each window's start-up is paid twice); each kind sees every other window of the run, and
+a run shorter than one window has only the first kind.
 
 The first kind's files go where a single profiler writes them (``profiles/``), the others
 into a folder named after their kind (``profiles/wall/``): a reader of a one-kind run
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kaizen_perf.collectors.pyspy import ProfileResult, PySpyProfiler
+from kaizen_perf.collectors.pyspy_turns import Turns
 from kaizen_perf.errors import ConfigError
 
 #: the kinds of profile a run can record: "cpu" samples running threads only, "wall" also
@@ -37,26 +40,30 @@ def kind_dir(out_dir: Path, kind: str, kinds: Sequence[str]) -> Path:
 
 
 class ProfilerPair:
-    """One :class:`PySpyProfiler` per kind of profile, started and stopped together."""
+    """One :class:`PySpyProfiler` per kind of profile, taking turns, stopped together."""
 
     def __init__(self, pid: int, out_dir: Path, *, kinds: Sequence[str] = KINDS,
                  rate_hz: int = 50, on_warning: Callable[[str], None] | None = None,
-                 **options: Any) -> None:
+                 in_turn: bool = True, **options: Any) -> None:
         self.kinds = tuple(kinds)
         if not self.kinds or len(set(self.kinds)) != len(self.kinds) or any(
                 k not in KINDS for k in self.kinds):
             msg = (f"kinds={kinds!r} is not a choice of profile kinds; use one or both of "
                    f"{', '.join(KINDS)}.")
             raise ConfigError(msg)
-        self.rate_hz = max(1, rate_hz // len(self.kinds))  # each kind's share
+        # in turn: each kind at the full rate in its windows; side by side (in_turn=False,
+        # kept to measure the difference): each at its share of the rate all the time
+        self.rate_hz = rate_hz if in_turn else max(1, rate_hz // len(self.kinds))
         warn = _once(on_warning or (lambda message: None))
+        turns = Turns() if in_turn and len(self.kinds) > 1 else None
         self.profilers = {
             kind: PySpyProfiler(pid, kind_dir(out_dir, kind, self.kinds), rate_hz=self.rate_hz,
-                                idle=kind == "wall", on_warning=warn, **options)
+                                idle=kind == "wall", on_warning=warn, turns=turns, **options)
             for kind in self.kinds}
 
     def start(self) -> ProfilerPair:
-        """Start every sampler (each in its own ``kaizen-perf-pyspy`` thread)."""
+        """Start every sampler (each in its own ``kaizen-perf-pyspy`` thread; the first kind
+        records the first window)."""
         for profiler in self.profilers.values():
             profiler.start()
         return self

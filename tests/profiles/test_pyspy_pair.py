@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from kaizen_perf.collectors.pyspy_pair import ProfilerPair
+from kaizen_perf.collectors.pyspy_turns import Turns
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.profiles import read_folded, top_functions
 
@@ -17,8 +19,8 @@ from kaizen_perf.profiles import read_folded, top_functions
 def test_one_run_gives_both_kinds_with_their_own_hottest_function(pyspy: str,
                                                                   tmp_path: Path) -> None:
     """An agent that sleeps 150 ms and burns 20 ms per step: the on-CPU profile's hottest
-    function is the burn, the wall-clock one's the sleep; each sampler ran at half the rate
-    and py-spy's CPU is counted for both."""
+    function is the burn, the wall-clock one's the sleep; the samplers took turns, window
+    by window, and py-spy's CPU is counted for both."""
     agent = subprocess.Popen([sys.executable, "-m", "tests.report.sleep_burn_agent", "5"])
     try:
         pair = ProfilerPair(agent.pid, tmp_path, rate_hz=50, window_s=2.0,
@@ -29,13 +31,14 @@ def test_one_run_gives_both_kinds_with_their_own_hottest_function(pyspy: str,
         if agent.poll() is None:
             agent.kill()
             agent.wait()
-    assert set(results) == {"cpu", "wall"} and pair.rate_hz == 25
+    assert set(results) == {"cpu", "wall"} and pair.rate_hz == 50
+    cpu_windows, wall_windows = results["cpu"].windows, results["wall"].windows
+    assert wall_windows >= 1 and cpu_windows - wall_windows in (0, 1)  # on-CPU went first
     cpu, wall = read_folded(tmp_path / "profile.folded"), read_folded(
         tmp_path / "wall" / "profile.folded")
     assert results["cpu"].available and results["wall"].available
     assert top_functions(cpu, 1)[0][0].startswith("crunch"), top_functions(cpu, 3)
     assert top_functions(wall, 1)[0][0].startswith("wait_for_llm"), top_functions(wall, 3)
-    assert wall.samples > cpu.samples  # the wall profile also counts the waits
     spent = results["cpu"].cpu_seconds
     assert spent == results["wall"].cpu_seconds == pytest.approx(pair.cpu_seconds) and spent > 0
 
@@ -58,3 +61,37 @@ def test_kinds_must_be_cpu_or_wall(tmp_path: Path, kinds: tuple[str, ...]) -> No
     """A kind list that is empty, repeats a kind or names an unknown one is refused up front."""
     with pytest.raises(ConfigError, match="use one or both of cpu, wall"):
         ProfilerPair(1, tmp_path, kinds=kinds)
+
+
+def test_samplers_take_turns_one_window_each() -> None:
+    """Samplers sharing Turns record one window each in the order they joined, never two at
+    once; one that leaves hands its turns to the others; stopping ends a wait."""
+    turns, log, lock = Turns(), [], threading.Lock()
+    stop = threading.Event()
+    busy: list[str] = []
+
+    def sampler(name: str, windows: int) -> None:
+        for _ in range(windows):
+            assert turns.wait(name, stop)
+            with lock:
+                busy.append(name)
+                assert len(busy) == 1, busy  # alone while it records
+            log.append(name)
+            with lock:
+                busy.remove(name)
+            turns.done(name)
+        turns.leave(name)
+
+    for name in ("cpu", "wall"):
+        turns.join(name)
+    threads = [threading.Thread(target=sampler, args=(n, w)) for n, w in (("wall", 2),
+                                                                         ("cpu", 4))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert log == ["cpu", "wall", "cpu", "wall", "cpu", "cpu"]
+    turns.join("a")
+    turns.join("b")
+    stop.set()
+    assert turns.wait("b", stop) is False  # not its turn, and stopping: gives up waiting
