@@ -15,6 +15,26 @@ latest when that append returns or fails. Acknowledging earlier would wake the
 callers while the writer still needs the GIL to prepare the next batch: they
 would run first and the disk would sit idle; woken just before the sync, they
 prepare their next entries while the disk works.
+
+Invariants a change here must keep:
+
+- **One committer at a time.** ``_busy`` is held by whoever appends a batch: the
+  writer thread or a leader (:meth:`GroupCommitWriter.lead`). The store would
+  serialise concurrent appends anyway (each builder reads the chain head inside
+  the store's transaction), but two committers would each pay an fsync for half
+  the entries, and a leader's entry could reach the chain before entries queued
+  earlier. With one committer the queue fills while a sync runs: that wait *is*
+  the group commit.
+- **Acknowledged means durable.** A future is resolved only with a record the
+  store returned, after its fsync/COMMIT; every path that fails a batch fails all
+  of its futures. ``_Acks`` is idempotent because the durable batch may be
+  acknowledged from ``before_sync`` and again when the next append returns.
+- **Shutdown has a deadline.** :meth:`close` waits for the writer thread at most
+  ``timeout_s``; a store that hangs is abandoned (the thread is a daemon), never
+  waited for, and callers still waiting get their own ``record_timeout_s``.
+- **Fork.** The lock, the queue and the thread belong to the process that made
+  them; a child sees a different pid and starts afresh instead of waiting on a
+  thread that does not exist in it (or a lock some parent thread held at fork).
 """
 
 from __future__ import annotations
@@ -41,6 +61,7 @@ class GroupCommitWriter:
                  log: RateLimitedLog | None = None) -> None:
         self.store, self.chainer, self.max_batch = store, chainer, max_batch
         self._log = log or RateLimitedLog()
+        # Written only by the committer holding _busy, so they need no lock of their own.
         self.batches = 0
         self.failed_batches = 0
         self._reset()
@@ -75,8 +96,9 @@ class GroupCommitWriter:
             if self._closing:
                 raise self._closed()
             if self._busy:
-                return None
+                return None  # a sync is in flight: joining its successor batch is cheaper
             self._busy = True
+            # Entries queued before ours go first: the chain keeps submission order.
             queued = self._take() if self._queue else []
         try:
             drafts = [d for d, _ in queued]
@@ -94,6 +116,8 @@ class GroupCommitWriter:
         finally:
             with self._cond:
                 self._busy = False
+                # Entries that queued behind us (and a pending close) need a committer now:
+                # the writer thread may be asleep, having seen _busy when they arrived.
                 if self._queue or self._closing:
                     self._wake_writer()
         for record in reversed(records):  # the draft is last, or before a checkpoint
@@ -115,6 +139,8 @@ class GroupCommitWriter:
         return True
 
     def _take(self) -> list[tuple[Draft, Future[AuditEntry]]]:
+        # Bounded so one batch's transaction (and the memory it builds) stays bounded
+        # under a burst; the rest goes into the next batch straight away.
         items = self._queue[:self.max_batch]
         del self._queue[:self.max_batch]
         return items
@@ -143,17 +169,21 @@ class GroupCommitWriter:
                     if holding:
                         self._busy = holding = False
                         self._cond.notify_all()
-                    # one committer at a time: wait while a leader's batch is in flight
+                    # one committer at a time: wait while a leader's batch is in flight.
+                    # Wake for work, or for a close once no leader is committing: a
+                    # leader's batch must be in the chain before the closing checkpoint.
                     while (not self._queue or self._busy) and not (self._closing
                                                                    and not self._busy):
                         self._cond.wait()
                     if not self._queue:
-                        break
+                        break  # closing and drained: _finish() writes the last checkpoint
                     self._busy = holding = True
                     items = self._take()
             try:
                 owed = self._commit(items, owed, defer=True)
             except BaseException:
+                # Release the committer role even when dying, or every later lead() and
+                # close() would wait on a batch that no thread will ever finish.
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
@@ -211,7 +241,12 @@ class GroupCommitWriter:
         if thread is not None and self._pid == os.getpid():
             thread.join(timeout_s)
             if thread.is_alive():
+                # Deadline hit (a hung disk or database): leave the queue to the thread,
+                # which may still make it durable; failing those futures now could deny
+                # entries that are about to be committed.
                 return False
+        # The writer is gone: anything still queued arrived after its last look and can
+        # never become durable, so its callers are told now rather than at their timeout.
         self._fail_queued()
         return True
 
