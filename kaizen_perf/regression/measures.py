@@ -9,8 +9,8 @@ run from a probe of the benchmark on the baseline:
 * it **waits** (sleeps, fsyncs, waits for another thread: the calling thread
   gives up the CPU at least once per 2 ms of its own CPU time) → ``wall``:
   waiting is the point;
-* it is a CPU-bound **micro-benchmark** (≤ 10 ms of CPU per call, ≥ 90 % of it
-  on the calling thread, ≤ 20 % in the kernel) and valgrind is installed →
+* it is a CPU-bound **micro-benchmark** (≤ 50 ms of CPU per call, ≥ 90 % of it
+  on the calling thread, < 50 % in the kernel) and valgrind is installed →
   ``instructions``: callgrind sees user-space instructions only, and other
   threads' work is scheduling-dependent;
 * otherwise → ``cpu``.
@@ -26,9 +26,12 @@ from kaizen_perf.errors import ConfigError
 from kaizen_perf.regression.model import MEASURES, BenchInfo
 
 WAIT_SWITCHES_PER_CPU_MS = 0.5  # voluntary switches per ms of the thread's CPU: "it waits"
-MICRO_CPU_S = 0.010
+MICRO_CPU_S = 0.050  # a counted call then costs ~2-8 s under callgrind (~40x native)
 MIN_THREAD_SHARE = 0.9
-MAX_SYSTEM_SHARE = 0.2
+# Allocation-heavy Python code spends 5-35 % in the kernel (page faults), and the probe's
+# tick-based split moves by ~10 points between runs; syscall-bound code (files, sockets)
+# spends 50-90 %. The line sits between the two, so the choice repeats from run to run.
+MAX_SYSTEM_SHARE = 0.5
 #: Absolute targets budget seconds: a benchmark counted in instructions is timed in CPU.
 TIME_MEASURES = ("wall", "cpu")
 

@@ -61,7 +61,7 @@ class Design:
     timeout_s: float = 120.0
     suite: str = "benchmarks"
     measure: str = "auto"  # force a measure for every timed benchmark, or "auto"
-    instruction_pairs: int = 3  # pairs of instruction counts (they repeat: few suffice)
+    instruction_pairs: int = 5  # most pairs of counts (2 first, more only while undecided)
     alpha: float = 0.05
 
     def looks(self) -> tuple[int, ...]:

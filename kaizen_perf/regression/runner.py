@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kaizen_perf.errors import HarnessError
@@ -136,37 +137,117 @@ def run_rounds(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
             _close_all(workers)
 
 
+#: Pairs of counts taken before the first look; more (up to ``Design.instruction_pairs``)
+#: only for a benchmark still undecided then. Two, not one: a single pair cannot show
+#: whether the counts repeat.
+COUNT_FIRST_LOOK = 2
+#: Worker pairs counting at once (each takes the next benchmark from a shared queue).
+#: Counts do not move with load, so parallel workers cost no precision, only memory.
+COUNT_LANES = 2
+
+
+class Decided(Protocol):
+    """Whether a counted job's pairs so far already decide its verdict."""
+
+    def __call__(self, js: JobSamples) -> bool: ...
+
+
+def never_decided(js: JobSamples) -> bool:
+    """The default: every counted job takes all ``instruction_pairs`` pairs."""
+    return False
+
+
 def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
                 samples: dict[str, JobSamples], *, rng: random.Random,
                 progress: Progress = no_progress, factory: WorkerFactory = spawn,
-                deadline: float | None = None) -> None:
-    """Instruction counts: one callgrind worker per side, ``instruction_pairs`` pairs per job.
+                deadline: float | None = None, decided: Decided = never_decided,
+                lanes: int = COUNT_LANES) -> None:
+    """Instruction counts: ``lanes`` callgrind worker pairs take the jobs from one queue.
 
-    Counts repeat almost exactly whatever else runs, so one worker pair and a
-    few pairs decide; recycling workers would only pay valgrind's start-up again.
+    Counts repeat almost exactly whatever else runs, so nothing needs the
+    timing discipline of ``run_rounds``: both sides of a pair are counted at the
+    same time (on two cores that halves the wall time), one worker pair serves
+    many jobs (valgrind's start-up is paid once per lane), and a job gets
+    ``COUNT_FIRST_LOOK`` pairs, then more only while ``decided`` says no, up to
+    ``design.instruction_pairs``.
     """
     if not jobs:
         return
     for job in jobs:
         samples.setdefault(job.key, JobSamples(job))
-    labels = sorted({op.side for job in jobs for op in _operands(job)})
-    workers = _spawn_all(labels, sides, design, factory, callgrind=True)
-    design_n = replace(design, pairs_per_round=design.instruction_pairs)
-    try:
-        order = list(jobs)
-        rng.shuffle(order)
-        for done, job in enumerate(order, 1):
-            js = samples[job.key]
-            if deadline is not None and time.monotonic() > deadline:
-                break  # out of budget: the rest stay unsampled (INCONCLUSIVE, with the reason)
-            started = time.monotonic()
-            workers = _job_round(job, js, workers, 0, sides, design_n, rng, factory,
-                                 callgrind=True)
-            js.spent_s += time.monotonic() - started
-            js.rounds += 1
-            progress(Tick(-1, job.key, done, len(order)))
-    finally:
-        _close_all(workers)
+    order = list(jobs)
+    rng.shuffle(order)
+    queue = iter(enumerate(order, 1))
+    lock = threading.Lock()
+
+    def lane() -> None:
+        labels = sorted({op.side for job in jobs for op in _operands(job)})
+        workers = _spawn_all(labels, sides, design, factory, callgrind=True)
+        try:
+            while True:
+                with lock:
+                    done, job = next(queue, (0, None))
+                if job is None or (deadline is not None and time.monotonic() > deadline):
+                    return  # out of budget: the rest stay unsampled (INCONCLUSIVE, with why)
+                js = samples[job.key]
+                started = time.monotonic()
+                try:
+                    _count_job(job, js, workers, design, decided, deadline)
+                except HarnessError as exc:
+                    js.error = str(exc)
+                    _close_all(workers)  # dead or poisoned: the next job gets new ones
+                    workers = _spawn_all(labels, sides, design, factory, callgrind=True)
+                js.spent_s += time.monotonic() - started
+                js.rounds += 1
+                progress(Tick(-1, job.key, done, len(order)))
+        finally:
+            _close_all(workers)
+
+    n = max(1, min(lanes, len(order)))
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="kaizen-perf-count") as ex:
+        for fut in [ex.submit(lane) for _ in range(n)]:
+            fut.result()  # a lane that cannot start its workers raises HarnessError here
+
+
+def _count_job(job: Job, js: JobSamples, workers: Mapping[str, Worker], design: Design,
+               decided: Decided, deadline: float | None) -> None:
+    """Prepare both operands at once, then count pairs (both sides at once) until decided."""
+    ops = list(_operands(job))
+    # Both sides make the same calls (one plain, one counted) whatever the loop count; the
+    # first operand's reply fixes the loop count, which every sample then passes explicitly.
+    replies = _both(workers, [(op, {"op": "prepare", "name": op.bench, "loops": js.loops,
+                                    "measure": job.measure}) for op in ops])
+    js.loops = js.loops if js.loops is not None else int(replies[0]["loops"])
+    while len(js.pairs) < max(COUNT_FIRST_LOOK, design.instruction_pairs):
+        if len(js.pairs) >= COUNT_FIRST_LOOK and (
+                decided(js) or (deadline is not None and time.monotonic() > deadline)):
+            return
+        values = _both(workers, [(op, {"op": "sample", "name": op.bench, "loops": js.loops,
+                                       "inject": design.inject if op.side == "head" else 0.0,
+                                       "measure": job.measure}) for op in ops])
+        # Counted at the same time, so no order; "xy" keeps the stored format.
+        js.pairs.append(Pair(0, "xy" if job.y is not None else "x",
+                             float(values[0]["value"]),
+                             float(values[1]["value"]) if job.y is not None else None))
+
+
+def _both(workers: Mapping[str, Worker],
+          requests: Sequence[tuple[Operand, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Send each request to its operand's worker at the same time; the replies in order.
+
+    Two operands on one side (a parity pair inside one suite) share a worker, so
+    they go one after the other.
+    """
+    def ask(op: Operand, req: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in req.items() if k != "op"}
+        return workers[op.side].request(str(req["op"]), **fields)
+
+    if len({op.side for op, _ in requests}) < len(requests):
+        return [ask(op, req) for op, req in requests]
+    with ThreadPoolExecutor(max_workers=len(requests),
+                            thread_name_prefix="kaizen-perf-count") as ex:
+        futures = [ex.submit(ask, op, req) for op, req in requests]
+    return [f.result() for f in futures]
 
 
 def _job_round(job: Job, js: JobSamples, workers: dict[str, Worker], r: int,

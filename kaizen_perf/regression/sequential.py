@@ -1,7 +1,8 @@
 """Sample until decided: measures chosen once, then rounds until every verdict is in.
 
-Instruction-count jobs are counted first in one callgrind worker pair (counts
-repeat, so a few pairs decide). Timed jobs then get rounds of recycled worker
+Instruction-count jobs are counted by callgrind worker pairs on a thread of their
+own, both sides at once, two pairs first and more only while undecided (counts
+repeat, so a few pairs decide). Timed jobs meanwhile get rounds of recycled worker
 pairs; verdicts are looked at on the schedule of :meth:`Design.looks`, each
 look at ``alpha / len(looks)`` (so all looks together keep the false-alarm
 rate ≤ alpha), and only undecided jobs get more rounds. Sampling stops when
@@ -26,6 +27,7 @@ from kaizen_perf.regression.evaluate import (
     PARITY_PREFIX,
     SINGLE_PREFIX,
     Outcome,
+    compare_row,
     evaluate_check,
 )
 from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Side
@@ -95,7 +97,7 @@ def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design:
         target=_count, name="kaizen-perf-count",
         args=(counted, sides, design, samples),
         kwargs={"rng": random.Random(design.seed + 1), "progress": progress,
-                "factory": factory,
+                "factory": factory, "decided": count_decided(targets, design.look_alpha),
                 "deadline": start + design.budget_s - COUNT_MARGIN_S if design.budget_s > 0
                 else None}, daemon=True)
     if counted:
@@ -146,6 +148,16 @@ def _count(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
     except HarnessError as exc:
         for job in jobs:
             samples[job.key].error = samples[job.key].error or str(exc)
+
+
+def count_decided(targets: Targets, alpha: float) -> Callable[[JobSamples], bool]:
+    """Whether a counted benchmark's pairs so far give it a verdict (PASS, REGRESSION,
+    IMPROVEMENT): then it needs no more pairs. Parity operands take every pair."""
+    def decided(js: JobSamples) -> bool:
+        if js.job.key.startswith((PARITY_PREFIX, SINGLE_PREFIX)) or js.job.y is None:
+            return False
+        return compare_row(js, targets, alpha).verdict is not Verdict.INCONCLUSIVE
+    return decided
 
 
 def round_cost(jobs: Sequence[Job], samples: Mapping[str, JobSamples],

@@ -127,7 +127,7 @@ def hints(**kw: float) -> dict[str, float]:
     (hints(), "instructions"),                                # CPU-bound micro-benchmark
     (hints(switches_per_cpu_ms=5.0), "wall"),                 # sleeps or fsyncs: waiting
     (hints(switches_per_cpu_ms=0.02), "instructions"),        # a GIL hand-off now and then
-    (hints(cpu_call_s=0.05), "cpu"),                          # too long to count
+    (hints(cpu_call_s=0.2), "cpu"),                           # too long to count
     (hints(thread_share=0.5), "cpu"),                         # work on other threads
     (hints(system_share=0.9), "cpu"),                         # kernel work callgrind misses
     (None, "cpu"),                                            # the probe failed
