@@ -81,10 +81,13 @@ def run_kaizen(base: Path, head: Path, out: Path) -> dict[str, object]:
     except ValueError:
         doc = {"error": proc.stderr[-500:]}
     out.write_text(proc.stdout + "\n" + proc.stderr)
-    verdicts = {r["name"].split(".")[-1]: r["verdict"] for r in doc.get("benchmarks", [])}
-    measures = {r["name"].split(".")[-1]: r.get("measure") for r in doc.get("benchmarks", [])}
+    rows = doc.get("benchmarks", [])
+    verdicts = {r["name"].split(".")[-1]: r["verdict"] for r in rows}
+    measures = {r["name"].split(".")[-1]: r.get("measure") for r in rows}
+    pairs = {r["name"].split(".")[-1]: r.get("pairs") for r in rows}
     return {"exit": proc.returncode, "seconds": round(took, 1), "verdicts": verdicts,
-            "measures": measures, "summary": doc.get("summary")}
+            "measures": measures, "pairs": pairs, "summary": doc.get("summary"),
+            "stopped": doc.get("stopped")}
 
 
 def run_pytest_benchmark(python: str, base: Path, head: Path, store: Path) -> dict[str, object]:
@@ -98,12 +101,20 @@ def run_pytest_benchmark(python: str, base: Path, head: Path, store: Path) -> di
                    text=True, check=False, cwd=base)
     proc = subprocess.run([*common, "--benchmark-compare", "--benchmark-compare-fail=mean:5%",
                            "tests"], capture_output=True, text=True, check=False, cwd=head)
-    failed = proc.stdout.count("Performance has regressed")
+    # The plugin raises PerformanceRegression after listing each failed benchmark on stderr.
+    failed = (proc.stdout + proc.stderr).count("has failed PercentageRegressionCheck")
     return {"exit": proc.returncode, "seconds": round(time.monotonic() - started, 1),
             "regressed_benchmarks": failed}
 
 
+def uptime() -> str:
+    """The machine's load averages now (1, 5, 15 min), as ``uptime`` prints them."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def main() -> None:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip()
     out, minutes = Path(sys.argv[1]), float(sys.argv[2])
     pb_python = sys.argv[3] if len(sys.argv) > 3 else None
     out.mkdir(parents=True, exist_ok=True)
@@ -119,12 +130,14 @@ def main() -> None:
                 if time.monotonic() >= deadline:
                     break
                 line: dict[str, object] = {"run": i, "variant": variant,
-                                           "load": os.getloadavg()[0]}
+                                           "load": os.getloadavg()[0],
+                                           "uptime": uptime(), "commit": commit}
                 line["kaizen"] = run_kaizen(projects["base"], projects[variant],
                                             out / f"kaizen-{i}-{variant}.txt")
                 if pb_python:
                     line["pytest_benchmark"] = run_pytest_benchmark(
                         pb_python, projects["base"], projects[variant], out / f"pb-{i}")
+                line["uptime_after"] = uptime()
                 print(json.dumps(line), flush=True)
             i += 1
     finally:
