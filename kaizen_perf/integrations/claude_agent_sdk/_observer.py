@@ -24,6 +24,7 @@ from typing import Any
 from kaizen_perf.errors import BudgetExceeded
 from kaizen_perf.integrations._calls import Usage, _log, as_int
 from kaizen_perf.integrations.claude_agent_sdk import _usage as u
+from kaizen_perf.integrations.claude_agent_sdk._accounting import PROVIDER, Accounting
 from kaizen_perf.integrations.claude_agent_sdk._parsed import to_raw
 from kaizen_perf.integrations.claude_agent_sdk._results import (
     PermissionDenied,
@@ -31,10 +32,11 @@ from kaizen_perf.integrations.claude_agent_sdk._results import (
     ToolUnfinished,
     ToolUseFailure,
 )
-from kaizen_perf.integrations.claude_agent_sdk._state import Call, Held, Pending, Session
+from kaizen_perf.integrations.claude_agent_sdk._state import Call, Pending, Session
 from kaizen_perf.monitor import Monitor, get_monitor
 
-PROVIDER = "anthropic"
+__all__ = ["PROVIDER", "TASK_TYPE", "SdkObserver"]
+
 TASK_TYPE = "claude_agent_sdk.query"
 _MAX = 10_000  # bound on every per-id table (a message that never comes is forgotten)
 
@@ -61,7 +63,7 @@ class SdkObserver:
         self._seen: OrderedDict[str, None] = OrderedDict()  # message ids recorded or pending
         self._tools: OrderedDict[str, tuple[str, contextvars.Context, Any]] = OrderedDict()
         self._decided: OrderedDict[str, bool] = OrderedDict()  # tool_use_id → denied
-        self._priced: dict[str, bool] = {}  # model → a price source knows it
+        self._acct = Accounting(self.monitor)
 
     # -- callbacks the CLI waits for ---------------------------------------------------
     def wrap_can_use_tool(self, callback: Callable[..., Awaitable[Any]],
@@ -217,8 +219,8 @@ class SdkObserver:
             return
         del s.calls[parent]
         s.requesting_at = None
-        self._record(s, call.model, call.tokens, now - call.started, ttft=call.ttft,
-                     tools=tuple(call.tools))
+        self._acct.record(s, call.model, call.tokens, now - call.started, ttft=call.ttft,
+                          tools=tuple(call.tools))
 
     def _assistant(self, msg: dict[str, Any]) -> None:
         message = msg.get("message") or {}
@@ -248,8 +250,8 @@ class SdkObserver:
         started = s.requesting_at if s.requesting_at is not None else now
         s.requesting_at = None
         status = as_int(msg.get("api_error_status")) or None
-        self._record(s, s.model or "unknown", {}, now - started, error=str(msg["error"]),
-                     status=status)
+        self._acct.record(s, s.model or "unknown", {}, now - started,
+                          error=str(msg["error"]), status=status)
 
     def _tool_start(self, msg: dict[str, Any], tool_use_id: str, name: object,
                     arguments: object = None) -> None:
@@ -291,8 +293,8 @@ class SdkObserver:
             s, now = self._session(msg), self._clock()
             started = s.requesting_at if s.requesting_at is not None else now
             status = as_int(msg.get("error_status")) or None
-            self._record(s, s.model or "unknown", {}, now - started,
-                         error=str(msg.get("error") or "api_error"), status=status)
+            self._acct.record(s, s.model or "unknown", {}, now - started,
+                              error=str(msg.get("error") or "api_error"), status=status)
             s.requesting_at = now + max(0, as_int(msg.get("retry_delay_ms"))) / 1000
         elif sub == "init":
             self._session(msg).model = str(msg.get("model") or "")
@@ -305,64 +307,14 @@ class SdkObserver:
             reason = denial.get("message") or denial.get("decision_reason") or "denied"
             self._decide(denial.get("tool_use_id"), name, True, str(reason), 0.0)
 
-    def _record(self, s: Session, model: str, tokens: u.Tokens, duration_s: float, *,
-                ttft: float | None = None, error: str | None = None,
-                status: int | None = None, tools: tuple[str, ...] = ()) -> None:
-        if error is None:
-            s.query_calls += 1
-            u.add(s.query_tokens.setdefault(model, {}), tokens)
-            if not self._is_priced(model):  # recorded at the result, with the SDK's cost
-                s.held.append(Held(model, tokens, duration_s, ttft))
-                return
-        self._emit(s, model, tokens, duration_s, ttft, error, status, None, tools)
-
-    def _emit(self, s: Session, model: str, tokens: u.Tokens, duration_s: float,
-              ttft: float | None, error: str | None, status: int | None,
-              provider_cost: float | None, tools: tuple[str, ...] = ()) -> None:
-        get = tokens.get
-        cost = self.monitor.record_api_call(
-            PROVIDER, model, get("input", 0), get("output", 0), get("cache_read", 0),
-            get("cache_write", 0), max(0.0, duration_s), error,
-            cache_write_1h_tokens=get("cache_write_1h", 0), ttft_s=ttft, status_code=status,
-            provider_cost_usd=provider_cost, tool_calls=tools)
-        if error is not None:
-            return
-        if cost is None:
-            s.query_unpriced = True
-        else:
-            s.query_cost += cost
-
-    def _is_priced(self, model: str) -> bool:
-        known = self._priced.get(model)
-        if known is None:
-            try:
-                known = self.monitor.pricing.lookup(model, PROVIDER) is not None
-            except Exception:  # cannot tell: record as usual (counted as unpriced if so)
-                known = True
-            self._priced[model] = known
-        return known
-
-    def _release(self, s: Session, costs: dict[str, float]) -> None:
-        """Record the held calls, each with its share of its model's cost for this query."""
-        held, s.held = s.held, []
-        for model in dict.fromkeys(h.model for h in held):
-            mine = [h for h in held if h.model == model]
-            total = costs.get(model)
-            weights = [u.weight(h.tokens) for h in mine]
-            whole = sum(weights)
-            for h, w in zip(mine, weights, strict=True):
-                share = None if total is None else \
-                    total * (w / whole if whole else 1 / len(mine))
-                self._emit(s, model, h.tokens, h.duration, h.ttft, None, None, share)
-
     def _result(self, msg: dict[str, Any]) -> None:
         s = self._session(msg)
         totals = u.per_model(msg.get("modelUsage"))
-        self._settle(s, {m: u.minus(t, s.total_usage.get(m, {})) for m, t in totals.items()})
+        self._acct.settle(s, {m: u.minus(t, s.total_usage.get(m, {})) for m, t in totals.items()})
         if totals:
             s.total_usage = totals
         costs = u.cost_per_model(msg.get("modelUsage"))
-        self._release(s, {m: max(0.0, c - s.total_model_cost.get(m, 0.0))
+        self._acct.release(s, {m: max(0.0, c - s.total_model_cost.get(m, 0.0))
                           for m, c in costs.items()})
         if costs:
             s.total_model_cost = costs
@@ -391,25 +343,3 @@ class SdkObserver:
         s.subagents = 0
         if self.on_result is not None:
             self.on_result(result)
-
-    def _settle(self, s: Session, truth: dict[str, u.Tokens]) -> None:
-        """Record the answers seen without final usage, completed by the result's truth.
-
-        ``modelUsage`` counts subagents' calls, which the CLI shows only as assistant
-        messages with the ``message_start`` snapshot. What the query used beyond the
-        calls already recorded goes to those messages (the last one of a model takes
-        the rest); usage with no message to carry it is one call of its own.
-        """
-        pending, s.pending = s.pending, []
-        for model in dict.fromkeys([p.model for p in pending] + list(truth)):
-            mine = [p for p in pending if p.model == model]
-            if model not in truth:  # no result figure (older CLI): the snapshots as they are
-                for p in mine:
-                    self._record(s, model, p.tokens, p.duration)
-                continue
-            rest = u.minus(truth[model], s.query_tokens.get(model, {}))
-            for p in mine[:-1]:
-                self._record(s, model, p.tokens, p.duration)
-                rest = u.minus(rest, p.tokens)
-            if mine or any(rest.values()):
-                self._record(s, model, rest, mine[-1].duration if mine else 0.0)
