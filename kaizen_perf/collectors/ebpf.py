@@ -101,6 +101,8 @@ class EbpfCollector:
         self._dir, self._warn, self._detector = run_dir, warn, detector
         self._syscalls_s, self._window_s, self._names = syscalls_s, window_s, tuple(names)
         self._attach_timeout_s = attach_timeout_s
+        # Each stream calls back on its own reader thread: the lock serialises the window
+        # count, the one-warning latch and the appends to ebpf.jsonl (lines never interleave).
         self._lock = threading.Lock()
         self._streams: dict[str, BpftraceStream] = {}
         self._warned = False
@@ -118,6 +120,8 @@ class EbpfCollector:
                       "syscalls_s": self._syscalls_s, "window_s": self._window_s})
         try:
             self._launch("main", self._names, found.bpftrace, None)
+            # Every-syscall tracing costs the most, so it is a second process that
+            # exits by itself after --ebpf-syscalls seconds while the main one goes on.
             if self._syscalls_s:
                 self._launch("syscalls", (programs.ALL_SYSCALLS,), found.bpftrace,
                               max(1, round(self._syscalls_s)))
@@ -132,6 +136,8 @@ class EbpfCollector:
                 exit_after_s: int | None) -> None:
         text = programs.assemble([programs.load(n) for n in names], self._pids,
                                  window_s=self._window_s, exit_after_s=exit_after_s)
+        # Written to the run directory, not a temp file: what ran stays next to its output,
+        # and can be run again by hand with bpftrace.
         path = self._dir / f"ebpf-{role}.bt"
         path.write_text(text)
         suffix = "" if role == "main" else f"-{role}"

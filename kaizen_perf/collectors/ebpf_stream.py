@@ -22,6 +22,8 @@ import psutil
 
 from kaizen_perf.collectors.ebpf_parse import OutputFormatError, StreamParser, Window
 
+#: how long the reader sleeps in select(): bounds how late it sees the attach deadline
+#: or a stop, at a cost of five wake-ups a second
 _POLL_S = 0.2
 
 
@@ -49,6 +51,10 @@ class BpftraceStream:
     def start(self) -> BpftraceStream:
         """Start bpftrace and the reader thread (returns at once; see :meth:`wait_attached`)."""
         with open(self._stderr_path, "wb") as err:
+            # stderr to a file, not a pipe: bpftrace's warnings could fill a pipe nobody
+            # reads and block it. Its own session: a Ctrl-C meant for the agent does not
+            # reach it; stop() sends its SIGINT after setting _stopping, so that exit is
+            # not reported as a failure and bpftrace still prints its last window.
             self._proc = subprocess.Popen(self._argv, stdout=subprocess.PIPE, stderr=err,
                                           stdin=subprocess.DEVNULL, start_new_session=True)
         self._thread = threading.Thread(target=self._read, name=self._name, daemon=True)
@@ -100,11 +106,13 @@ class BpftraceStream:
                 ready, _, _ = select.select([fd], [], [], _POLL_S)
                 if not ready:
                     continue
+                # os.read, not the file object's readline: after select() it never
+                # blocks on a partial line, which would defeat the deadline above
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     self._eof()
                     return
-                *lines, buf = (buf + chunk).split(b"\n")
+                *lines, buf = (buf + chunk).split(b"\n")  # keep a partial last line
                 for line in lines:
                     self._line(line.decode(errors="replace"))
         except OutputFormatError as exc:
@@ -125,6 +133,8 @@ class BpftraceStream:
         assert self._proc is not None
         self._sample_usage()
         code = self._proc.wait()
+        # An exit we asked for, or a clean end after attaching (a syscalls-only program
+        # with an exit timer), is not an error; any other exit is reported once.
         if not self._stopping.is_set() and not (code == 0 and self.attached.is_set()):
             self.failed = True
             self._on_error(f"bpftrace exited with status {code}: {self._stderr_tail()}")
@@ -158,6 +168,8 @@ class BpftraceStream:
                 self._kill()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        # Close our end of the pipe only once the reader has left select(): closing an
+        # fd another thread is polling could hand the number to a new file meanwhile.
         if proc is not None and proc.stdout is not None and not (
                 self._thread and self._thread.is_alive()):
             proc.stdout.close()
