@@ -22,14 +22,16 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from kaizen_perf.exposition import render
 from kaizen_perf.metrics import Family, MetricSpec
 
 if TYPE_CHECKING:
-    from kaizen_perf.monitor import Monitor
+    from prometheus_client.core import Metric
+
+    from kaizen_perf.pipeline import Pipeline
 
 logger = logging.getLogger("kaizen_perf")
 _NO_CAP = 2**62  # merged snapshots of already-capped sources: never fold again
@@ -136,7 +138,24 @@ class ExtraMetrics:
             logger.warning("%s", message)
 
 
-def exposition(mon: Monitor, *, openmetrics: bool = False, without: object = None) -> str:
+class _Families(Protocol):
+    @property
+    def families(self) -> dict[str, Family]: ...
+
+
+class Exposed(Protocol):
+    """What :func:`exposition` needs of a monitor (a protocol: no import of the monitor)."""
+
+    pipeline: Pipeline
+    extra_metrics: ExtraMetrics
+
+    @property
+    def metrics(self) -> _Families: ...
+
+    def _refresh_self_metrics(self) -> None: ...
+
+
+def exposition(mon: Exposed, *, openmetrics: bool = False, without: object = None) -> str:
     """The monitor's families and its extra sources' (but ``without``'s) as one document
     (drains the buffer first)."""
     with mon.pipeline.lock:
@@ -147,3 +166,21 @@ def exposition(mon: Monitor, *, openmetrics: bool = False, without: object = Non
         if extra:
             families = [*families, *extra]
         return render(families, openmetrics=openmetrics)
+
+
+class MonitorCollector:
+    """A prometheus-client collector over a monitor's document, to combine it with other
+    collectors in a user's registry. It parses what :func:`exposition` renders (the one
+    renderer), so both ways of reading a monitor show the same samples."""
+
+    def __init__(self, mon: Exposed) -> None:
+        self._mon = weakref.ref(mon)  # the monitor owns the registry that holds us
+
+    def collect(self) -> Iterator[Metric]:
+        """Drain, refresh the self-metrics, and yield every family."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        mon = self._mon()
+        if mon is None:
+            return iter(())
+        return iter(text_string_to_metric_families(exposition(mon)))

@@ -32,7 +32,7 @@ from kaizen_perf._scopes import (
     ToolScope,
 )
 from kaizen_perf._validate import MAX_TEXT
-from kaizen_perf.aggregate import MetricsSink, MonitorCollector
+from kaizen_perf.aggregate import MetricsSink
 from kaizen_perf.alerts.wiring import attach
 from kaizen_perf.attribution import tool_names
 from kaizen_perf.config import Settings
@@ -56,7 +56,7 @@ from kaizen_perf.events import (
     PermissionEvent,
     TaskEvent,
 )
-from kaizen_perf.extra_metrics import ExtraMetrics, exposition
+from kaizen_perf.extra_metrics import ExtraMetrics, MonitorCollector, exposition
 from kaizen_perf.health import HealthReport, pipeline_check
 from kaizen_perf.loops import args_digest
 from kaizen_perf.outputs import CoreSinks, build_sinks

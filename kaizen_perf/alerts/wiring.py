@@ -40,6 +40,9 @@ class _Families(Protocol):
     @property
     def families(self) -> Mapping[str, Family]: ...
 
+    @property
+    def alerts_firing(self) -> Family: ...
+
 
 class Host(Protocol):
     """What the wiring needs of a monitor (a protocol: no import of the monitor module)."""
@@ -126,7 +129,7 @@ class FiringGauge:
         now = frozenset((agent or self._mon.agent_id, name) for agent, name in firing)
         if now == self._shown:
             return
-        family = self._mon.metrics.families["kaizen_alerts_firing"]
+        family = self._mon.metrics.alerts_firing
         with self._mon.pipeline.lock:
             for key in now - self._shown:
                 family.set(key, 1.0)

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families as text_pars
 
 from kaizen_perf import Monitor
 from kaizen_perf.testing import FakeClock
+from tests.unit.prometheus_oracle import reference_text
 
 WEIRD = 'we"ird\\tool\nname'
 
@@ -49,14 +50,27 @@ def test_openmetrics_round_trips_through_the_reference_parser(mon: Monitor) -> N
     assert fams["kaizen_api_request_duration_seconds"].type == "histogram"
 
 
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for f in text_parse(text) for s in f.samples if s.name != "kaizen_perf_overhead_ratio"}
+
+
 def test_render_matches_prometheus_client_rendering(mon: Monitor) -> None:
-    """Our fast renderer and prometheus-client's renderer give the same samples."""
+    """Our one renderer and prometheus-client's renderer (the test oracle) give the same
+    samples: cumulative buckets, le values, dollars."""
+    ours = _samples(mon.export_metrics())
+    ref = _samples(reference_text(mon.metrics.families.values()))
+    assert ours == ref and ("kaizen_api_cost_usd_total", frozenset(
+        {("agent", "agent"), ("provider", "anthropic"), ("model", "claude-haiku-4-5")})) in ours
+
+
+def test_the_registry_collector_shows_what_metrics_shows(mon: Monitor) -> None:
+    """mon.registry (to combine with a user's own collectors) serves the same samples as
+    /metrics, drained first: an event recorded just before is in it."""
     from prometheus_client import generate_latest
 
-    ours = {(s.name, frozenset(s.labels.items())): s.value
-            for f in text_parse(mon.export_metrics()) for s in f.samples
-            if s.name != "kaizen_perf_overhead_ratio"}
-    ref = {(s.name, frozenset(s.labels.items())): s.value
-           for f in text_parse(generate_latest(mon.registry).decode()) for s in f.samples
-           if s.name != "kaizen_perf_overhead_ratio"}
-    assert ours == ref
+    mon.interrupt("immediate")
+    via_registry = _samples(generate_latest(mon.registry).decode())
+    assert via_registry == _samples(mon.export_metrics())
+    assert via_registry[("kaizen_interrupts_total", frozenset(
+        {("agent", "agent"), ("kind", "immediate")}))] == 1
