@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import FrozenInstanceError, replace
+from dataclasses import FrozenInstanceError, fields, replace
 from typing import Any
 
 import pytest
@@ -290,6 +290,16 @@ def test_an_empty_trail_starts_at_genesis_with_the_default_interval() -> None:
     assert [e.seq for e in batch.records if e.action == CHECKPOINT] == [257]
     with pytest.raises(FrozenInstanceError):
         ChainState().seq = 1  # type: ignore[misc]
+
+
+def test_chain_values_are_frozen_and_slotted() -> None:
+    """States, heads, incidents and prune boundaries are made per batch and shared across
+    threads: immutable, and without a per-instance dict."""
+    values = [ChainState(), _head(1), Incident(UNPROVEN, {}), PruneBoundary(1, "h", "", 1, "c")]
+    for value in values:
+        assert not hasattr(value, "__dict__"), type(value).__name__
+        with pytest.raises(FrozenInstanceError):
+            setattr(value, fields(value)[0].name, None)
 
 
 def _state(seq: int, h: str = "a" * 64) -> ChainState:
