@@ -111,6 +111,9 @@ class AuditTrail:
                user_id: str | None = None, metadata: Any = None) -> AuditReceipt:
         """Record one entry; returns once it is durable (or as the policy says)."""
         draft = self.draft(action, details, result, user_id, metadata)
+        # The caller blocks until durable anyway, so with no batch in flight it commits on
+        # its own thread (no hand-off to the writer and back); with one in flight it joins
+        # the next group commit and shares that fsync.
         try:
             entry = self.writer.lead(draft)
         except AuditStoreError as exc:
@@ -124,6 +127,8 @@ class AuditTrail:
         """:meth:`record` for asyncio code: the event loop never waits on an fsync."""
         draft = self.draft(action, details, result, user_id, metadata)
         fut = self.submit(draft)
+        # shield: wait_for cancels what it awaits on timeout, and cancelling the wrapper
+        # would cancel the write itself; the policy below decides what a timeout means.
         with contextlib.suppress(AuditStoreError, TimeoutError):
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)),
                                    self._record_timeout)
@@ -161,7 +166,10 @@ class AuditTrail:
         deadline = time.monotonic() + self._wait_timeout
         delay = 0.05
         while (left := deadline - time.monotonic()) > 0:
-            if fut is None or fut.done():  # failed: nothing of it was acknowledged, write anew
+            # Only a failed write is submitted again. One that timed out may still be
+            # committed by the writer, or may have been just after the wait gave up:
+            # submitting it again would record the entry twice.
+            if fut is None or _failed(fut):  # nothing of it was acknowledged: write anew
                 self._sleep(min(delay, left))
                 delay = min(delay * 2, 1.0)
                 fut = self.submit(draft)
@@ -206,8 +214,15 @@ class AuditTrail:
         """Commit what is queued, sign a closing checkpoint, release the store."""
         done = self.writer.close(timeout_s)
         if done:
+            # Past the deadline the writer thread may still be inside append(): its
+            # connection is left open rather than closed under it.
             self.store.close()
         return done
+
+
+def _failed(fut: Future[AuditEntry]) -> bool:
+    """The write is over and did not succeed (a pending or successful one is not retried)."""
+    return fut.done() and (fut.cancelled() or fut.exception() is not None)
 
 
 def _receipt(entry: AuditEntry) -> AuditReceipt:
