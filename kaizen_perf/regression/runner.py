@@ -12,7 +12,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -146,10 +146,8 @@ COUNT_FIRST_LOOK = 2
 COUNT_LANES = 2
 
 
-class Decided(Protocol):
-    """Whether a counted job's pairs so far already decide its verdict."""
-
-    def __call__(self, js: JobSamples) -> bool: ...
+#: Whether a counted job's pairs so far already decide its verdict.
+Decided = Callable[[JobSamples], bool]
 
 
 def never_decided(js: JobSamples) -> bool:

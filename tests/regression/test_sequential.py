@@ -4,6 +4,7 @@ measures chosen per benchmark, and loud warnings for what stays undecided."""
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 
 from kaizen_perf.errors import ConfigError
-from kaizen_perf.regression import measures, sequential
-from kaizen_perf.regression.evaluate import Outcome, Row
+from kaizen_perf.regression import measures, runner, sequential
+from kaizen_perf.regression.evaluate import Outcome, Row, compare_row
 from kaizen_perf.regression.model import BenchInfo, Design, Job, JobSamples, Operand, Side
 from kaizen_perf.regression.results import RunResult
 from kaizen_perf.regression.targets import Targets
@@ -181,3 +182,93 @@ def test_start_up_counts_only_when_this_process_is_the_command() -> None:
     assert sequential.process_age(cmdline=["python", "-m", "pytest", "tests"]) == 0.0
     age = sequential.process_age(cmdline=["python", "/venv/bin/kaizen-perf", "check"])
     assert age > 0.0
+
+
+class CountingWorker:
+    """Scripted callgrind worker: each count is 1e6 × (1 + effect on head), plus, on the
+    listed samples of each side, extra work (a garbage collection) that only adds."""
+
+    def __init__(self, side: Side, effect: float, extra_at: set[int],
+                 barrier: threading.Barrier | None) -> None:
+        self.side, self.effect, self.extra_at, self.barrier = side, effect, extra_at, barrier
+        self.samples = 0
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        if op == "prepare":
+            return {"ok": True, "loops": 3}
+        if self.barrier is not None:
+            self.barrier.wait(timeout=30)  # both sides must be counting at the same time
+        self.samples += 1
+        factor = 1 + self.effect if self.side.label == "head" else 1.0
+        extra = 1.2 if self.samples in self.extra_at else 1.0
+        return {"ok": True, "value": 1e6 * factor * extra}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def count(effect: float, extra_at: frozenset[int] = frozenset(), *, lanes: int = 1,
+          barrier: threading.Barrier | None = None, jobs: int = 1,
+          ) -> tuple[list[Row], dict[str, JobSamples], list[CountingWorker]]:
+    made: list[CountingWorker] = []
+
+    def make(side: Side, design: Design, *, callgrind: bool = False) -> CountingWorker:
+        assert callgrind, "instruction counts need callgrind workers"
+        made.append(CountingWorker(side, effect, set(extra_at), barrier))
+        return made[-1]
+
+    todo = [Job(f"b.bench_{i}", Operand("base", f"b.bench_{i}"),
+                Operand("head", f"b.bench_{i}"), BenchInfo(f"b.bench_{i}"), "instructions")
+            for i in range(jobs)]
+    samples: dict[str, JobSamples] = {}
+    scripted: Any = make  # stands in for runner.spawn
+    runner.run_counted(todo, SIDES, Design(), samples, rng=random.Random(0), factory=scripted,
+                       decided=sequential.count_decided(Targets(), Design().look_alpha),
+                       lanes=lanes)
+    rows = [compare_row(samples[j.key], Targets()) for j in todo]
+    return rows, samples, made
+
+
+@pytest.mark.parametrize(("effect", "verdict"), [(0.0, Verdict.PASS),
+                                                 (0.05, Verdict.REGRESSION)])
+def test_repeating_counts_are_decided_after_two_pairs(effect: float, verdict: Verdict) -> None:
+    """Counts that repeat give A/A a PASS and +5 % a REGRESSION after the first two pairs."""
+    rows, samples, _ = count(effect)
+    assert rows[0].verdict is verdict
+    assert len(samples["b.bench_0"].pairs) == runner.COUNT_FIRST_LOOK == 2
+
+
+def test_counts_that_do_not_repeat_get_more_pairs_before_a_verdict() -> None:
+    """Extra work in one early count leaves two pairs undecided; more pairs (at most
+    instruction_pairs) are taken, and the steady counts then decide."""
+    rows, samples, _ = count(0.0, extra_at=frozenset({1}))
+    pairs = samples["b.bench_0"].pairs
+    assert 2 < len(pairs) <= Design().instruction_pairs
+    assert rows[0].verdict is Verdict.PASS
+    undecided = JobSamples(samples["b.bench_0"].job, pairs=pairs[:2])
+    assert compare_row(undecided, Targets()).verdict is Verdict.INCONCLUSIVE
+
+
+def test_both_sides_are_counted_at_the_same_time() -> None:
+    """Each count of the baseline runs while the candidate's is running (a barrier of two)."""
+    rows, samples, _ = count(0.0, barrier=threading.Barrier(2))
+    assert rows[0].verdict is Verdict.PASS and len(samples["b.bench_0"].pairs) == 2
+
+
+def test_lanes_share_the_jobs_and_each_job_is_counted_once() -> None:
+    """Two lanes (worker pairs) split six jobs between them: every job gets its pairs once."""
+    rows, samples, made = count(0.05, lanes=2, jobs=6)
+    assert [r.verdict for r in rows] == [Verdict.REGRESSION] * 6
+    assert len(made) == 4  # one worker per side per lane, not one per job
+    assert sum(w.samples for w in made) == 6 * 2 * 2
+    assert all(len(js.pairs) == 2 for js in samples.values())
+
+
+@pytest.mark.parametrize(("probe", "measure"), [
+    (hints(cpu_call_s=0.024), "instructions"),  # a 24 ms sort: ~4 s a count, still cheaper
+    (hints(system_share=0.37), "instructions"),  # allocation page faults, not syscalls
+])
+def test_allocation_heavy_and_longer_cpu_bound_benchmarks_are_counted(
+        probe: dict[str, float], measure: str) -> None:
+    """Page faults of allocation-heavy code and tens of ms per call still mean counting."""
+    assert measures.choose(BenchInfo("b.x"), probe).measure == measure

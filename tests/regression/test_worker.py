@@ -152,6 +152,23 @@ def test_cpu_time_ignores_waiting_and_the_probe_sees_it(project: Path) -> None:
     assert measures.choose(BenchInfo("w"), busy, callgrind=False).measure == "cpu"
 
 
+def test_a_probe_spends_enough_cpu_for_a_kernel_share_that_repeats(project: Path) -> None:
+    """A sub-millisecond benchmark's probe still runs >= PROBE_CPU_S of CPU: the kernel share
+    comes from 4 ms accounting ticks, and ten ticks made it swing enough to flip measures."""
+    import psutil
+
+    from kaizen_perf.regression.worker import PROBE_CPU_S
+
+    with Worker(project) as w:
+        w.request("load", suite="benchmarks")
+        proc = psutil.Process(w._proc.pid)
+        before = sum(proc.cpu_times()[:2])
+        hints = w.request("probe", name="bench_tiny.bench_work")["hints"]
+        spent = sum(proc.cpu_times()[:2]) - before
+    assert hints["cpu_call_s"] < PROBE_CPU_S / 20
+    assert spent >= PROBE_CPU_S * 0.9
+
+
 MORE = """
 def bench_more():
     acc = 0
