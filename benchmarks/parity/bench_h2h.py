@@ -11,8 +11,8 @@ refused: the benchmark fails instead of timing it.
 Each worker (a fresh process per round) runs the workload once on each framework,
 back to back in random order, on first use; every ``bench_*`` here returns one
 figure of those two runs. So a ratio row's pair (Kaizen, SDK) is an interleaved
-pair from one worker, and a round costs one run of each framework (about 5 s each
-at a load of 1) however many rows are selected.
+pair from one worker, and a round costs one run of each framework (3-6 s each
+at loads of 7-14 here) however many rows are selected.
 """
 
 from __future__ import annotations
