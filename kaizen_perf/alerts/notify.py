@@ -95,11 +95,18 @@ class WebhookNotifier:
         self._timeout, self._retries, self._backoff = timeout_s, retries, backoff_s
         self._post, self._on_failure = post, on_failure
         self._log = log or RateLimitedLog()
+        # Unbounded deque, bounded by the check in notify(): a deque maxlen would drop the
+        # oldest alert silently; here the newest is refused and counted. Only the alert
+        # thread appends and only the delivery thread pops, and both are atomic on a deque,
+        # so the two threads share it without a lock.
         self._queue: deque[Alert] = deque(maxlen=None)
         self._size = queue_size
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # only for starting the thread (once, and after a fork)
+        # delivered/failed: written by the delivery thread; dropped: by the alert thread,
+        # then by close(), which the engine calls after joining that thread. One writer
+        # at a time each: no lock.
         self.delivered = self.failed = self.dropped = 0
 
     def notify(self, alert: Alert) -> None:
@@ -122,6 +129,8 @@ class WebhookNotifier:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # The timeout is a safety net, not the signal: clearing before draining means
+            # an alert queued while we deliver sets the event again and is not missed.
             self._wake.wait(1.0)
             self._wake.clear()
             while self._queue and not self._stop.is_set():
@@ -131,6 +140,8 @@ class WebhookNotifier:
         body = json.dumps({"version": 1, **alert.to_json()}, default=str).encode("utf-8")
         error: Any = None
         for attempt in range(self._retries + 1):
+            # Backoff waits on the stop event, not time.sleep: close() ends a retry at once,
+            # so a dead receiver never holds up shutdown beyond one request's timeout.
             if attempt and self._stop.wait(self._backoff * 2 ** (attempt - 1)):
                 break  # shutting down: give up the retries
             try:
