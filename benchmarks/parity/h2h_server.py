@@ -139,8 +139,10 @@ class H2HServer:
 
     @property
     def records(self) -> list[Record]:
+        """Every request in arrival order (a handler thread may record after the next
+        request's thread when the scheduler descheduled it between answering and recording)."""
         with self._lock:
-            return list(self._script.records)
+            return sorted(self._script.records, key=lambda r: r.arrived_s)
 
     @property
     def unscripted(self) -> int:
