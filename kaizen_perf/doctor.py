@@ -39,9 +39,12 @@ def check_pyspy(run: Runner = run_command) -> Finding:
     if pyspy is None:
         return Finding("py-spy", False, "py-spy not found", "pip install py-spy")
     version = run([pyspy, "--version"], 10).stdout.strip()
+    # Only attaching to a real Python process proves ptrace works: the Yama scope,
+    # capabilities, seccomp and container runtimes all take part, and no one setting
+    # read on its own tells the answer.
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        time.sleep(0.3)
+        time.sleep(0.3)  # let the interpreter start, or py-spy finds no Python in it yet
         dump = run([pyspy, "dump", "--pid", str(sleeper.pid)], 20)
     finally:
         sleeper.kill()
@@ -63,6 +66,8 @@ def check_ptrace_scope(path: str = "/proc/sys/kernel/yama/ptrace_scope") -> Find
         scope = Path(path).read_text().strip()
     except OSError:
         return Finding("ptrace scope", None, "no Yama LSM: ptrace governed by capabilities only")
+    # 1 (the common default) lets a process trace only its descendants, so sampling a
+    # process started elsewhere needs 0, root or CAP_SYS_PTRACE.
     root = os.geteuid() == 0
     ok = scope == "0" or root
     return Finding("ptrace scope", ok, f"kernel.yama.ptrace_scope={scope}"
