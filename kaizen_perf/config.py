@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kaizen_perf._validate import cut
 from kaizen_perf.errors import ConfigError
 
 N = TypeVar("N", int, float)
@@ -76,8 +77,6 @@ def _parse_label(raw: str) -> str:
     """A name used as a label value everywhere (the agent id): cut to 256 characters, and
     encodable (an undecodable byte in the environment arrives as a lone surrogate, which
     would make every /metrics scrape fail)."""
-    from kaizen_perf._validate import cut
-
     return cut(_parse_str(raw))
 
 
@@ -325,6 +324,8 @@ class Settings:
             meta = f.metadata
             if f.name in overrides and overrides[f.name] is not None:
                 values[f.name] = _check_argument(f.name, overrides[f.name], meta["parse"])
+            # An empty variable means unset: `VAR= cmd` is how a shell script turns a
+            # setting off, and failing on it would break such scripts.
             elif meta["env"] in env and env[meta["env"]] != "":
                 values[f.name] = _convert(meta["env"], env[meta["env"]], meta["parse"])
         return cls(**values)
@@ -353,6 +354,8 @@ def _convert(source: str, raw: str, parse: Callable[[str], Any]) -> Any:
 
 def _check_argument(name: str, value: Any, parse: Callable[[str], Any]) -> Any:
     """Validate an explicit argument with the same rules as its variable."""
+    # Booleans are checked by type, not through str(): bool is an int, so True would
+    # pass as buffer_size=1, and "False" is a non-empty, truthy string.
     if isinstance(value, bool) or parse is _parse_bool:
         if not isinstance(value, bool):
             msg = f"Argument {name}={value!r} is not valid: expected True or False."
