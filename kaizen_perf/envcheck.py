@@ -35,11 +35,15 @@ def env_problems(environ: Mapping[str, str]) -> list[str]:
     for f in sorted(dataclasses.fields(Settings), key=lambda f: f.metadata["env"]):
         name = f.metadata["env"]
         if environ.get(name):
+            # One variable at a time: Settings.load stops at the first bad value, and a
+            # user fixing their environment should see every problem in one go.
             try:
                 Settings.load({name: environ[name]})
             except ConfigError as exc:
                 problems.append(str(exc))
     if environ.get("KAIZEN_PERF_RUN_DIR_MODE"):
+        # Lazy: every monitor imports this module (unknown_variables); only `run` reads
+        # this variable, so only `run` pays for importing the runner package.
         from kaizen_perf.runner.rundir import run_dir_modes
         try:
             run_dir_modes(environ)
