@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaizen_perf.cost import PriceTable
+from kaizen_perf.cost import SOURCE_BUNDLED, ModelPrice, PriceTable, Rates
 
 
 def test_a_table_built_in_code_has_no_date_no_sources_and_no_prices() -> None:
@@ -11,3 +11,14 @@ def test_a_table_built_in_code_has_no_date_no_sources_and_no_prices() -> None:
     table = PriceTable({})
     assert (table.as_of, table.maintained, dict(table.fallback)) == ("", None, {})
     assert table.lookup("claude-sonnet-4-5", "anthropic") is None
+
+
+def test_a_price_made_in_code_is_a_bundled_flat_price_with_no_date() -> None:
+    """ModelPrice's defaults: no patterns, no long-context tier, the bundled source, no as-of
+    date; so a hand-made price never claims to come from a user's file or genai-prices."""
+    rates = Rates(1, 2, 3, 4, 5)
+    price = ModelPrice("m", "p", rates)
+    assert (price.patterns, price.long_context_threshold, price.long_context) == ((), None, None)
+    assert (price.source, price.as_of) == (SOURCE_BUNDLED, "")
+    assert price.cost_pico(10**9, 10**9) == 3 * 10**9  # no tier, however many tokens
+    assert price.cost_pico(0, 0, 1, 1, 1) == 3 + 4 + 5
