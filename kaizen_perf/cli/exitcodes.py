@@ -1,4 +1,9 @@
-"""Exit codes of every ``kaizen-perf`` command (a contract: CI scripts depend on them)."""
+"""Exit codes of every ``kaizen-perf`` command (a contract: CI scripts depend on them).
+
+Errors declare theirs as ``exit_code`` on their class (:mod:`kaizen_perf.errors`, from
+these constants); verdicts (1, 4) are returned by the commands that judge. Nothing
+here imports anything, so the error tree can use these names without a cycle.
+"""
 
 from __future__ import annotations
 
