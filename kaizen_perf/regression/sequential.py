@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +49,7 @@ from kaizen_perf.regression.verdicts import Parity, Verdict
 SPAWN_S = 2.0  # a round's worker start-up, guessed into the cost of the next round
 FIRST_ROUND_S = 1.0  # per job, before a round of it was measured
 MDE_WARN = 3.0  # warn when the smallest detectable change is this many times the gate
+PROBE_WORKERS = 2  # workers probing a side's benchmarks at once
 COUNT_MARGIN_S = 10.0  # no new instruction-count job this close to the end of the budget
 
 Select = Callable[[Sequence[BenchInfo], Sequence[str]], list[BenchInfo]]
@@ -75,7 +77,16 @@ def choose_measures(found: Mapping[str, Sequence[BenchInfo]], sides: Mapping[str
     for label in ("base", "head"):
         names = [n for n in auto if (n in in_base) == (label == "base")]
         if names and label in sides:
-            hints |= probe(sides[label], design, names, factory)
+            # Two probe workers at once: on a busy machine the probe's CPU (>= 0.15 s a
+            # benchmark) is tens of seconds of wall time in one process.
+            halves = [names[i::PROBE_WORKERS] for i in range(PROBE_WORKERS) if names[i:]]
+            with ThreadPoolExecutor(max_workers=len(halves),
+                                    thread_name_prefix="kaizen-perf-probe") as ex:
+                side = sides[label]
+                for found_hints in ex.map(probe, [side] * len(halves),
+                                          [design] * len(halves), halves,
+                                          [factory] * len(halves)):
+                    hints |= found_hints
     return {n: measures_mod.choose(head[n], hints.get(n), forced=design.measure,
                                    callgrind=can_count) for n in sorted(wanted)}
 

@@ -119,10 +119,12 @@ class Suite:
         if self.meta[name].get("unit", "s") != "s":
             return 1  # value benchmarks measure one whole call each; nothing to warm
         if measure == "instructions":
-            # Same calls on both sides, whatever the clock says: one call, then one counted
-            # call (which fixes the loop count on the first side). Equal call histories put
-            # the interpreter's re-specialisation cycles in phase on both sides.
-            fn()
+            # Same calls on both sides, whatever the clock says: one counted call, which
+            # fixes the loop count and quickens the code (3.11 quickens a code object after
+            # 8 calls or loop iterations, so within its first call; the samples' counts
+            # repeated to 1e-4 without a further warm-up call, which cost a quarter of the
+            # counting under callgrind). Equal call histories put the interpreter's
+            # re-specialisation cycles in phase on both sides.
             first = self._counter().count(fn, 1)
             if loops is None:
                 loops = max(1, min(1000, round(TARGET_INSTRUCTIONS / max(first, 1.0))))
