@@ -59,6 +59,8 @@ def _number(rule: str, field_: str, value: object, *, low: float = 0.0,
 
 def prom_duration(seconds: float) -> str:
     """A PromQL duration for a number of seconds (``300`` → ``5m``)."""
+    # Whole milliseconds: PromQL has no fractional durations, and the largest unit that
+    # divides evenly keeps generated rules readable (and equal to hand-written ones).
     ms = round(seconds * 1000)
     for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms % size == 0:
@@ -87,6 +89,7 @@ class _Base:
 
     def _check_common(self) -> None:
         if not self.name:
+            # Frozen, but the default name depends on the watched metric, known only here.
             object.__setattr__(self, "name", self._default_name())
         if not _NAME.match(self.name):
             raise _fail(self.name, "name", self.name,
@@ -158,6 +161,8 @@ class LatencyRule(_Base):
         """The same condition in PromQL."""
         by, win = ", ".join(self.group_labels()), prom_duration(self.window_s)
         sel = _matchers(self.match)
+        # The `and on (...) increase(_count) >= min_count` half is the in-process rule's
+        # min_count: without it, one slow call in a quiet window would page.
         expr = (f"histogram_quantile({num(self.quantile)}, sum by (le, {by}) "
                 f"(rate({self.metric}_bucket{sel}[{win}]))) > {num(self.threshold_s)}\n"
                 f"and on ({by}) sum by ({by}) (increase({self.metric}_count{sel}[{win}])) "
