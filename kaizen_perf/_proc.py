@@ -8,6 +8,7 @@ branch without the binary installed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -33,4 +34,4 @@ def find_tool(name: str) -> str | None:
         return found
     # A venv that is not activated still has its console scripts beside its python.
     candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else None
+    return str(candidate) if os.access(candidate, os.X_OK) else None

@@ -14,14 +14,14 @@ from __future__ import annotations
 import gc
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
+
+from kaizen_perf._proc import find_tool
 
 _MAX_THREADS, _MAX_FRAMES = 64, 48
 _LLM_PACKAGES = ("anthropic", "openai", "httpx", "google", "litellm")
@@ -31,11 +31,7 @@ Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 def find_py_spy() -> str | None:
     """py-spy on PATH or next to the running interpreter (a virtualenv's bin)."""
-    found = shutil.which("py-spy")
-    if found:
-        return found
-    candidate = Path(sys.executable).parent / "py-spy"
-    return str(candidate) if candidate.exists() else None
+    return find_tool("py-spy")
 
 
 def py_spy_threads(pid: int, *, py_spy: str, timeout_s: float = 5.0,
@@ -71,6 +67,8 @@ def tools_in_progress(clock: Callable[[], int]) -> list[dict[str, Any]]:
     """Tool scopes entered and not exited yet, with how long they have been running."""
     from kaizen_perf._scopes import ToolScope
     now, out = clock(), list[dict[str, Any]]()
+    # A walk of the whole heap, once per stuck alert on the alert thread: a registry of
+    # open scopes would cost every tool() call on the hot path to save this rare walk.
     for obj in gc.get_objects():
         if type(obj) is ToolScope:
             start = getattr(obj, "_start", None)
