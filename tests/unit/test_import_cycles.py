@@ -3,8 +3,10 @@
 The graph is read from the source with ``ast`` (nothing is imported): every
 ``import``/``from … import`` of a kaizen_perf module, at module level and inside
 functions (a lazy import is still a dependency a reader must hold in their head),
-but not those under ``if TYPE_CHECKING:``, which never run. ``from pkg import name``
-points at the submodule ``pkg.name`` when there is one, else at ``pkg`` itself.
+but not those under ``if TYPE_CHECKING:``, which never run; and
+``importlib.import_module("kaizen_perf....")`` with a literal name, which hides an
+import from a reader no less. ``from pkg import name`` points at the submodule
+``pkg.name`` when there is one, else at ``pkg`` itself.
 A failure names one cycle of each strongly connected group of modules.
 """
 
@@ -36,6 +38,19 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
+def _literal_import(node: ast.AST) -> ast.Import | None:
+    """``importlib.import_module("kaizen_perf.x")`` as the ``import kaizen_perf.x`` it is."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    arg = node.args[0]
+    if name != "import_module" or not isinstance(arg, ast.Constant) \
+            or not isinstance(arg.value, str):
+        return None
+    return ast.Import(names=[ast.alias(name=arg.value)])
+
+
 def _runtime_imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
     """Import statements that can run: everything except the body of ``if TYPE_CHECKING``."""
     if isinstance(node, ast.If) and _is_type_checking(node.test):
@@ -44,6 +59,9 @@ def _runtime_imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
         return
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         yield node
+    dynamic = _literal_import(node)
+    if dynamic is not None:
+        yield dynamic
     for child in ast.iter_child_nodes(node):
         yield from _runtime_imports(child)
 
@@ -152,14 +170,16 @@ def cycles() -> list[str]:
 
 
 def test_the_graph_sees_lazy_imports_and_skips_type_checking_ones(tmp_path: Path) -> None:
-    """A function-level import is an edge; one under ``if TYPE_CHECKING:`` is not."""
+    """Function-level and literal import_module imports are edges; TYPE_CHECKING ones are not."""
     src = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import kaizen_perf.monitor\n"
            "else:\n    import kaizen_perf.events\n"
-           "def f():\n    from kaizen_perf import errors\n    from . import config\n")
+           "def f():\n    from kaizen_perf import errors\n    from . import config\n"
+           "    importlib.import_module('kaizen_perf.doctor')\n")
     stmts = list(_runtime_imports(ast.parse(src)))
     modules = _module_names()
     found = set().union(*(_targets(s, "kaizen_perf.x", False, modules) for s in stmts))
-    assert found == {"kaizen_perf.events", "kaizen_perf.errors", "kaizen_perf.config"}
+    assert found == {"kaizen_perf.events", "kaizen_perf.errors", "kaizen_perf.config",
+                     "kaizen_perf.doctor"}
 
 
 def test_a_cycle_is_found_and_named() -> None:
