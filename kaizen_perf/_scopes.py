@@ -3,6 +3,11 @@
 This is the hot path. ``__enter__`` reads the clock and sets the scope
 ``ContextVar``; ``__exit__`` resets it and enqueues one event. Nothing here may
 raise into agent code: a context reset across tasks is tolerated.
+
+A scope holds a :class:`Recorder`, not the monitor: what it needs (agent, clock,
+buffer, its bound and high-water mark, the caller's trace root) is bound there once
+per monitor, so the hot path is plain attribute reads on one slotted object and
+this module does not know the monitor at all.
 """
 
 from __future__ import annotations
@@ -19,13 +24,43 @@ from kaizen_perf._context import CURRENT, Scope
 from kaizen_perf.events import LoopEvent, ToolEvent
 
 if TYPE_CHECKING:
-    from kaizen_perf.monitor import Monitor
+    from collections import deque
+
+    from kaizen_perf.collectors.pyroscope import ToolTagger
+    from kaizen_perf.events import Event
+    from kaizen_perf.pipeline import Pipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # bound once: attribute lookups are a measurable share of a ~1 µs hook
 _get, _set, _reset_fast = CURRENT.get, CURRENT.set, CURRENT.reset
 _new = tuple.__new__
+
+
+class Recorder:
+    """What the scopes of one monitor need, bound once (decide once, run cheap).
+
+    ``buf`` is the pipeline's buffer, the same ``deque`` for the pipeline's life (fork
+    included); the pipeline itself is read only on the rare paths (wake the dispatcher at
+    the high-water mark, count a drop), because its wake event is rebuilt after a fork.
+    """
+
+    __slots__ = ("agent_id", "buf", "cap", "clock", "high_water", "pipeline", "root", "tagger")
+
+    def __init__(self, agent_id: str, clock: Callable[[], int], pipeline: Pipeline,
+                 root: tuple[int, int] | None) -> None:
+        self.agent_id, self.clock, self.pipeline, self.root = agent_id, clock, pipeline, root
+        self.buf: deque[Event] = pipeline.buffer
+        self.cap, self.high_water = pipeline.capacity, pipeline.high_water
+        #: tags profiler samples with the tool (set when Pyroscope profiling starts)
+        self.tagger: ToolTagger | None = None
+
+    def relabel(self, agent_id: str) -> Recorder:
+        """The same buffer and clock, stamping another agent id (an integration's per-agent
+        view of one monitor)."""
+        other = Recorder(agent_id, self.clock, self.pipeline, self.root)
+        other.tagger = self.tagger
+        return other
 
 
 class _Timed:
@@ -35,25 +70,25 @@ class _Timed:
     through helper methods: every Python call costs ~50 ns here.
     """
 
-    __slots__ = ("_mon", "_name", "_parent", "_span", "_start", "_token", "_trace")
+    __slots__ = ("_name", "_parent", "_rec", "_span", "_start", "_token", "_trace")
 
-    def __init__(self, mon: Monitor, name: str) -> None:
-        self._mon, self._name = mon, name
+    def __init__(self, rec: Recorder, name: str) -> None:
+        self._rec, self._name = rec, name
 
     def __call__(self, fn: F) -> F:
         """Use the scope as a decorator: a fresh scope per call, sync or async."""
         factory, name = type(self), self._name
-        mon = self._mon
+        rec = self._rec
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with factory(mon, name):
+                with factory(rec, name):
                     return await fn(*args, **kwargs)
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with factory(mon, name):
+            with factory(rec, name):
                 return fn(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
 
@@ -87,33 +122,33 @@ class ToolScope(_Timed):
     def __enter__(self) -> ToolScope:
         cur = _get()
         if cur is None:
-            root = self._mon._root
+            root = self._rec.root
             self._trace, self._parent = root if root is not None else (_rand(128), 0)
         else:
             self._trace, self._parent = cur[0], cur[1]
         self._span = span = _rand(64)
         self._token = _set((self._trace, span, self._name))
-        self._start = self._mon._clock()
+        self._start = self._rec.clock()
         return self
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        mon = self._mon
-        end = mon._clock()
+        rec = self._rec
+        end = rec.clock()
         try:
             _reset_fast(self._token)
         except ValueError:
             _reset(self._token)
-        buf = mon._buf
+        buf = rec.buf
         n = len(buf)
-        if n < mon._cap:  # Pipeline.put, inlined
-            buf.append(_new(ToolEvent, (mon.agent_id, self._name, self._start, end,
+        if n < rec.cap:  # Pipeline.put, inlined
+            buf.append(_new(ToolEvent, (rec.agent_id, self._name, self._start, end,
                                         None if et is None else et.__name__,
                                         self._trace, self._span, self._parent, None)))
-            if n == mon._high_water:
-                mon.pipeline.wake.set()
+            if n == rec.high_water:
+                rec.pipeline.wake.set()
         else:
-            mon.pipeline.count_drop()
+            rec.pipeline.count_drop()
 
 
 class HashedToolScope(ToolScope):
@@ -122,36 +157,35 @@ class HashedToolScope(ToolScope):
 
     __slots__ = ("_args", "_tag")
 
-    def __init__(self, mon: Monitor, name: str, digest: int | None = None) -> None:
-        self._mon, self._name, self._args = mon, name, digest
+    def __init__(self, rec: Recorder, name: str, digest: int | None = None) -> None:
+        self._rec, self._name, self._args = rec, name, digest
 
     def __enter__(self) -> HashedToolScope:
-        mon = self._mon
-        self._tag = (mon._tagger.enter_tool(self._name)
-                     if mon._tool_scope is TaggedToolScope else None)
+        tagger = self._rec.tagger
+        self._tag = None if tagger is None else tagger.enter_tool(self._name)
         ToolScope.__enter__(self)
         return self
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        mon = self._mon
-        end = mon._clock()
+        rec = self._rec
+        end = rec.clock()
         try:
             _reset_fast(self._token)
         except ValueError:
             _reset(self._token)
-        buf = mon._buf
+        buf = rec.buf
         n = len(buf)
-        if n < mon._cap:  # Pipeline.put, inlined
-            buf.append(_new(ToolEvent, (mon.agent_id, self._name, self._start, end,
+        if n < rec.cap:  # Pipeline.put, inlined
+            buf.append(_new(ToolEvent, (rec.agent_id, self._name, self._start, end,
                                         None if et is None else et.__name__,
                                         self._trace, self._span, self._parent, self._args)))
-            if n == mon._high_water:
-                mon.pipeline.wake.set()
+            if n == rec.high_water:
+                rec.pipeline.wake.set()
         else:
-            mon.pipeline.count_drop()
-        if self._tag is not None:
-            mon._tagger.exit_tool(self._tag)
+            rec.pipeline.count_drop()
+        if self._tag is not None and rec.tagger is not None:
+            rec.tagger.exit_tool(self._tag)
 
 
 class TaggedToolScope(ToolScope):
@@ -160,14 +194,17 @@ class TaggedToolScope(ToolScope):
     __slots__ = ("_tag",)
 
     def __enter__(self) -> TaggedToolScope:
-        self._tag = self._mon._tagger.enter_tool(self._name)
+        tagger = self._rec.tagger
+        self._tag = None if tagger is None else tagger.enter_tool(self._name)
         ToolScope.__enter__(self)
         return self
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         ToolScope.__exit__(self, et, exc, tb)
-        self._mon._tagger.exit_tool(self._tag)
+        tagger = self._rec.tagger
+        if tagger is not None and self._tag is not None:
+            tagger.exit_tool(self._tag)
 
 
 class LoopScope(_Timed):
@@ -178,34 +215,34 @@ class LoopScope(_Timed):
     def __enter__(self) -> LoopScope:
         cur = _get()
         if cur is None:
-            root = self._mon._root
+            root = self._rec.root
             self._trace, self._parent = root if root is not None else (_rand(128), 0)
             tool = None
         else:
             self._trace, self._parent, tool = cur
         self._span = span = _rand(64)
         self._token = _set((self._trace, span, tool))
-        self._start = self._mon._clock()
+        self._start = self._rec.clock()
         return self
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        mon = self._mon
-        end = mon._clock()
+        rec = self._rec
+        end = rec.clock()
         try:
             _reset_fast(self._token)
         except ValueError:
             _reset(self._token)
-        buf = mon._buf
+        buf = rec.buf
         n = len(buf)
-        if n < mon._cap:  # Pipeline.put, inlined
-            buf.append(_new(LoopEvent, (mon.agent_id, self._start, end,
+        if n < rec.cap:  # Pipeline.put, inlined
+            buf.append(_new(LoopEvent, (rec.agent_id, self._start, end,
                                         None if et is None else et.__name__,
                                         self._trace, self._span, self._parent)))
-            if n == mon._high_water:
-                mon.pipeline.wake.set()
+            if n == rec.high_water:
+                rec.pipeline.wake.set()
         else:
-            mon.pipeline.count_drop()
+            rec.pipeline.count_drop()
 
 
 class NoopScope:

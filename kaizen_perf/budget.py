@@ -31,134 +31,35 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
-from kaizen_perf.cost import PICO, usd
-from kaizen_perf.errors import BudgetExceeded, ConfigError
+from kaizen_perf.cost import usd
+from kaizen_perf.errors import BudgetExceeded
 from kaizen_perf.events import ApiCallEvent, Event
 from kaizen_perf.health import ComponentStatus
+from kaizen_perf.limits import (
+    DEFAULT_THRESHOLDS,
+    SCOPES,
+    Account,
+    Budget,
+    BudgetStatus,
+    Crossing,
+    Scope,
+    applicable,
+)
 from kaizen_perf.metrics import Family
 from kaizen_perf.reserve import NOTHING, Reservation
 
-Scope = Literal["agent", "user", "run"]
-SCOPES: tuple[str, ...] = ("agent", "user", "run")
-DEFAULT_THRESHOLDS = (0.5, 0.8, 1.0)
+__all__ = ["CURRENT_USER", "DEFAULT_THRESHOLDS", "SCOPES", "Budget", "BudgetStatus",
+           "BudgetTracker", "Crossing", "Scope"]
+
 _PRECHARGED_CAP = 65_536  # the pipeline's default capacity
 
 #: the user the current thread or task spends for (``BudgetTracker.user``)
 CURRENT_USER: ContextVar[str | None] = ContextVar("kaizen_perf_budget_user", default=None)
 
 AuditFn = Callable[[str, dict[str, Any], str], object]
-
-
-@dataclass(frozen=True)
-class Budget:
-    """A spending limit for one agent, one user or the whole run."""
-
-    scope: Scope
-    key: str
-    limit_pico: int
-    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
-    hard_stop: bool = False
-
-    def __post_init__(self) -> None:
-        if self.scope not in SCOPES:
-            msg = f"Budget scope {self.scope!r} is not valid: expected agent, user or run."
-            raise ConfigError(msg)
-        if type(self.limit_pico) is not int or self.limit_pico <= 0:
-            msg = (f"Budget limit {self.limit_pico!r} pico-dollars is not valid: expected a "
-                   "positive amount (use Budget.usd(5.0, …) for dollars).")
-            raise ConfigError(msg)
-        if not self.thresholds or any(not 0 < t <= 1 for t in self.thresholds):
-            msg = (f"Budget thresholds {self.thresholds!r} are not valid: expected fractions "
-                   "between 0 and 1, such as (0.5, 0.8, 1.0).")
-            raise ConfigError(msg)
-
-    @classmethod
-    def usd(cls, usd: float, *, scope: Scope = "agent", key: str = "",
-            thresholds: Sequence[float] = DEFAULT_THRESHOLDS, hard_stop: bool = False) -> Budget:
-        """A budget of ``usd`` dollars (rounded to the pico-dollar)."""
-        if isinstance(usd, bool) or not isinstance(usd, int | float) or not usd > 0 \
-                or usd == float("inf"):
-            msg = f"Budget {usd!r} USD is not valid: expected a positive number of dollars."
-            raise ConfigError(msg)
-        return cls(scope, key, round(usd * PICO), tuple(sorted(thresholds)), hard_stop)
-
-    @property
-    def limit_usd(self) -> float:
-        """The limit in dollars."""
-        return usd(self.limit_pico)
-
-    def describe(self) -> str:
-        """``agent 'researcher'``, ``user 'alice'`` or ``run``."""
-        return "run" if self.scope == "run" else f"{self.scope} {self.key!r}"
-
-
-@dataclass(frozen=True)
-class BudgetStatus:
-    """Spend against one budget at one moment."""
-
-    budget: Budget
-    spent_pico: int
-    crossed: tuple[float, ...]
-
-    @property
-    def spent_usd(self) -> float:
-        """Spend in dollars."""
-        return usd(self.spent_pico)
-
-    @property
-    def fraction(self) -> float:
-        """Spend as a fraction of the limit."""
-        return self.spent_pico / self.budget.limit_pico
-
-    @property
-    def exhausted(self) -> bool:
-        """True once spend reached the limit."""
-        return self.spent_pico >= self.budget.limit_pico
-
-
-@dataclass(frozen=True)
-class Crossing:
-    """A soft threshold was reached (reported once per threshold and budget)."""
-
-    budget: Budget
-    threshold: float
-    spent_pico: int
-
-
-class _Account:
-    __slots__ = ("budget", "crossed", "held", "low", "marks", "spent")
-
-    def __init__(self, budget: Budget) -> None:
-        self.budget, self.spent = budget, 0
-        self.held = 0  # reserved by calls in flight (hard-stop budgets only)
-        # threshold in pico-dollars, computed once: comparisons stay integer
-        self.marks = [(t, (budget.limit_pico * round(t * 10_000)) // 10_000)
-                      for t in budget.thresholds]
-        self.crossed: list[float] = []
-        # no threshold is below this spend: add() is one comparison until it is reached
-        # (0 forces a full check; set it so whenever ``crossed`` shrinks)
-        self.low = 0
-
-    def add(self, pico: int) -> list[float]:
-        self.spent += pico
-        if self.spent < self.low:
-            return []
-        new = [t for t, mark in self.marks if self.spent >= mark and t not in self.crossed]
-        self.crossed.extend(new)
-        self.low = min((m for t, m in self.marks if t not in self.crossed), default=1 << 127)
-        return new
-
-
-def _idents(agent: str, user: str | None) -> list[tuple[str, str]]:
-    """The budgets a call of ``agent`` made for ``user`` counts against."""
-    found = [("run", ""), ("agent", agent)]
-    if user is not None:
-        found.append(("user", user))
-    return found
 
 
 class BudgetTracker:
@@ -186,7 +87,7 @@ class BudgetTracker:
         # held from marking a threshold crossed until its listeners ran, and taken before
         # any BudgetExceeded is raised: no thread sees a stop before the warnings went out
         self._deliver = threading.RLock()
-        self._accounts: dict[tuple[str, str], _Account] = {}
+        self._accounts: dict[tuple[str, str], Account] = {}
         self._stops: dict[tuple[str, str], BudgetExceeded] = {}
         # span ids of events already counted by charge(): the sink skips them (oldest
         # first out past _PRECHARGED_CAP, when their events cannot still be buffered)
@@ -207,7 +108,7 @@ class BudgetTracker:
         ident = (budget.scope, budget.key)
         with self._lock:
             old = self._accounts.get(ident)
-            acct = _Account(budget)
+            acct = Account(budget)
             if old is not None:
                 acct.spent = old.spent
                 acct.crossed = [t for t, mark in acct.marks if old.spent >= mark]
@@ -296,7 +197,7 @@ class BudgetTracker:
         with self._deliver:
             with self._lock:
                 accounts = self._accounts
-                for ident in _idents(event.agent, user):
+                for ident in applicable(event.agent, user):
                     acct = accounts.get(ident)
                     if acct is not None:
                         self._charge(acct, cost, crossings)
@@ -336,7 +237,7 @@ class BudgetTracker:
         crossings: list[Crossing] = []
         denied: BudgetExceeded | None = None
         with self._lock:
-            idents = [i for i in _idents(agent, user)
+            idents = [i for i in applicable(agent, user)
                       if (a := self._accounts.get(i)) is not None and a.budget.hard_stop]
             for ident in idents:
                 acct = self._accounts[ident]
@@ -373,7 +274,7 @@ class BudgetTracker:
             return 0 if acct is None else acct.held
 
 
-    def _charge(self, acct: _Account, pico: int, out: list[Crossing]) -> None:
+    def _charge(self, acct: Account, pico: int, out: list[Crossing]) -> None:
         for threshold in acct.add(pico):
             out.append(Crossing(acct.budget, threshold, acct.spent))
         budget = acct.budget

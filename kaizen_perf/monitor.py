@@ -9,13 +9,9 @@ they raise ``ValueError``.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +19,17 @@ from prometheus_client import CollectorRegistry
 
 from kaizen_perf import _validate as v
 from kaizen_perf._context import CURRENT, new_span_id, parse_traceparent
+from kaizen_perf._point_hooks import PointHooks
 from kaizen_perf._scopes import (
     NOOP,
     HashedToolScope,
     LoopScope,
     NoopScope,
+    Recorder,
     TaggedToolScope,
     ToolScope,
 )
+from kaizen_perf._setup import register_exit_hook, resolve_settings, warn_process_once
 from kaizen_perf._validate import MAX_TEXT
 from kaizen_perf.aggregate import MetricsSink
 from kaizen_perf.alerts.wiring import attach
@@ -44,17 +43,9 @@ from kaizen_perf.cost import (
     usd,
     usd_problem,
 )
-from kaizen_perf.errors import ConfigError
 from kaizen_perf.events import (
     ApiCallEvent,
-    CheckpointEvent,
-    ControlEvent,
     Event,
-    HookEvent,
-    InterruptEvent,
-    InvalidInput,
-    PermissionEvent,
-    TaskEvent,
 )
 from kaizen_perf.extra_metrics import ExtraMetrics, MonitorCollector, exposition
 from kaizen_perf.health import HealthReport, pipeline_check
@@ -69,7 +60,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kaizen_perf")
 
 
-class Monitor:
+class Monitor(PointHooks):
     """The hooks for one agent; owns a pipeline, its metrics and (optionally) an HTTP server."""
 
     def __init__(self, agent_id: str | None = None, *, settings: Settings | None = None,
@@ -78,16 +69,7 @@ class Monitor:
                  wall_clock: Callable[[], int] = time.time_ns,
                  environ: Mapping[str, str] | None = None, pricing: PriceTable | None = None,
                  **overrides: Any) -> None:
-        env = os.environ if environ is None else environ
-        try:
-            settings = _resolve(settings, env, agent_id, overrides)
-        except ConfigError as exc:
-            if environ is not None:  # a mapping the code passed is checked like arguments
-                raise
-            # the process environment: a bad variable never kills the agent
-            settings = _disabled_by(exc, settings, agent_id, overrides)
-        if environ is None:
-            _warn_unknown_names(env)
+        settings, env = resolve_settings(settings, agent_id, environ, overrides)
         self.settings = settings
         self.agent_id = settings.agent_id
         self._clock, self._wall_clock = clock, wall_clock
@@ -111,8 +93,8 @@ class Monitor:
         if wired.initial is not None:
             self.budget.add(wired.initial)
         self._put: Callable[[Event], None] = self.pipeline.put
-        self._buf, self._cap = self.pipeline.buffer, self.pipeline.capacity
-        self._high_water = self.pipeline.high_water
+        # what the timed scopes read, bound once (they never reach into the monitor)
+        self._rec = Recorder(self.agent_id, clock, self.pipeline, self._root)
         self._warned: set[str] = set()
         # families other components serve here (kaizen_perf.compat's bound MetricsCollector)
         self.extra_metrics = ExtraMetrics()
@@ -126,7 +108,7 @@ class Monitor:
         self._tool_scope: type[ToolScope] = ToolScope
         if self._enabled:
             self._start()
-        _register_exit_hook(self)
+        register_exit_hook(self)
 
     def set_budget_stop(self, check: Callable[[], None] | None) -> None:
         """Install (or, with None, remove) the hard budget stop the hooks call first."""
@@ -155,7 +137,7 @@ class Monitor:
         """Time one iteration of the agent loop (context manager or decorator)."""
         if self._budget_stop is not None:
             self._budget_stop()  # raises BudgetExceeded only under an opted-in hard stop
-        return LoopScope(self, "") if self._enabled else NOOP
+        return LoopScope(self._rec, "") if self._enabled else NOOP
 
     def tool(self, name: str, *, arguments: object = None) -> ToolScope | NoopScope:
         """Time one tool call: ``with mon.tool("search"):`` or ``@mon.tool("search")``.
@@ -174,8 +156,8 @@ class Monitor:
         if len(name) > MAX_TEXT or not name.isascii():  # before any work (labels, spans)
             name = v.cut(name)
         if arguments is not None:
-            return HashedToolScope(self, name, args_digest(arguments))
-        return self._tool_scope(self, name)
+            return HashedToolScope(self._rec, name, args_digest(arguments))
+        return self._tool_scope(self._rec, name)
 
     @property
     def audit(self) -> AuditTrail:
@@ -202,7 +184,7 @@ class Monitor:
         except (CollectorUnavailable, ConfigError) as exc:
             logger.warning("kaizen-perf: Pyroscope profiling is off: %s", exc)
             return
-        self._tagger = self.profiler.tagger()
+        self._rec.tagger = self.profiler.tagger()
         self._tool_scope = TaggedToolScope
 
     # -- point hooks ------------------------------------------------------------------
@@ -288,92 +270,6 @@ class Monitor:
             self._internal_error(exc)
             return None
 
-    def permission_check(self, tool: str, decision: str, reason: str | None = None,
-                         duration_s: float = 0.0) -> None:
-        """Record a permission decision: ``approved`` or ``denied``."""
-        if self._enabled and self._ok(
-                v.label(tool, "tool"), v.one_of(decision, v.DECISIONS, "decision"),
-                v.duration(duration_s),
-                None if reason is None or type(reason) is str else v.opt_text(reason, "reason")):
-            if len(tool) > MAX_TEXT or not tool.isascii():
-                tool = v.cut(tool)
-            if reason is not None and (len(reason) > MAX_TEXT or not reason.isascii()):
-                reason = v.cut(reason)
-            self._point(PermissionEvent, tool, decision, reason, float(duration_s))
-
-    def checkpoint(self, op: str, size_bytes: int = 0, duration_s: float = 0.0,
-                   error: object = None) -> None:
-        """Record a checkpoint ``save`` or ``load``."""
-        if self._enabled and self._ok(v.one_of(op, v.CHECKPOINT_OPS, "op"),
-                                      v.count(size_bytes, "size_bytes"), v.duration(duration_s)):
-            self._point(CheckpointEvent, op, size_bytes, float(duration_s), v.error_name(error))
-
-    def hook_executed(self, hook: str, duration_s: float = 0.0, ok: bool = True) -> None:
-        """Record that a user hook ran."""
-        if self._enabled and self._ok(v.label(hook, "hook"), v.duration(duration_s)):
-            self._point(HookEvent, v.cut(hook), float(duration_s),
-                        None if v.truth(ok) else "error")
-
-    def interrupt(self, kind: str = "graceful", *, source: str | None = None) -> None:
-        """Record an interrupt: ``graceful`` or ``immediate``; ``source`` (what asked for it)
-        goes to the event log, the span and the audit entry, not to the metric's labels."""
-        if self._enabled and self._ok(v.one_of(kind, v.INTERRUPT_KINDS, "kind"),
-                                      v.opt_text(source, "source")):
-            self._point(InterruptEvent if source is None else
-                        functools.partial(InterruptEvent, source=v.cut(source)), kind)
-
-    def control_request(self, kind: str, duration_s: float = 0.0, outcome: str = "ok") -> None:
-        """Record a control-protocol request: outcome ``ok``, ``timeout`` or ``error``."""
-        if self._enabled and self._ok(v.label(kind, "kind"), v.duration(duration_s),
-                                      v.one_of(outcome, v.OUTCOMES, "outcome")):
-            self._point(ControlEvent, v.cut(kind), float(duration_s), outcome)
-
-    def task(self, task_type: str, complexity: str = "unknown", duration_s: float = 0.0,
-             ok: bool = True) -> None:
-        """Record a finished task (business metric: duration and success by complexity)."""
-        if self._enabled and self._ok(v.label(task_type, "task_type"),
-                                      v.label(complexity, "complexity"), v.duration(duration_s)):
-            self._point(TaskEvent, v.cut(task_type), v.cut(complexity), float(duration_s),
-                        None if v.truth(ok) else "error")
-
-    def _point(self, cls: Callable[..., Event], *fields: Any) -> None:
-        try:
-            cur = CURRENT.get()
-            trace, parent = (0, 0) if cur is None else (cur[0], cur[1])
-            self._put(cls(self.agent_id, *fields, self._clock(), trace, new_span_id(), parent))
-        except Exception as exc:  # never into agent code
-            self._internal_error(exc)
-
-    # -- invalid input and internal errors ---------------------------------------------
-    def _ok(self, *problems: str | None) -> bool:
-        problem = v.first(*problems)
-        if problem is None:
-            return True
-        self._invalid(problem)
-        return False
-
-    def _invalid(self, problem: str) -> None:
-        reason, _, detail = problem.partition(": ")
-        message = f"kaizen-perf hook called with an unusable value: {detail}."
-        if self._strict:
-            raise ValueError(message)
-        self._put(InvalidInput(self.agent_id, reason, message))
-        self._warn_once(f"invalid:{reason}", message + " Counted in "
-                        "kaizen_perf_invalid_events_total; set KAIZEN_PERF_STRICT=1 to raise.")
-
-    def _internal_error(self, exc: Exception) -> None:
-        self._put(InvalidInput(self.agent_id, "internal_error", repr(exc)))
-        self._warn_once(f"internal:{type(exc).__name__}", f"kaizen-perf internal error in a "
-                        f"hook (the agent is not affected): {exc!r}")
-
-    def _warn_once(self, key: str, message: str) -> None:
-        # a bounded set: past 20 distinct warnings only the counters tell (no log flood)
-        if key not in self._warned and len(self._warned) < 20:
-            self._warned.add(key)
-            if len(self._warned) == 20:
-                message += " (further distinct warnings of this monitor are not logged)"
-            logger.warning("%s", message)
-
     # -- outputs --------------------------------------------------------------------------
     def _to_wall_ns(self, perf_ns: int) -> int:
         """Unix time in ns of a monitor-clock reading (offset re-read each call: clocks drift)."""
@@ -425,66 +321,6 @@ class Monitor:
         return ok
 
 
-def _resolve(settings: Settings | None, env: Mapping[str, str], agent_id: str | None,
-             overrides: dict[str, Any]) -> Settings:
-    """Settings from arguments > environment > defaults, or a given Settings with overrides."""
-    if settings is None:
-        return Settings.load(env, agent_id=agent_id, **overrides)
-    if agent_id is not None or overrides:
-        return settings.replace(**({"agent_id": agent_id} if agent_id else {}), **overrides)
-    return settings
-
-
-_process_warnings: set[str] = set()
-
-
-def _warn_process_once(message: str) -> None:
-    if message not in _process_warnings and len(_process_warnings) < 50:
-        _process_warnings.add(message)
-        logger.warning("%s", message)
-
-
-def _disabled_by(exc: ConfigError, settings: Settings | None, agent_id: str | None,
-                 overrides: dict[str, Any]) -> Settings:
-    """Settings with monitoring off when the environment is unusable (bad arguments in the
-    code still raise: ``_resolve`` without the environment fails the same way then)."""
-    fallback = _resolve(settings, {}, agent_id, overrides)
-    _warn_process_once(f"kaizen-perf: monitoring is OFF in this process: {exc} The agent "
-                       "runs normally and every kaizen-perf hook does nothing. Fix the "
-                       "variable (kaizen-perf run checks them all before it starts).")
-    return fallback.replace(enabled=False)
-
-
-def _warn_unknown_names(env: Mapping[str, str]) -> None:
-    """One warning per KAIZEN_PERF_* name nothing reads, with the nearest real name."""
-    from kaizen_perf.envcheck import unknown_variables
-
-    for message in unknown_variables(env):
-        _warn_process_once(message)
-
-
-#: of the shutdown deadline at interpreter exit, what is left for the interpreter's own
-#: teardown after our hook returns (measured 0.2-0.6 s with abandoned export threads)
-TEARDOWN_RESERVE_S = 1.0
-
-
-def exit_budget(timeout_s: float) -> float:
-    """Seconds the exit hook may spend so that the whole exit, teardown included, stays
-    within ``timeout_s``: a fifth of it (at most ``TEARDOWN_RESERVE_S``) is kept back."""
-    return max(0.0, timeout_s - min(TEARDOWN_RESERVE_S, timeout_s * 0.2))
-
-
-def _register_exit_hook(mon: Monitor) -> None:
-    ref = weakref.ref(mon)
-
-    def _exit() -> None:
-        m = ref()
-        if m is not None:
-            m.shutdown(exit_budget(m.settings.shutdown_timeout_s))
-
-    atexit.register(_exit)
-
-
 # -- the process-wide monitor ---------------------------------------------------------
 _global: Monitor | None = None
 _global_lock = threading.Lock()
@@ -509,7 +345,7 @@ def get_monitor() -> Monitor:
             try:
                 _global = Monitor()
             except Exception as exc:  # the port is taken, a store cannot open...: the agent
-                _warn_process_once(   # still runs, without monitoring
+                warn_process_once(   # still runs, without monitoring
                     f"kaizen-perf: monitoring is OFF in this process: {exc} The agent runs "
                     "normally and every kaizen-perf hook does nothing.")
                 _global = Monitor(environ={}, enabled=False)

@@ -13,7 +13,7 @@ import json
 import ssl
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -21,11 +21,19 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from kaizen_perf.config import parse_addr
 from kaizen_perf.errors import ConfigError
 from kaizen_perf.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
-
-if TYPE_CHECKING:
-    from kaizen_perf.monitor import Monitor
+from kaizen_perf.health import HealthReport
 
 StartResponse = Callable[..., Any]
+
+
+class Served(Protocol):
+    """What the endpoint serves of a monitor (a protocol: no import of the monitor)."""
+
+    agent_id: str
+
+    def export_metrics(self, *, openmetrics: bool = False) -> str: ...
+
+    def health(self) -> HealthReport: ...
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -33,7 +41,7 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes every second must not spam stderr."""
 
 
-def make_app(mon: Monitor) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+def make_app(mon: Served) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """The WSGI application serving one monitor."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -52,7 +60,7 @@ def make_app(mon: Monitor) -> Callable[[dict[str, Any], StartResponse], Iterable
     return app
 
 
-def _metrics(mon: Monitor, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+def _metrics(mon: Served, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     openmetrics = "application/openmetrics-text" in environ.get("HTTP_ACCEPT", "")
     body = mon.export_metrics(openmetrics=openmetrics).encode("utf-8")
     headers = [("Content-Type", OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE)]
@@ -81,7 +89,7 @@ class MetricsServer:
         self.url = f"{scheme}://{self.host}:{self.port}"
 
     @classmethod
-    def start(cls, mon: Monitor, addr: str = "127.0.0.1:9464", *, certfile: str | None = None,
+    def start(cls, mon: Served, addr: str = "127.0.0.1:9464", *, certfile: str | None = None,
               keyfile: str | None = None, client_cafile: str | None = None) -> MetricsServer:
         """Bind ``addr`` (``HOST:PORT``; port 0 picks a free one) and serve in the background."""
         try:

@@ -67,6 +67,7 @@ def make_view(base: Monitor, agent_id: str) -> Monitor:
     view.__dict__.update({k: v for k, v in base.__dict__.items() if k not in _SHARED_SKIP})
     view._base = base
     view.agent_id = agent_id
+    view._rec = base._rec.relabel(agent_id)  # the timed scopes stamp the view's agent id
     return view
 
 
