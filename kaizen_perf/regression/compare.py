@@ -135,7 +135,8 @@ def run_check(base: Side, head: Side, design: Design, targets: Targets, *,
                                         factory=factory)
     jobs, new, missing = check_jobs(found["base"], found["head"], targets, patterns,
                                     {n: c.measure for n, c in chosen.items()})
-    jobs = [replace(j, measure_why=chosen[j.info.name].why) if j.info.name in chosen else j
+    jobs = [replace(j, measure_why=chosen[j.info.name].why, cost_s=chosen[j.info.name].call_s)
+            if j.info.name in chosen else j
             for j in jobs]
 
     def result_of(samples: Mapping[str, JobSamples]) -> RunResult:

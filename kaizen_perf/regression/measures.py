@@ -19,7 +19,7 @@ run from a probe of the benchmark on the baseline:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kaizen_perf.errors import ConfigError
@@ -42,6 +42,7 @@ class Choice:
 
     measure: str
     why: str
+    call_s: float = 0.0  # CPU seconds per call the probe saw (0: not probed)
 
 
 def check_forced(measure: str, callgrind: bool) -> None:
@@ -69,10 +70,14 @@ def choose(info: BenchInfo, hints: Mapping[str, Any] | None, *, forced: str = "a
         return Choice(declared, "declared by the benchmark")
     if not hints:
         return Choice("cpu", "no probe (the benchmark failed to run); CPU time")
+    cpu_s = float(hints.get("cpu_call_s", hints.get("call_s", 1.0)))
+    return replace(_from_probe(hints, callgrind, cpu_s), call_s=cpu_s)
+
+
+def _from_probe(hints: Mapping[str, Any], callgrind: bool, cpu_s: float) -> Choice:
     switches = float(hints.get("switches_per_cpu_ms", 0.0))
     if switches >= WAIT_SWITCHES_PER_CPU_MS:
         return Choice("wall", f"waits ({switches:.1f} voluntary switches per ms of CPU)")
-    cpu_s = float(hints.get("cpu_call_s", hints.get("call_s", 1.0)))
     thread = float(hints.get("thread_share", 1.0))
     system = float(hints.get("system_share", 0.0))
     if not callgrind:

@@ -99,6 +99,7 @@ class Job:
     info: BenchInfo
     measure: str = "wall"  # what a sample measures (resolved; never "auto")
     measure_why: str = ""  # why that measure (declared, forced, or what the probe saw)
+    cost_s: float = 0.0  # CPU seconds per call the probe saw (0: unknown); longest counted first
 
 
 @dataclass(frozen=True)

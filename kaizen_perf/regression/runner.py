@@ -143,7 +143,7 @@ def run_rounds(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
 COUNT_FIRST_LOOK = 2
 #: Worker pairs counting at once (each takes the next benchmark from a shared queue).
 #: Counts do not move with load, so parallel workers cost no precision, only memory.
-COUNT_LANES = 2
+COUNT_LANES = 3
 
 
 #: Whether a counted job's pairs so far already decide its verdict.
@@ -175,6 +175,9 @@ def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
         samples.setdefault(job.key, JobSamples(job))
     order = list(jobs)
     rng.shuffle(order)
+    # Longest first (as the probe saw them; ties stay in random order): a 250-million-
+    # instruction benchmark started last would finish alone, long after the rest.
+    order.sort(key=lambda job: -job.cost_s)
     queue = iter(enumerate(order, 1))
     lock = threading.Lock()
 

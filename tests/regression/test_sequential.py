@@ -272,3 +272,20 @@ def test_allocation_heavy_and_longer_cpu_bound_benchmarks_are_counted(
         probe: dict[str, float], measure: str) -> None:
     """Page faults of allocation-heavy code and tens of ms per call still mean counting."""
     assert measures.choose(BenchInfo("b.x"), probe).measure == measure
+
+
+def test_the_longest_benchmarks_are_counted_first() -> None:
+    """Counted jobs start in order of the probe's CPU per call, longest first."""
+    todo = [Job(f"b.bench_{i}", Operand("base", f"b.bench_{i}"),
+                Operand("head", f"b.bench_{i}"), BenchInfo(f"b.bench_{i}"), "instructions",
+                cost_s=cost) for i, cost in enumerate((0.001, 0.024, 0.0, 0.012))]
+    started: list[str] = []
+
+    def make(side: Side, design: Design, *, callgrind: bool = False) -> CountingWorker:
+        return CountingWorker(side, 0.0, set(), None)
+
+    scripted: Any = make
+    runner.run_counted(todo, SIDES, Design(), {}, rng=random.Random(3), factory=scripted,
+                       lanes=1, progress=lambda tick: started.append(tick.what))
+    assert started == ["b.bench_1", "b.bench_3", "b.bench_0", "b.bench_2"]
+    assert measures.choose(BenchInfo("b.x"), hints(cpu_call_s=0.024)).call_s == 0.024
