@@ -20,6 +20,7 @@ code) shows as one more request, each failed attempt counted with its status.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -251,7 +252,11 @@ def wrap_sync_bridge(original: Callable[..., Any]) -> Callable[..., Any]:
     """
     @functools.wraps(original)
     def bridge(self: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
-        if CURRENT_AGENT.get() is None:
+        # No running loop (a single-shot ``BaseAgent.run``): Kaizen calls ``asyncio.run``
+        # on this thread, whose task starts from this context already. Carrying it there
+        # too put a coroutine layer under every resume of the completion and re-set every
+        # context variable, for nothing.
+        if CURRENT_AGENT.get() is None or asyncio._get_running_loop() is None:
             return original(self, coro, *args, **kwargs)
         context = contextvars.copy_context()
 
