@@ -175,11 +175,21 @@ def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
         samples.setdefault(job.key, JobSamples(job))
     order = list(jobs)
     rng.shuffle(order)
-    # Longest first (as the probe saw them; ties stay in random order): a 250-million-
-    # instruction benchmark started last would finish alone, long after the rest.
-    order.sort(key=lambda job: -job.cost_s)
+    # Shortest first (CPU per call as the probe saw it; ties stay in random order), and a
+    # job is started only if it is predicted to end before the deadline: on a busy
+    # machine the budget then decides as many benchmarks as fit, and a 250-million-
+    # instruction benchmark that cannot finish is left undecided instead of overrunning.
+    order.sort(key=lambda job: job.cost_s)
     queue = iter(enumerate(order, 1))
     lock = threading.Lock()
+    pace: list[float] = []  # wall seconds of counting per CPU second of native run time
+
+    def fits(job: Job) -> bool:
+        if deadline is None:
+            return True
+        with lock:
+            slowest = max(pace, default=0.0)
+        return time.monotonic() + slowest * job.cost_s <= deadline
 
     def lane() -> None:
         labels = sorted({op.side for job in jobs for op in _operands(job)})
@@ -190,6 +200,8 @@ def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
                     done, job = next(queue, (0, None))
                 if job is None or (deadline is not None and time.monotonic() > deadline):
                     return  # out of budget: the rest stay unsampled (INCONCLUSIVE, with why)
+                if not fits(job):
+                    continue  # would end past the deadline: unsampled, and the row says why
                 js = samples[job.key]
                 started = time.monotonic()
                 try:
@@ -200,6 +212,9 @@ def run_counted(jobs: Sequence[Job], sides: Mapping[str, Side], design: Design,
                     workers = _spawn_all(labels, sides, design, factory, callgrind=True)
                 js.spent_s += time.monotonic() - started
                 js.rounds += 1
+                if job.cost_s > 0:
+                    with lock:
+                        pace.append(js.spent_s / job.cost_s)
                 progress(Tick(-1, job.key, done, len(order)))
         finally:
             _close_all(workers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -274,8 +275,8 @@ def test_allocation_heavy_and_longer_cpu_bound_benchmarks_are_counted(
     assert measures.choose(BenchInfo("b.x"), probe).measure == measure
 
 
-def test_the_longest_benchmarks_are_counted_first() -> None:
-    """Counted jobs start in order of the probe's CPU per call, longest first."""
+def test_the_shortest_benchmarks_are_counted_first() -> None:
+    """Counted jobs start in order of the probe's CPU per call, shortest first."""
     todo = [Job(f"b.bench_{i}", Operand("base", f"b.bench_{i}"),
                 Operand("head", f"b.bench_{i}"), BenchInfo(f"b.bench_{i}"), "instructions",
                 cost_s=cost) for i, cost in enumerate((0.001, 0.024, 0.0, 0.012))]
@@ -287,5 +288,21 @@ def test_the_longest_benchmarks_are_counted_first() -> None:
     scripted: Any = make
     runner.run_counted(todo, SIDES, Design(), {}, rng=random.Random(3), factory=scripted,
                        lanes=1, progress=lambda tick: started.append(tick.what))
-    assert started == ["b.bench_1", "b.bench_3", "b.bench_0", "b.bench_2"]
+    assert started == ["b.bench_2", "b.bench_0", "b.bench_3", "b.bench_1"]
     assert measures.choose(BenchInfo("b.x"), hints(cpu_call_s=0.024)).call_s == 0.024
+
+
+def test_a_count_predicted_to_end_past_the_deadline_is_not_started() -> None:
+    """After a job shows the pace of counting, a job 1000x longer that cannot end before the
+    deadline is left unsampled (INCONCLUSIVE, no samples) while a cheap one still runs."""
+    todo = [Job(f"b.bench_{i}", Operand("base", f"b.bench_{i}"),
+                Operand("head", f"b.bench_{i}"), BenchInfo(f"b.bench_{i}"), "instructions",
+                cost_s=cost) for i, cost in enumerate((1e-6, 2e-6, 1.0))]
+    def make(side: Side, design: Design, *, callgrind: bool = False) -> CountingWorker:
+        return CountingWorker(side, 0.0, set(), None)
+
+    scripted: Any = make
+    samples: dict[str, JobSamples] = {}
+    runner.run_counted(todo, SIDES, Design(), samples, rng=random.Random(0), factory=scripted,
+                       lanes=1, deadline=time.monotonic() + 60.0)
+    assert [len(samples[j.key].pairs) for j in todo] == [5, 5, 0]
