@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,22 @@ def test_workload_paths_are_the_runs_own(tmp_path: Path) -> None:
     workload = load_workload(tmp_path)
     paths = [a["file_path"] for _, a in workload.calls if "file_path" in a]
     assert paths and all(p.startswith(str(tmp_path)) for p in paths)
+
+
+def test_an_environment_that_fails_the_check_fails_every_benchmark_once(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """When the runs fail the check, the benchmark raises with the reason, and the other
+    head-to-head benchmarks of that environment raise it again without rerunning them."""
+    from benchmarks.parity import bench_h2h, h2h_measure
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the failure is remembered
+    for fw in ("sdk", "kaizen"):
+        monkeypatch.setitem(h2h_measure.DRIVERS, fw, tmp_path / "missing_driver.py")
+    monkeypatch.setattr(bench_h2h, "_PAIR", {})
+    with pytest.raises(AssertionError, match="driver exited 2"):
+        bench_h2h.bench_sdk_wall()
+    reruns: list[object] = []
+    monkeypatch.setattr(bench_h2h, "run_once", lambda *a: reruns.append(a))
+    with pytest.raises(AssertionError, match="driver exited 2"):
+        bench_h2h.bench_kaizen_hook()
+    assert reruns == []
