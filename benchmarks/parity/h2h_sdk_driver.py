@@ -37,7 +37,7 @@ def decider(denied: set[str]) -> Any:
     return decide
 
 
-async def pre_tool_hook(data: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+async def pre_tool_hook(data: Any, tool_use_id: str | None, context: Any) -> Any:
     """The user's PreToolUse hook: notes the call and when it ran."""
     SEEN["hooks"].append([data.get("tool_name"), data.get("tool_input"), time.perf_counter()])
     return {}
