@@ -29,11 +29,13 @@ from kaizen_perf.collectors.pyspy_pair import ProfilerPair
 SETTINGS: tuple[tuple[str, dict[str, object]], ...] = (
     ("100 Hz", {"rate_hz": 100}),
     ("100 Hz, always --subprocesses", {"rate_hz": 100, "python_children": lambda pid: True}),
-    ("50 Hz on-CPU only", {"rate_hz": 50}),
-    ("on-CPU + wall, 50 Hz, windows in turn (default)",
-     {"rate_hz": 50, "kinds": ("cpu", "wall")}),
-    ("on-CPU + wall side by side, 25 Hz each", {"rate_hz": 50, "kinds": ("cpu", "wall"),
-                                                "in_turn": False}),
+    ("50 Hz on-CPU only (the default before both)", {"rate_hz": 50}),
+    ("on-CPU + wall side by side, 25 Hz each", {"rate_hz": 50, "kinds": ("cpu", "wall")}),
+    ("on-CPU + wall side by side, 20 Hz each", {"rate_hz": 40, "kinds": ("cpu", "wall")}),
+    ("on-CPU + wall side by side, 15 Hz each (default)",
+     {"rate_hz": 30, "kinds": ("cpu", "wall")}),
+    ("on-CPU + wall, 50 Hz, windows in turn", {"rate_hz": 50, "kinds": ("cpu", "wall"),
+                                               "in_turn": True}),
     ("50 Hz --idle", {"rate_hz": 50, "idle": True}),
     ("50 Hz --nonblocking", {"rate_hz": 50, "nonblocking": True}),
     ("20 Hz", {"rate_hz": 20}),
@@ -65,9 +67,11 @@ def main(argv: list[str] | None = None) -> None:
                         "as they do in a long run")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", default="",
-                        help="measure only the settings whose label contains this text")
+                        help="measure only the settings whose label contains one of these "
+                        "comma-separated texts")
     args = parser.parse_args(argv)
-    chosen = [(label, s) for label, s in SETTINGS if args.only in label]
+    chosen = [(label, s) for label, s in SETTINGS
+              if any(part in label for part in args.only.split(","))]
     cost: dict[str, list[float]] = {label: [] for label, _ in chosen}
     agent: dict[str, list[float]] = {label: [] for label, _ in chosen}
     start = time.monotonic()
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
           f"({time.monotonic() - start:.0f} s); load average {load[0]:.2f} {load[1]:.2f} "
           f"{load[2]:.2f} on {os.cpu_count()} CPUs")
     for label, _ in chosen:
-        print(f"  {label:36}  py-spy {statistics.median(cost[label]) * 100:5.2f} % of a core"
+        print(f"  {label:48}  py-spy {statistics.median(cost[label]) * 100:5.2f} % of a core"
               f"   agent {statistics.median(agent[label]) * 100:5.1f} % of a core")
 
 

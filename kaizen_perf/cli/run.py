@@ -27,9 +27,9 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Run directory (default .kaizen/runs/<run-id>/)."),
         click.option("--interval", type=click.FloatRange(min=0.05), default=1.0,
                      show_default=True, help="Process sampling interval, seconds."),
-        click.option("--rate", type=click.IntRange(1, 1000), default=50, show_default=True,
-                     help="Stack sampling rate, Hz (py-spy's CPU grows with it: about 2 % of "
-                     "a core at 50 Hz on an I/O-bound agent, docs/profiles.md)."),
+        click.option("--rate", type=click.IntRange(1, 1000), default=30, show_default=True,
+                     help="Stack samples per second, all profiles together (py-spy's CPU "
+                     "grows with it: docs/profiles.md has figures)."),
         click.option("--profile", "profile_kind", type=click.Choice(["both", "cpu", "wall"]),
                      default="both", show_default=True,
                      help="Stack profiles to record: on-CPU, wall-clock (waits included) or "

@@ -1,15 +1,18 @@
-"""On-CPU and wall-clock profiles from one run: one py-spy sampler per kind, taking turns.
+"""On-CPU and wall-clock profiles from one run: one py-spy sampler per kind.
 
 py-spy marks no sample as idle in any of its output formats (raw, speedscope, chrometrace:
 checked with py-spy 0.4.3), and without ``--native`` a thread waiting in ``time.sleep`` or
 ``socket.recv`` ends at the same Python line as one that runs there. So a wall-clock
 recording (``--idle``) cannot be split into "running" and "waiting" afterwards, and
-guessing from the innermost frame would be a guess. Instead each kind has its own
-sampler, and the samplers take turns window by window (:mod:`.pyspy_turns`): on-CPU
-records window 1, wall-clock window 2, on-CPU window 3… at the full rate. Only one py-spy
-runs at a time, so both profiles cost what one did (two side by side cost about 30 % more:
-each window's start-up is paid twice); each kind sees every other window of the run, and
-a run shorter than one window has only the first kind.
+guessing from the innermost frame would be a guess. Instead each kind has its own sampler.
+
+By default the samplers run side by side, each at its share of the rate (15 Hz each of
+``run``'s 30 Hz), so both kinds cover the whole run, short runs included. With
+``in_turn=True`` they take turns window by window at the full rate instead
+(:mod:`.pyspy_turns`: one py-spy at a time, each kind every other window). On the
+reference agent both ways cost the same within noise (``benchmarks/pyspy_cost.py``,
+docs/profiles.md): py-spy's cost is per sample, and a wall-clock sample costs more than an
+on-CPU one (it walks the waiting threads too), so coverage decided.
 
 The first kind's files go where a single profiler writes them (``profiles/``), the others
 into a folder named after their kind (``profiles/wall/``): a reader of a one-kind run
@@ -40,19 +43,19 @@ def kind_dir(out_dir: Path, kind: str, kinds: Sequence[str]) -> Path:
 
 
 class ProfilerPair:
-    """One :class:`PySpyProfiler` per kind of profile, taking turns, stopped together."""
+    """One :class:`PySpyProfiler` per kind of profile, started and stopped together."""
 
     def __init__(self, pid: int, out_dir: Path, *, kinds: Sequence[str] = KINDS,
-                 rate_hz: int = 50, on_warning: Callable[[str], None] | None = None,
-                 in_turn: bool = True, **options: Any) -> None:
+                 rate_hz: int = 30, on_warning: Callable[[str], None] | None = None,
+                 in_turn: bool = False, **options: Any) -> None:
         self.kinds = tuple(kinds)
         if not self.kinds or len(set(self.kinds)) != len(self.kinds) or any(
                 k not in KINDS for k in self.kinds):
             msg = (f"kinds={kinds!r} is not a choice of profile kinds; use one or both of "
                    f"{', '.join(KINDS)}.")
             raise ConfigError(msg)
-        # in turn: each kind at the full rate in its windows; side by side (in_turn=False,
-        # kept to measure the difference): each at its share of the rate all the time
+        # side by side: each kind at its share of the rate, all the time; in turn: each at
+        # the full rate in its windows (every other window: cost measured the same)
         self.rate_hz = rate_hz if in_turn else max(1, rate_hz // len(self.kinds))
         warn = _once(on_warning or (lambda message: None))
         turns = Turns() if in_turn and len(self.kinds) > 1 else None
@@ -62,8 +65,8 @@ class ProfilerPair:
             for kind in self.kinds}
 
     def start(self) -> ProfilerPair:
-        """Start every sampler (each in its own ``kaizen-perf-pyspy`` thread; the first kind
-        records the first window)."""
+        """Start every sampler (each in its own ``kaizen-perf-pyspy`` thread; in turn, the
+        first kind records the first window)."""
         for profiler in self.profilers.values():
             profiler.start()
         return self

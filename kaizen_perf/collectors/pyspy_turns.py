@@ -1,10 +1,9 @@
 """Samplers that take turns: one window each, in order, so only one py-spy runs at a time.
 
-Every py-spy window costs a fixed start-up (spawning py-spy, attaching, reading the
-target's memory maps and symbols) on top of its per-sample work: on the reference agent
-two samplers side by side at 25 Hz each cost about 30 % more than one at 50 Hz
-(docs/profiles.md). Taking turns keeps the cost of one sampler: each kind of profile
-samples every other window at the full rate.
+``ProfilerPair(in_turn=True)``: each kind of profile samples every other window at the
+full rate, instead of all windows at its share of the rate. Measured on the reference
+agent, both ways cost the same within noise (docs/profiles.md); taking turns gives each
+kind full-rate windows, at the price of seeing only every other window.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The session's stack profiles: which kinds a run records, and their per-agent files.
 
 A run records both kinds by default, on-CPU (where CPU goes) and wall-clock (where time
-goes, waits included), each sampled by its own py-spy at half the rate
+goes, waits included), by two py-spy samplers side by side at half the rate each
 (:mod:`kaizen_perf.collectors.pyspy_pair`); ``--idle`` asks for wall-clock only, as
 before. ``run.json`` names each kind's folder under ``profiles`` so the report can offer
 both.

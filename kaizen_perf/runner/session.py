@@ -60,7 +60,7 @@ class RunOptions:
     agent_id: str | None = None
     out: str | None = None
     interval_s: float = 1.0
-    rate_hz: int = 50  # all kinds together: py-spy <= 2 % of a core on an I/O-bound agent
+    rate_hz: int = 30  # both profiles together: py-spy's cost as 50 Hz on-CPU alone was
     idle: bool = False
     profile: bool = True
     pyroscope: str | None = None

@@ -205,7 +205,7 @@ def test_a_process_without_children_is_sampled_without_scanning_for_them(
         pyspy: str, start_workload: Start, tmp_path: Path) -> None:
     """After the first window, with no Python child py-spy runs without --subprocesses (it
     costs CPU), and the stacks still start with the target's process frame."""
-    from kaizen_perf.collectors import pyspy as pyspy_module
+    from kaizen_perf.collectors.pyspy_proc import spawn as real_spawn
 
     proc = start_workload("split", 2.0)
     pid = _ready(proc)
@@ -213,7 +213,7 @@ def test_a_process_without_children_is_sampled_without_scanning_for_them(
 
     def spawn(argv: Sequence[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
         argvs.append(list(argv))
-        return pyspy_module._spawn(argv, log)
+        return real_spawn(argv, log)
 
     prof = PySpyProfiler(pid, tmp_path, window_s=1.0, pyspy_path=pyspy, spawn=spawn).start()
     proc.wait(120)

@@ -16,14 +16,15 @@ from kaizen_perf.errors import ConfigError
 from kaizen_perf.profiles import read_folded, top_functions
 
 
-def test_one_run_gives_both_kinds_with_their_own_hottest_function(pyspy: str,
-                                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_turn", [False, True])
+def test_one_run_gives_both_kinds_with_their_own_hottest_function(pyspy: str, tmp_path: Path,
+                                                                  in_turn: bool) -> None:
     """An agent that sleeps 150 ms and burns 20 ms per step: the on-CPU profile's hottest
-    function is the burn, the wall-clock one's the sleep; the samplers took turns, window
-    by window, and py-spy's CPU is counted for both."""
+    function is the burn, the wall-clock one's the sleep, whether the samplers run side by
+    side at half the rate or take turns window by window; py-spy's CPU counts both."""
     agent = subprocess.Popen([sys.executable, "-m", "tests.report.sleep_burn_agent", "5"])
     try:
-        pair = ProfilerPair(agent.pid, tmp_path, rate_hz=50, window_s=2.0,
+        pair = ProfilerPair(agent.pid, tmp_path, rate_hz=50, window_s=2.0, in_turn=in_turn,
                             pyspy_path=pyspy).start()
         agent.wait(120)
         results = pair.stop(timeout_s=10)
@@ -31,9 +32,12 @@ def test_one_run_gives_both_kinds_with_their_own_hottest_function(pyspy: str,
         if agent.poll() is None:
             agent.kill()
             agent.wait()
-    assert set(results) == {"cpu", "wall"} and pair.rate_hz == 50
+    assert set(results) == {"cpu", "wall"} and pair.rate_hz == (50 if in_turn else 25)
     cpu_windows, wall_windows = results["cpu"].windows, results["wall"].windows
-    assert wall_windows >= 1 and cpu_windows - wall_windows in (0, 1)  # on-CPU went first
+    if in_turn:  # on-CPU went first, then they alternated
+        assert wall_windows >= 1 and cpu_windows - wall_windows in (0, 1)
+    else:  # both all along
+        assert wall_windows >= 2 and abs(cpu_windows - wall_windows) <= 1
     cpu, wall = read_folded(tmp_path / "profile.folded"), read_folded(
         tmp_path / "wall" / "profile.folded")
     assert results["cpu"].available and results["wall"].available

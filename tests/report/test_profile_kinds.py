@@ -17,7 +17,8 @@ def both_run(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Path:
     """`kaizen-perf run` (both profiles, the default) of an agent that sleeps and burns."""
     out = tmp_path_factory.mktemp("kinds") / "run"
     done = subprocess.run([sys.executable, "-m", "kaizen_perf", "run", "--metrics-addr", ":0",
-                           "--window", "2", "--out", str(out), "--", sys.executable, "-m",
+                           "--window", "2", "--rate", "100", "--out", str(out), "--",
+                           sys.executable, "-m",
                            "tests.report.sleep_burn_agent", "6"],
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
