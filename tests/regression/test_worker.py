@@ -200,3 +200,34 @@ def test_counting_without_callgrind_is_a_harness_error(project: Path) -> None:
         w.request("load", suite="benchmarks")
         with pytest.raises(HarnessError, match="callgrind"):
             w.request("sample", name="bench_tiny.bench_work", loops=1, measure="instructions")
+
+
+@pytest.mark.e2e
+def test_real_counts_decide_in_two_pairs_with_both_sides_counted_at_once(
+        tmp_path: Path) -> None:
+    """Real callgrind workers, both sides counting at once: identical code is PASS and
+    40 % more work is REGRESSION after the first two pairs."""
+    need_binary("valgrind", "valgrind")
+    import random
+
+    from kaizen_perf.regression import runner, sequential
+    from kaizen_perf.regression.evaluate import compare_row
+    from kaizen_perf.regression.model import Design, Job, JobSamples, Operand, Side
+    from kaizen_perf.regression.targets import Targets
+    from kaizen_perf.regression.verdicts import Verdict
+
+    base = make_project(tmp_path / "base", n=5_000)
+    sides = {"base": Side("base", base), "head": Side("head", make_project(tmp_path / "head",
+                                                                            n=7_000)),
+             "same": Side("same", make_project(tmp_path / "same", n=5_000))}
+    design = Design(timeout_s=300)
+    jobs = [Job(f"{label}.work", Operand("base", "bench_tiny.bench_work"),
+                Operand(label, "bench_tiny.bench_work"), BenchInfo("bench_tiny.bench_work"),
+                "instructions") for label in ("head", "same")]
+    samples: dict[str, JobSamples] = {}
+    runner.run_counted(jobs, sides, design, samples, rng=random.Random(0),
+                       decided=sequential.count_decided(Targets(), design.look_alpha),
+                       lanes=1)
+    verdicts = {key: compare_row(js, Targets()).verdict for key, js in samples.items()}
+    assert verdicts == {"head.work": Verdict.REGRESSION, "same.work": Verdict.PASS}
+    assert [len(samples[j.key].pairs) for j in jobs] == [2, 2]
