@@ -83,3 +83,32 @@ def test_top_shows_the_reports_time_breakdown(tmp_path: Path) -> None:
     for part in row.time_parts:
         assert f"{part.seconds:.2f} s" in text
         assert f"<td>{part.seconds:.2f} s</td>" in page
+
+
+def test_time_parts_are_the_hook_sums_longest_tool_first() -> None:
+    """top's parts are the LLM calls' and each tool's summed durations (tools longest first,
+    each with its cost); an agent with no hook timings has no "where the time went" row."""
+    from kaizen_perf import Monitor
+    from kaizen_perf.cli.top import time_table
+    from kaizen_perf.testing import FakeClock
+
+    clock = FakeClock()
+    mon = Monitor("busy", environ={}, clock=clock)
+    try:
+        for seconds in (0.2, 0.3):
+            with mon.tool("fetch"):
+                clock.advance(seconds)
+        with mon.tool("parse"):
+            clock.advance(0.1)
+        mon.record_api_call("anthropic", "claude-haiku-4-5", 1000, 100, duration_s=1.5,
+                            tool_calls=["parse"])
+        (row,) = rows(parse(mon.export_metrics(), 0.0), None)
+    finally:
+        mon.shutdown(2.0)
+    assert [(p.label, round(p.seconds, 6)) for p in row.time_parts] == [
+        ("LLM calls", 1.5), ("tool fetch", 0.5), ("tool parse", 0.1)]
+    assert row.time_parts[0].cost_usd == pytest.approx(row.cost_usd) and row.cost_usd > 0
+    assert row.time_parts[2].cost_usd == pytest.approx(row.cost_usd)  # the call asked for it
+    assert row.time_parts[1].cost_usd is None
+    assert time_table([row]) is not None
+    assert time_table([type(row)("idle", None, None, None, None, 0.0, None, None)]) is None
