@@ -107,7 +107,8 @@ _common = [
     click.option("--suite", default="benchmarks", show_default=True,
                  help="Suite directory, relative to each project directory."),
     click.option("--bench", "patterns", multiple=True, help="Only benchmarks matching (glob)."),
-    click.option("--quick", is_flag=True, help="Fewer worker pairs (about a minute)."),
+    click.option("--quick", is_flag=True, help="Fewer worker pairs and a 60 s sampling "
+                 "budget; start-up comes on top (minutes on a busy machine, docs/regression.md)."),
     click.option("--rounds", type=click.IntRange(1), default=None,
                  help="Worker pairs (rounds) to run; overrides the default 15."),
     click.option("--seed", type=int, default=None, help="Order seed (default: time)."),
