@@ -137,7 +137,8 @@ def test_multi_cycle_tools_llm_calls_and_loop_share_one_trace(
 def test_single_shot_native_tool_calls_are_tools_too(
         kmon: Monitor, sink: InMemorySink, llm: OpenAIChatServer) -> None:
     """The default strategy's native tool calls, which Kaizen's LLMAgentNode runs itself, are
-    tools of the agent under the run's span."""
+    tools of the agent under the run's span, and so are its LLM calls (run by Kaizen's
+    ``asyncio.run`` on the agent's thread, which inherits the run's context)."""
     llm.script(Turn(tool="lookup", arguments={"q": "x"}, prompt_tokens=20, completion_tokens=4),
                Turn(json.dumps({"answer": "42"}), prompt_tokens=30, completion_tokens=3))
     agent = BaseAgent(config=config(llm), signature=Question(), agent_id="single", mcp_servers=[])
@@ -146,7 +147,10 @@ def test_single_shot_native_tool_calls_are_tools_too(
     [loop] = sink.of(LoopEvent)
     assert (tool.agent, tool.tool, tool.error) == ("single", "lookup", None)
     assert (tool.trace_id, tool.parent_id) == (loop.trace_id, loop.span_id)
-    assert len(sink.of(ApiCallEvent)) == llm.truth.requests == 2
+    calls = sink.of(ApiCallEvent)
+    assert len(calls) == llm.truth.requests == 2
+    assert [(c.agent, c.trace_id, c.parent_id) for c in calls] == \
+        [("single", loop.trace_id, loop.span_id)] * 2
 
 
 def test_a_delegating_tool_call_is_counted_once_with_its_error(
