@@ -93,7 +93,8 @@ class ProcessCollector:
                 self.pids_seen.add(proc.pid)
                 self.agent_of_pid[proc.pid] = agent
                 self.name_of_pid[proc.pid] = _name(proc)
-            elif proc.pid != self.root.pid and (agent := self._agent_of(known[0])) != known[1]:
+            elif (proc.pid != self.root.pid and (agent := self._env_agent(known[0])) is not None
+                  and agent != known[1]):
                 # found between fork and exec, it still had its parent's environment: the
                 # agent named by the one it exec'd with wins (its stacks and later readings)
                 self._procs[proc.pid] = (known[0], agent)
@@ -101,10 +102,19 @@ class ProcessCollector:
         return tree
 
     def _agent_of(self, proc: psutil.Process) -> str:
+        return self._env_agent(proc) or self.default_agent
+
+    def _env_agent(self, proc: psutil.Process) -> str | None:
+        """The agent a process's environment names, or None when it can't be read.
+
+        A zombie's environment reads as empty: taking that for "no agent" would move an
+        exited worker's final counters to the default agent and its totals back to zero.
+        """
         try:
-            return proc.environ().get(AGENT_ENV) or self.default_agent
+            env = proc.environ()
         except psutil.Error:
-            return self.default_agent
+            return None
+        return (env.get(AGENT_ENV) or self.default_agent) if env else None
 
     def _read(self, proc: psutil.Process) -> _Reading | None:
         try:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from kaizen_perf.collectors.process import ProcessCollector, read_schedstat
 
 SPAWNER = """
@@ -56,6 +58,29 @@ def test_counters_never_go_backwards_when_processes_exit() -> None:
             time.sleep(0.1)
     finally:
         proc.wait()
+
+
+def test_an_unreaped_child_keeps_its_agent_and_its_counters() -> None:
+    """An exited child not yet reaped (a zombie's environment reads empty) stays its agent's."""
+    env = dict(os.environ, KAIZEN_PERF_AGENT_ID="worker")
+    busy = "import sys, time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n" \
+        "sys.stdin.readline()"
+    kid = subprocess.Popen([sys.executable, "-c", busy], env=env, stdin=subprocess.PIPE)
+    collector = ProcessCollector(os.getpid(), "main")
+    try:
+        before = 0.0
+        while before < 0.2:  # until the child's busy loop shows
+            before = {s.agent: s.cpu_user_s + s.cpu_system_s for s in collector.tick()}["worker"]
+        assert kid.stdin is not None
+        kid.stdin.write(b"go\n")
+        kid.stdin.flush()
+        while psutil.Process(kid.pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.01)
+        after = {s.agent: s for s in collector.tick()}["worker"]
+        assert after.cpu_user_s + after.cpu_system_s >= before
+        assert collector.pids_by_agent().get(kid.pid) in (None, "worker")
+    finally:
+        kid.wait()
 
 
 def test_sample_fields_are_real() -> None:
