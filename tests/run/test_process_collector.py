@@ -63,8 +63,8 @@ def test_counters_never_go_backwards_when_processes_exit() -> None:
 def test_an_unreaped_child_keeps_its_agent_and_its_counters() -> None:
     """An exited child not yet reaped (a zombie's environment reads empty) stays its agent's."""
     env = dict(os.environ, KAIZEN_PERF_AGENT_ID="worker")
-    busy = "import sys, time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n" \
-        "sys.stdin.readline()"
+    busy = ("import sys, time\nt = time.process_time()\n"
+            "while time.process_time() - t < 0.3: pass\nsys.stdin.readline()")
     kid = subprocess.Popen([sys.executable, "-c", busy], env=env, stdin=subprocess.PIPE)
     collector = ProcessCollector(os.getpid(), "main")
     try:
