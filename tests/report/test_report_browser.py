@@ -151,12 +151,16 @@ def test_flame_graph_filters_by_agent(browser: Any, tmp_path: Path) -> None:
     script = tmp_path / "two.py"
     script.write_text(TWO_AGENTS)
     out = tmp_path / "run"
+    # --rate 100: 50 Hz per profile, as many on-CPU samples as a one-profile run had (the
+    # per-agent hottest functions need some of each short-lived process on a loaded machine)
     proc = subprocess.run([sys.executable, "-m", "kaizen_perf", "run", "--agent-id", "planner",
-                           "--metrics-addr", ":0", "--out", str(out), "--", sys.executable,
-                           str(script)], capture_output=True, text=True, timeout=120, check=False)
+                           "--metrics-addr", ":0", "--rate", "100", "--out", str(out), "--",
+                           sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "hottest functions" in proc.stdout
     hooks = json.loads((out / "hooks.json").read_text())["agents"]
+    assert "top_functions" in hooks.get("coder", {}), (hooks.keys(), proc.stdout)
     assert hooks["coder"]["top_functions"][0][0] == "spin (two.py)"  # self samples, per agent
     coder = (out / "profiles" / "by-agent" / "coder.folded").read_text()
     assert "coder_work" in coder and "planner_work" not in coder
