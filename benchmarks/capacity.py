@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 from kaizen_perf import Monitor
-from kaizen_perf.outputs import dropped_events
 
 RECEIVER = r'''
 import sys
@@ -59,7 +58,7 @@ def measure(rate: int, seconds: float) -> dict[str, object]:
             mon.flush()
             counted = sum(slot[0] for key, slot in
                           mon.metrics.families["kaizen_tool_calls_total"].series.items())
-            sink_drops = dropped_events(mon.pipeline.sinks)
+            sink_drops = mon.pipeline.dropped_events()
             buffer_drops = mon.pipeline.dropped
             mon.shutdown(10.0)
     finally:

@@ -18,6 +18,7 @@ from kaizen_perf import events as ev
 from kaizen_perf.attribution import split
 from kaizen_perf.loops import DEFAULT_REPEATS, LoopDetector
 from kaizen_perf.metrics import Family, new_families
+from kaizen_perf.pipeline import SinkBase
 from kaizen_perf.redact import redact_text
 from kaizen_perf.spend import SpendLedger
 
@@ -29,7 +30,7 @@ def _status(error: str | None) -> str:
     return "ok" if error is None else "error"
 
 
-class MetricsSink:
+class MetricsSink(SinkBase):
     """Aggregates events into the families of :data:`kaizen_perf.metrics.METRICS`."""
 
     def __init__(self, *, series_cap: int = 10_000,
@@ -241,12 +242,9 @@ class MetricsSink:
     def refresh_self_metrics(self, pipe: Pipeline) -> None:
         """Copy the pipeline's and every sink's own counters (drops, export errors, dispatcher
         CPU, series folds) into their families; called with the pipeline lock held."""
-        from kaizen_perf.outputs import dropped_events, export_errors
-
-        self._dropped.set(("buffer",), pipe.dropped)
-        for name, count in {**pipe.sink_errors, **export_errors(pipe.sinks)}.items():
+        for name, count in pipe.export_errors().items():
             self._export_errors.set((name,), count)
-        for name, count in dropped_events(pipe.sinks).items():
+        for name, count in pipe.dropped_events().items():
             self._dropped.set((name,), count)
         cpu = time.process_time()
         self._overhead.set((), pipe.dispatcher_cpu_s / cpu if cpu else 0.0)

@@ -49,6 +49,7 @@ from kaizen_perf.limits import (
     applicable,
 )
 from kaizen_perf.metrics import Family
+from kaizen_perf.pipeline import SinkBase
 from kaizen_perf.reserve import NOTHING, Reservation
 
 __all__ = ["CURRENT_USER", "DEFAULT_THRESHOLDS", "SCOPES", "Budget", "BudgetStatus",
@@ -62,7 +63,7 @@ CURRENT_USER: ContextVar[str | None] = ContextVar("kaizen_perf_budget_user", def
 AuditFn = Callable[[str, dict[str, Any], str], object]
 
 
-class BudgetTracker:
+class BudgetTracker(SinkBase):
     """Counts spend against budgets; a pipeline sink and a health check."""
 
     def __init__(self, budgets: Sequence[Budget] = (), *, run_label: str = "run",

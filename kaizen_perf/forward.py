@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kaizen_perf.events import EVENT_TYPES, Event
+from kaizen_perf.pipeline import SinkBase
 
 _MAX_DATAGRAM = 60_000
 _INDEX = {cls: i for i, cls in enumerate(EVENT_TYPES)}
@@ -58,7 +59,7 @@ def decode(data: bytes) -> list[Event]:
     return events
 
 
-class ForwardSink:
+class ForwardSink(SinkBase):
     """Child side: sends every batch to the runner's socket, never blocking."""
 
     def __init__(self, path: str | Path) -> None:

@@ -35,6 +35,7 @@ from kaizen_perf.config import Settings
 from kaizen_perf.events import Event
 from kaizen_perf.exporters.eventlog import render_events
 from kaizen_perf.exporters.logfile import LineWriter
+from kaizen_perf.pipeline import SinkBase
 from kaizen_perf.redact import Redactor, default_redactor
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -199,7 +200,7 @@ def _route_stdlib(target: str | None) -> None:
 
 
 # -- hook events -----------------------------------------------------------------------------
-class EventLogSink:
+class EventLogSink(SinkBase):
     """Pipeline sink: hook events as JSON lines (all, or only failures), one write per batch."""
 
     def __init__(self, *, errors_only: bool = False, writer: LineWriter | None = None,

@@ -18,12 +18,12 @@ What each sink reports (events it dropped, exports that failed) is declared by t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kaizen_perf.config import Settings
-from kaizen_perf.pipeline import BatchHandler, Sink
+from kaizen_perf.pipeline import BatchHandler, Sink, as_sink
 
 if TYPE_CHECKING:
     from kaizen_perf.audit.trail import AuditTrail
@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 class CoreSinks:
     """The sinks every monitor makes for itself before its outputs are assembled."""
 
-    metrics: Sink
-    budget: Sink | None = None
-    alerts: Sink | None = None
+    metrics: BatchHandler
+    budget: BatchHandler | None = None
+    alerts: BatchHandler | None = None
 
 
 def build_sinks(settings: Settings, user_sinks: Sequence[BatchHandler] = (), *,
@@ -49,7 +49,7 @@ def build_sinks(settings: Settings, user_sinks: Sequence[BatchHandler] = (), *,
     ``os.environ``) holds the standard ``OTEL_*`` variables the exporters read.
     """
     env = os.environ if environ is None else environ
-    sinks: list[Sink] = []
+    sinks: list[BatchHandler] = []
     if core is not None:
         sinks += [s for s in (core.metrics, core.budget, core.alerts) if s is not None]
     if settings.enabled:
@@ -64,13 +64,13 @@ def build_sinks(settings: Settings, user_sinks: Sequence[BatchHandler] = (), *,
         from kaizen_perf.forward import ForwardSink
         sinks.append(ForwardSink(settings.forward_socket))
     sinks += user_sinks
-    return sinks
+    return [as_sink(s) for s in sinks]  # each reports through the Sink protocol
 
 
 def _exporters(settings: Settings, to_wall_ns: Callable[[int], int],
-               env: Mapping[str, str]) -> list[Sink]:
+               env: Mapping[str, str]) -> list[BatchHandler]:
     """Traces, the hook-event log, StatsD and OTLP metrics, as the settings ask."""
-    sinks: list[Sink] = []
+    sinks: list[BatchHandler] = []
     from kaizen_perf.tracing import propagate_to_subprocesses, trace_sink
     traces = trace_sink(settings, to_wall_ns=to_wall_ns, environ=env)
     if traces is not None:
@@ -91,26 +91,3 @@ def _exporters(settings: Settings, to_wall_ns: Callable[[int], int],
     if metrics is not None:
         sinks.append(metrics)
     return sinks
-
-
-def dropped_events(sinks: Iterable[object]) -> dict[str, int]:
-    """Events dropped inside sinks, per sink (for ``kaizen_perf_events_dropped_total``):
-    each sink may expose a ``dropped_events`` (or, for the trace sink, ``dropped_spans``) dict."""
-    merged: dict[str, int] = {}
-    for sink in sinks:
-        dropped = getattr(sink, "dropped_events", None) or getattr(sink, "dropped_spans", None)
-        if isinstance(dropped, dict):
-            for name, count in dropped.items():
-                merged[name] = merged.get(name, 0) + count
-    return merged
-
-
-def export_errors(sinks: Iterable[object]) -> dict[str, int]:
-    """Failed exports per exporter across ``sinks`` (for ``kaizen_perf_export_errors_total``)."""
-    merged: dict[str, int] = {}
-    for sink in sinks:
-        errors = getattr(sink, "export_errors", None)
-        if isinstance(errors, dict):
-            for name, count in errors.items():
-                merged[name] = merged.get(name, 0) + count
-    return merged

@@ -21,7 +21,8 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from kaizen_perf._ratelimit import RateLimitedLog
@@ -31,12 +32,57 @@ _MAX_BATCH = 8192
 
 
 class BatchHandler(Protocol):
-    """Receives batches of events on the dispatcher thread; must not block for long."""
+    """Receives batches of events on the dispatcher thread; must not block for long.
+    What a user's sink needs at least; the pipeline adapts it into a :class:`Sink`."""
 
     def handle(self, batch: Sequence[Event]) -> None: ...
 
 
-Sink = BatchHandler
+@runtime_checkable
+class Sink(Protocol):
+    """A pipeline output, and everything it reports (the pipeline merges the reports into
+    ``kaizen_perf_events_dropped_total{sink}`` and ``kaizen_perf_export_errors_total``).
+    :class:`SinkBase` gives the defaults of a sink that never sheds and loses nothing."""
+
+    #: True when the pipeline may skip this sink's batches while the dispatcher is behind
+    #: (spans, log lines); then :meth:`shed` counts the skipped events
+    sheddable: bool
+
+    def handle(self, batch: Sequence[Event]) -> None:
+        """Take one batch (dispatcher thread, pipeline lock held)."""
+
+    def shed(self, batch: Sequence[Event]) -> None:
+        """Count a batch skipped under overload (only called when ``sheddable``)."""
+
+    @property
+    def dropped_events(self) -> Mapping[str, int]:
+        """Events (or spans) lost inside the sink, by name (``traces-otlp``, ``logs-shed``)."""
+
+    @property
+    def export_errors(self) -> Mapping[str, int]:
+        """Failed exports by exporter name (``traces-otlp``, ``statsd``, ``forward``)."""
+
+
+_NOTHING: Mapping[str, int] = MappingProxyType({})
+
+
+class SinkBase:
+    """Defaults for :class:`Sink`: never sheds, loses nothing, no export fails."""
+
+    sheddable: bool = False
+
+    def shed(self, batch: Sequence[Event]) -> None:
+        """Never called: this sink is not sheddable."""
+
+    @property
+    def dropped_events(self) -> Mapping[str, int]:
+        """Nothing dropped."""
+        return _NOTHING
+
+    @property
+    def export_errors(self) -> Mapping[str, int]:
+        """No failed export."""
+        return _NOTHING
 
 
 @runtime_checkable
@@ -53,10 +99,53 @@ class ForkAware(Protocol):
     def after_fork(self) -> None: ...
 
 
+class _Adapted(SinkBase):
+    """A :class:`BatchHandler` that is not a full :class:`Sink` (a user's object with only
+    ``handle``), with the defaults of :class:`SinkBase`; ``close``/``after_fork`` are
+    forwarded when it has them (decided once, here)."""
+
+    def __init__(self, inner: BatchHandler) -> None:
+        self.inner = inner
+        self._fork = inner.after_fork if isinstance(inner, ForkAware) else None
+
+    def handle(self, batch: Sequence[Event]) -> None:
+        """Hand the batch to the wrapped sink."""
+        self.inner.handle(batch)
+
+    def after_fork(self) -> None:
+        """Forward to the wrapped sink, when it resets state in a child."""
+        if self._fork is not None:
+            self._fork()
+
+
+class _AdaptedCloseable(_Adapted):
+    def __init__(self, inner: BatchHandler, close: Callable[[float], None]) -> None:
+        super().__init__(inner)
+        self._close = close
+
+    def close(self, timeout_s: float) -> None:
+        """Forward to the wrapped sink."""
+        self._close(timeout_s)
+
+
+def _name(sink: Sink) -> str:
+    """The class name a failing sink is counted under (the user's class, not an adapter)."""
+    return type(sink.inner if isinstance(sink, _Adapted) else sink).__name__
+
+
+def as_sink(handler: BatchHandler) -> Sink:
+    """``handler`` itself when it is a full :class:`Sink`, else adapted into one."""
+    if isinstance(handler, Sink):
+        return handler
+    if isinstance(handler, Closeable):
+        return _AdaptedCloseable(handler, handler.close)
+    return _Adapted(handler)
+
+
 class Pipeline:
     """Bounded buffer + dispatcher thread + sinks."""
 
-    def __init__(self, sinks: Sequence[Sink] = (), *, capacity: int = 65_536,
+    def __init__(self, sinks: Sequence[BatchHandler] = (), *, capacity: int = 65_536,
                  flush_interval_s: float = 0.1, log: RateLimitedLog | None = None) -> None:
         self.capacity = capacity
         #: at this fill level the hot path wakes the dispatcher early (one int compare)
@@ -65,7 +154,7 @@ class Pipeline:
         #: the dispatcher catches up and the metrics stay exact (see drain)
         self.shed_at = max(1, capacity // 8)
         self._interval = flush_interval_s
-        self._sinks: list[Sink] = list(sinks)
+        self._sinks: list[Sink] = [as_sink(s) for s in sinks]
         self._log = log or RateLimitedLog()
         self._init_state()
         pipeline_ref = weakref.ref(self)
@@ -116,20 +205,39 @@ class Pipeline:
             self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
 
     # -- control ------------------------------------------------------------------
-    def add_sink(self, sink: Sink) -> None:
+    def add_sink(self, sink: BatchHandler) -> None:
         """Attach a sink; it sees events enqueued after the next drain."""
         with self.lock:
-            self._sinks = [*self._sinks, sink]
+            self._sinks = [*self._sinks, as_sink(sink)]
 
-    def remove_sink(self, sink: Sink) -> None:
-        """Detach a sink."""
+    def remove_sink(self, sink: BatchHandler) -> None:
+        """Detach a sink (the one given, or the adapter made for it)."""
         with self.lock:
-            self._sinks = [s for s in self._sinks if s is not sink]
+            self._sinks = [s for s in self._sinks if s is not sink
+                           and not (isinstance(s, _Adapted) and s.inner is sink)]
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
         """The attached sinks."""
         return tuple(self._sinks)
+
+    def dropped_events(self) -> dict[str, int]:
+        """Events lost, by where: ``buffer`` (the buffer was full) and each sink's own
+        (for ``kaizen_perf_events_dropped_total{sink}``; read under the lock)."""
+        merged = {"buffer": self.dropped}
+        for sink in self._sinks:
+            for name, count in sink.dropped_events.items():
+                merged[name] = merged.get(name, 0) + count
+        return merged
+
+    def export_errors(self) -> dict[str, int]:
+        """Failed deliveries: sinks that raised (by class name), components counted with
+        :meth:`count_error`, and each sink's failed exports by exporter name."""
+        reported: dict[str, int] = {}
+        for sink in self._sinks:
+            for name, count in sink.export_errors.items():
+                reported[name] = reported.get(name, 0) + count
+        return {**self.sink_errors, **reported}
 
     @property
     def backlog(self) -> int:
@@ -161,7 +269,7 @@ class Pipeline:
                 batch = [popleft() for _ in range(min(len(buf), _MAX_BATCH))]
                 total += len(batch)
                 for sink in self._sinks:
-                    if behind and getattr(sink, "sheddable", False):
+                    if behind and sink.sheddable:
                         # overload: a sink that may shed skips this batch (and counts it)
                         # so the buffer never fills and every sink that may not (metrics,
                         # audit, forwarding) still gets every event
@@ -172,9 +280,9 @@ class Pipeline:
 
     def _deliver_shed(self, sink: Sink, batch: Sequence[Event]) -> None:
         try:
-            sink.shed(batch)  # type: ignore[attr-defined]
+            sink.shed(batch)
         except Exception as exc:  # a sink bug must never reach the agent
-            name = type(sink).__name__
+            name = _name(sink)
             self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
             self._log(f"sink:{name}", f"kaizen-perf sink {name} failed to shed: {exc!r}")
 
@@ -182,7 +290,7 @@ class Pipeline:
         try:
             sink.handle(batch)
         except Exception as exc:  # a sink bug must never reach the agent
-            name = type(sink).__name__
+            name = _name(sink)
             self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
             self._log(f"sink:{name}", f"kaizen-perf sink {name} failed on a batch of "
                       f"{len(batch)} events: {exc!r}")

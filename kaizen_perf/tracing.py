@@ -7,7 +7,7 @@ events into span records (``invoke_agent``, ``execute_tool``, ``chat`` … see
 encodes them for OTLP or builds SDK spans for the others
 (:mod:`kaizen_perf.exporters.span_outputs`). Nothing here
 runs on the agent's thread, nothing blocks the dispatcher, and every drop or
-failed export is counted (``export_errors``, ``dropped_spans``).
+failed export is counted (``export_errors``, ``dropped_events``).
 
 Which exporters: ``KAIZEN_PERF_TRACES`` if set, else the standard
 ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none``; a set
@@ -43,6 +43,7 @@ from kaizen_perf.events import Event
 from kaizen_perf.exporters.batch import BatchExporter
 from kaizen_perf.exporters.span_outputs import MemorySpanExporter, record_export_fn
 from kaizen_perf.exporters.spans import SpanBuilder, SpanRecord
+from kaizen_perf.pipeline import SinkBase
 from kaizen_perf.redact import Redactor, default_redactor
 
 _FORCED_MAX = 10_000
@@ -72,7 +73,7 @@ class Sampler:
         return True
 
 
-class TraceSink:
+class TraceSink(SinkBase):
     """Pipeline sink: events → spans → one export queue per exporter."""
 
     def __init__(self, exporters: Sequence[tuple[str, SpanExporter]], *,
@@ -121,7 +122,7 @@ class TraceSink:
         return {q.name: q.export_errors for q in self._queues}
 
     @property
-    def dropped_spans(self) -> dict[str, int]:
+    def dropped_events(self) -> dict[str, int]:
         """Spans lost per exporter (queue full, or in a failed export), and hook events
         skipped under overload (``traces-shed``)."""
         lost = {q.name: q.dropped for q in self._queues}

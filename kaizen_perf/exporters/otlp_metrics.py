@@ -33,6 +33,7 @@ from kaizen_perf.config import Settings
 from kaizen_perf.cost import usd
 from kaizen_perf.events import ApiCallEvent, Event
 from kaizen_perf.exporters.batch import BatchExporter
+from kaizen_perf.pipeline import SinkBase
 
 
 class _LegacyInstruments:
@@ -100,7 +101,7 @@ class _LatestInstruments:
             self.cost.record(usd(e.cost_pico), cost)
 
 
-class OtlpMetricsSink:
+class OtlpMetricsSink(SinkBase):
     """Pipeline sink: API calls → GenAI client histograms → periodic OTLP export."""
 
     def __init__(self, exporter: MetricExporter, *, resource: Resource | None = None,

@@ -22,6 +22,7 @@ from kaizen_perf import events as ev
 from kaizen_perf.config import Settings, parse_addr
 from kaizen_perf.cost import usd_text
 from kaizen_perf.errors import ConfigError
+from kaizen_perf.pipeline import SinkBase
 
 Labels = tuple[tuple[str, str], ...]
 #: counters whose amounts are integer pico-dollars (sent as exact decimal US dollars)
@@ -33,7 +34,7 @@ def _status(error: str | None) -> str:
     return "ok" if error is None else "error"
 
 
-class StatsdSink:
+class StatsdSink(SinkBase):
     """Pipeline sink: events → StatsD lines → UDP datagrams."""
 
     def __init__(self, host: str, port: int, *, prefix: str = "kaizen", tags: bool = False,

@@ -45,7 +45,7 @@ def main(endpoint: str, seconds: float) -> None:
     print(json.dumps({
         "n": len(ordered), "p50_ns": ordered[len(ordered) // 2],
         "p99_ns": ordered[int(len(ordered) * 0.99)], "rss": rss,
-        "spans_built": sink.spans_built, "dropped": sink.dropped_spans,
+        "spans_built": sink.spans_built, "dropped": sink.dropped_events,
         "export_errors": sink.export_errors, "exported": sink.exported_spans,
     }), flush=True)
     print("DONE", flush=True)

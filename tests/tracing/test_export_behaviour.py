@@ -10,7 +10,6 @@ import pytest
 from kaizen_perf import Monitor
 from kaizen_perf.exporters.batch import BatchExporter
 from kaizen_perf.exporters.otlp_metrics import OtlpMetricsSink
-from kaizen_perf.outputs import export_errors
 from kaizen_perf.testing import FakeClock
 from kaizen_perf.tracing import Sampler, TraceSink
 from tests.helpers import free_port
@@ -80,8 +79,10 @@ def test_refused_endpoint_counts_export_errors_and_shutdown_is_prompt() -> None:
     start = time.monotonic()
     mon.shutdown(3.0)
     assert time.monotonic() - start < 3.5
-    assert export_errors([sink]) == {"traces-otlp": 1}
-    assert sink.dropped_spans == {"traces-otlp": 2}
+    assert sink.export_errors == {"traces-otlp": 1}
+    assert sink.dropped_events == {"traces-otlp": 2}
+    assert mon.pipeline.export_errors()["traces-otlp"] == 1
+    assert mon.pipeline.dropped_events()["traces-otlp"] == 2
 
 
 def test_black_holed_endpoint_cannot_hold_close_past_its_deadline() -> None:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from kaizen_perf import Monitor
 from kaizen_perf.events import Event
-from kaizen_perf.pipeline import Pipeline
+from kaizen_perf.pipeline import Pipeline, SinkBase
 from tests.unit.metrics_util import value
 
 
-class _Counting:
+class _Counting(SinkBase):
     """A sink that counts what it is given; ``sheddable`` like the trace and log sinks."""
 
     def __init__(self, sheddable: bool) -> None:
