@@ -93,12 +93,12 @@ class ProcessCollector:
                 self.pids_seen.add(proc.pid)
                 self.agent_of_pid[proc.pid] = agent
                 self.name_of_pid[proc.pid] = _name(proc)
-            elif (proc.pid != self.root.pid and (agent := self._env_agent(known[0])) is not None
-                  and agent != known[1]):
+            elif (proc.pid != self.root.pid and (named := self._env_agent(known[0])) is not None
+                  and named != known[1]):
                 # found between fork and exec, it still had its parent's environment: the
                 # agent named by the one it exec'd with wins (its stacks and later readings)
-                self._procs[proc.pid] = (known[0], agent)
-                self.agent_of_pid[proc.pid] = agent
+                self._procs[proc.pid] = (known[0], named)
+                self.agent_of_pid[proc.pid] = named
         return tree
 
     def _agent_of(self, proc: psutil.Process) -> str:
