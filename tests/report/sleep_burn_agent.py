@@ -1,8 +1,9 @@
 """An agent that waits more than it computes: ``python -m tests.report.sleep_burn_agent SECONDS``.
 
-Each step sleeps 150 ms in ``wait_for_llm`` (as an agent waits on an LLM answer) and burns
+Each step sleeps 500 ms in ``wait_for_llm`` (as an agent waits on an LLM answer) and burns
 20 ms of CPU in ``crunch``: an on-CPU profile's hottest function is ``crunch``, a
-wall-clock profile's is ``wait_for_llm`` (also when a CPU hog triples the burn's wall time).
+wall-clock profile's is ``wait_for_llm``, also when load stretches the burn's wall time 20-fold
+(a CPU hog on both cores of a busy 2-core machine, load 30, stretched it about 15-fold).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 
 
 def wait_for_llm() -> None:
-    time.sleep(0.15)
+    time.sleep(0.5)
 
 
 def crunch() -> int:
