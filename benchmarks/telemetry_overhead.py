@@ -54,10 +54,10 @@ def per_item_costs(n: int = 20_000) -> dict[str, float]:
     from kaizen_perf.exporters.logfile import LineWriter
     from kaizen_perf.exporters.otlp_records import RecordEncoder
     from kaizen_perf.exporters.span_outputs import MemorySpanExporter
-    from kaizen_perf.exporters.spans import SpanBuilder
     from kaizen_perf.logs import EventLogSink, get_logger
     from kaizen_perf.redact import default_redactor
     from kaizen_perf.tracing import TraceSink
+    from kaizen_perf.tracing.spans import SpanBuilder
 
     events = _events(n)
     sink = TraceSink([("keep", MemorySpanExporter())], to_wall_ns=lambda ns: ns + time.time_ns(),

@@ -74,7 +74,7 @@ class ApiCallEvent(NamedTuple):
     #: "local" (priced here), "provider" (the provider's reported cost) or None (unpriced)
     cost_source: str | None = None
     #: names of the tools the response asked for, in its order (tool_use / tool_calls):
-    #: its cost is split across them (:mod:`kaizen_perf.attribution`)
+    #: its cost is split across them (:mod:`kaizen_perf.cost.attribution`)
     tool_calls: tuple[str, ...] = ()
 
 

@@ -31,9 +31,7 @@ from kaizen_perf._scopes import (
 )
 from kaizen_perf._setup import register_exit_hook, resolve_settings, warn_process_once
 from kaizen_perf._validate import MAX_TEXT
-from kaizen_perf.aggregate import MetricsSink
 from kaizen_perf.alerts.wiring import attach
-from kaizen_perf.attribution import tool_names
 from kaizen_perf.config import Settings
 from kaizen_perf.cost import (
     COST_LOCAL,
@@ -43,13 +41,15 @@ from kaizen_perf.cost import (
     usd,
     usd_problem,
 )
+from kaizen_perf.cost.attribution import tool_names
 from kaizen_perf.events import (
     ApiCallEvent,
     Event,
 )
-from kaizen_perf.extra_metrics import ExtraMetrics, MonitorCollector, exposition
 from kaizen_perf.health import HealthReport, pipeline_check
 from kaizen_perf.loops import args_digest
+from kaizen_perf.metrics.extra import ExtraMetrics, MonitorCollector, exposition
+from kaizen_perf.metrics.sink import MetricsSink
 from kaizen_perf.outputs import CoreSinks, build_sinks
 from kaizen_perf.pipeline import BatchHandler, Pipeline
 
@@ -207,7 +207,7 @@ class Monitor(PointHooks):
         ``total_cost_usd``): used only when no price source knows the model, and then
         marked ``gen_ai.usage.cost.source=provider`` (priced calls are ``local``).
         ``tool_calls`` names the tools the response asked for, in order: its cost is
-        split across them in ``kaizen_tool_cost_usd_total`` (:mod:`kaizen_perf.attribution`).
+        split across them in ``kaizen_tool_cost_usd_total`` (:mod:`kaizen_perf.cost.attribution`).
         """
         if not self._enabled:
             return None
@@ -284,7 +284,7 @@ class Monitor(PointHooks):
 
     def export_metrics(self, *, openmetrics: bool = False) -> str:
         """Every metric in the Prometheus text format, or OpenMetrics (drains the buffer
-        first), with those of :attr:`extra_metrics` (:mod:`kaizen_perf.extra_metrics`)."""
+        first), with those of :attr:`extra_metrics` (:mod:`kaizen_perf.metrics.extra`)."""
         return exposition(self, openmetrics=openmetrics)
 
     def _refresh_self_metrics(self) -> None:

@@ -20,8 +20,8 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from kaizen_perf.config import parse_addr
 from kaizen_perf.errors import ConfigError
-from kaizen_perf.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from kaizen_perf.health import HealthReport
+from kaizen_perf.metrics.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 StartResponse = Callable[..., Any]
 

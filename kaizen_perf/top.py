@@ -18,8 +18,8 @@ from decimal import Decimal
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kaizen_perf.metrics.summary import histogram_quantile
 from kaizen_perf.report.breakdown import Part, parts
-from kaizen_perf.summary import histogram_quantile
 
 Labels = frozenset[tuple[str, str]]
 

@@ -34,12 +34,12 @@ from kaizen_perf.alerts.specs import (
     num,
 )
 from kaizen_perf.alerts.windows import MAX_KEYS, Key, Samples, SlicedWindow
-from kaizen_perf.budget import BudgetStatus
 from kaizen_perf.cost import usd
+from kaizen_perf.cost.budget import BudgetStatus
 from kaizen_perf.events import ApiCallEvent, Event, LoopEvent, ProcessSample, ToolEvent
 from kaizen_perf.loops import LoopDetector
 from kaizen_perf.metrics import METRICS
-from kaizen_perf.summary import histogram_quantile
+from kaizen_perf.metrics.summary import histogram_quantile
 
 __all__ = ["BudgetEvaluator", "CounterIncreaseEvaluator", "ErrorRateEvaluator", "Evaluator",
            "Key", "LatencyEvaluator", "LoopEvaluator", "MemoryGrowthEvaluator", "Probe",

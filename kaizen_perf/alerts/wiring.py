@@ -23,8 +23,8 @@ from kaizen_perf.alerts.evaluators import Probe
 from kaizen_perf.alerts.model import Notifier
 from kaizen_perf.alerts.notify import LogNotifier, WebhookNotifier
 from kaizen_perf.alerts.specs import default_rules
-from kaizen_perf.budget import Budget, BudgetTracker
 from kaizen_perf.config import Settings
+from kaizen_perf.cost.budget import Budget, BudgetTracker
 from kaizen_perf.events import ApiCallEvent
 from kaizen_perf.health import ComponentStatus
 from kaizen_perf.metrics import Family

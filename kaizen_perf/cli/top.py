@@ -19,8 +19,8 @@ from kaizen_perf.alerts.specs import StuckRule
 from kaizen_perf.cli import exitcodes
 from kaizen_perf.config import STUCK_AFTER_S, Settings
 from kaizen_perf.errors import ConfigError
+from kaizen_perf.metrics.summary import cost_text
 from kaizen_perf.report.breakdown import Part
-from kaizen_perf.summary import cost_text
 from kaizen_perf.top import AgentRow, Poller
 
 

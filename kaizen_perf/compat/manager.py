@@ -95,7 +95,7 @@ class ObservabilityManager:
         own = await self.metrics.export()
         if self.monitor is None:
             return own
-        from kaizen_perf.extra_metrics import exposition
+        from kaizen_perf.metrics.extra import exposition
         return own + exposition(self.monitor, without=self.metrics)
 
     # -- tracing ----------------------------------------------------------------------------

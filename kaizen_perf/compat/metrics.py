@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.compat.types import Metric
-from kaizen_perf.exposition import _escape, _num
 from kaizen_perf.metrics import OVERFLOW, Family, MetricSpec
+from kaizen_perf.metrics.exposition import _escape, _num
 
 if TYPE_CHECKING:
     from kaizen_perf.monitor import Monitor
@@ -276,7 +276,7 @@ class MetricsCollector:
 
     def prometheus_families(self) -> list[Family]:
         """A snapshot of every series under a valid Prometheus name and label names, for a
-        monitor's exposition (:mod:`kaizen_perf.extra_metrics`): counters are named
+        monitor's exposition (:mod:`kaizen_perf.metrics.extra`): counters are named
         ``…_total`` (as prometheus-client names them, and as OpenMetrics requires)."""
         out: list[Family] = []
         with self._lock:

@@ -3,7 +3,7 @@
 By default the two histograms of ``opentelemetry-semantic-conventions`` 0.66b2
 (``gen_ai.client.token.usage``, ``gen_ai.client.operation.duration``); under
 ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` the pinned commit's
-(:mod:`kaizen_perf.genai`): ``gen_ai.client.inference.duration``, the token counters
+(:mod:`kaizen_perf.tracing.genai`): ``gen_ai.client.inference.duration``, the token counters
 ``gen_ai.client.inference.usage.*`` (by ``gen_ai.token.modality``, ``unknown``: providers
 do not split usage by modality), the per-call token histograms
 ``gen_ai.client.inference.operation.*`` and the cost histogram
@@ -28,12 +28,12 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExporter, MetricsData
 from opentelemetry.sdk.resources import Resource
 
-from kaizen_perf import genai as g
 from kaizen_perf.config import Settings
 from kaizen_perf.cost import usd
 from kaizen_perf.events import ApiCallEvent, Event
 from kaizen_perf.exporters.batch import BatchExporter
 from kaizen_perf.pipeline import SinkBase
+from kaizen_perf.tracing import genai as g
 
 
 class _LegacyInstruments:

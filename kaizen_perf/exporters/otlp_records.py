@@ -1,13 +1,13 @@
 """OTLP protobuf bytes straight from span records: no SDK span objects on the default path.
 
-The OTLP exporter's thread turns the dispatcher's :data:`~kaizen_perf.exporters.spans.SpanRecord`
+The OTLP exporter's thread turns the dispatcher's :data:`~kaizen_perf.tracing.spans.SpanRecord`
 tuples into an ``ExportTraceServiceRequest`` without building a ``ReadableSpan``,
 a ``SpanContext`` or an attribute dict per span. What makes it cheap:
 
 - **Shapes.** A loop or tool span without an error has a name, a kind and
   attributes that depend only on its agent (and tool): they are described once
   (by :meth:`SpanBuilder.describe`, so every name still comes from
-  :mod:`kaizen_perf.genai` and is redacted there) and cached as bytes. Per span
+  :mod:`kaizen_perf.tracing.genai` and is redacted there) and cached as bytes. Per span
   only the ids and the two times are packed.
 - **One join.** A span's length is known before its bytes exist (fixed-width ids
   and times plus the cached shape), so every piece of every span goes into one
@@ -26,9 +26,9 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from kaizen_perf import genai as g
 from kaizen_perf.exporters.otlp_wire import SMALL, key_value, ld, span_attribute, varint
-from kaizen_perf.exporters.spans import LOOP, SCOPE, TOOL, SpanBuilder, SpanRecord
+from kaizen_perf.tracing import genai as g
+from kaizen_perf.tracing.spans import LOOP, SCOPE, TOOL, SpanBuilder, SpanRecord
 
 _pack_id = struct.Struct(">Q").pack  # span ids are big-endian bytes on the wire
 _pack_times = struct.Struct("<BQBQ").pack  # fields 7 and 8, fixed64 little-endian

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from kaizen_perf.exporters.spans import SpanBuilder, SpanRecord
+from kaizen_perf.tracing.spans import SpanBuilder, SpanRecord
 
 ToSdk = Callable[[SpanRecord], ReadableSpan]
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
+from kaizen_perf.cost.reserve import NOTHING, Reservation
 from kaizen_perf.monitor import Monitor, get_monitor
-from kaizen_perf.reserve import NOTHING, Reservation
 
 logger = logging.getLogger("kaizen_perf.integrations")
 _log = RateLimitedLog(log=logger)

@@ -13,9 +13,9 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
+from kaizen_perf.cost.reserve import reserve_call
 from kaizen_perf.errors import BudgetExceeded
 from kaizen_perf.integrations._calls import CURRENT_CALL, CallTracker, Recorder, _log
-from kaizen_perf.reserve import reserve_call
 
 
 class Reader(Protocol):

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kaizen_perf.cost.reserve import estimate_input_tokens, max_output_tokens
 from kaizen_perf.integrations._calls import (
     CallTracker,
     Instrumentation,
@@ -34,7 +35,6 @@ from kaizen_perf.integrations._calls import (
 )
 from kaizen_perf.integrations._wrapping import async_call, sync_call
 from kaizen_perf.monitor import Monitor
-from kaizen_perf.reserve import estimate_input_tokens, max_output_tokens
 
 __all__ = ["instrument", "is_instrumented", "uninstrument", "usage_fields"]
 

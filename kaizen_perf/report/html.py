@@ -13,10 +13,10 @@ import time
 from importlib import resources
 from typing import Any
 
+from kaizen_perf.metrics.summary import cost_text
 from kaizen_perf.report import breakdown
 from kaizen_perf.report.data import KIND_NAMES, ReportData, Series
 from kaizen_perf.report.flame import Node
-from kaizen_perf.summary import cost_text
 
 _ASSETS = resources.files("kaizen_perf.report").joinpath("assets")
 

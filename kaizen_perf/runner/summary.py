@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kaizen_perf.metrics import Family
+from kaizen_perf.metrics.summary import cost_text, label_values, stats, total
 from kaizen_perf.profiles.folded import Profile, top_functions
 from kaizen_perf.report import breakdown
-from kaizen_perf.summary import cost_text, label_values, stats, total
 
 
 class _Collector(Protocol):
@@ -180,6 +180,6 @@ def render_summary(summary: dict[str, Any], run_path: Path, *, exit_status: int 
 
 def _tool_cost(fam: Family, agent: str) -> dict[str, float]:
     """Dollars per tool, ``reasoning`` included (every priced dollar once: see
-    :mod:`kaizen_perf.attribution`), costliest first."""
+    :mod:`kaizen_perf.cost.attribution`), costliest first."""
     costs = {t: total(fam, {"agent": agent, "tool": t}) for t in label_values(fam, "tool")}
     return dict(sorted(((t, c) for t, c in costs.items() if c > 0), key=lambda kv: -kv[1]))

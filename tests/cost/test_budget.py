@@ -9,7 +9,7 @@ import pytest
 
 from kaizen_perf import Monitor
 from kaizen_perf.alerts import Alert, CallbackNotifier
-from kaizen_perf.budget import Budget, BudgetTracker, Crossing
+from kaizen_perf.cost.budget import Budget, BudgetTracker, Crossing
 from kaizen_perf.errors import BudgetExceeded, ConfigError
 from tests.unit.metrics_util import value
 

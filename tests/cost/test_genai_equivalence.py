@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kaizen_perf.cost import PICO, ModelPrice
-from kaizen_perf.cost_genai import convert
+from kaizen_perf.cost.genai_prices import convert
 
 NOW = datetime.now(UTC)
 _KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok",

@@ -15,19 +15,19 @@ from kaizen.llm.client import LlmClient
 from kaizen.llm.deployment_resolver import resolve_deployment_for
 
 from kaizen_perf import Monitor
-from kaizen_perf.budget import Budget, BudgetTracker, Crossing
 from kaizen_perf.cost import PriceTable
-from kaizen_perf.errors import BudgetExceeded
-from kaizen_perf.integrations import anthropic as kp_anthropic
-from kaizen_perf.integrations import kaizen as kp_kaizen
-from kaizen_perf.integrations import openai as kp_openai
-from kaizen_perf.reserve import (
+from kaizen_perf.cost.budget import Budget, BudgetTracker, Crossing
+from kaizen_perf.cost.reserve import (
     BINARY_BLOCK_TOKENS,
     DEFAULT_MAX_OUTPUT,
     estimate_input_tokens,
     max_output_tokens,
     worst_case_pico,
 )
+from kaizen_perf.errors import BudgetExceeded
+from kaizen_perf.integrations import anthropic as kp_anthropic
+from kaizen_perf.integrations import kaizen as kp_kaizen
+from kaizen_perf.integrations import openai as kp_openai
 from tests.integrations.kaizen_loopback import local_url
 from tests.integrations.llm_server import LLMServer, Reply
 from tests.integrations.openai_chat_server import OpenAIChatServer, Turn

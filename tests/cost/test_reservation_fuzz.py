@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from kaizen_perf.budget import Budget, BudgetTracker, Crossing
+from kaizen_perf.cost.budget import Budget, BudgetTracker, Crossing
 from kaizen_perf.errors import BudgetExceeded
 from kaizen_perf.events import ApiCallEvent
 

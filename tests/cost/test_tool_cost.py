@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kaizen_perf import Monitor
-from kaizen_perf.attribution import REASONING, split
 from kaizen_perf.cost import PriceTable
+from kaizen_perf.cost.attribution import REASONING, split
 from kaizen_perf.integrations import anthropic as kp_anthropic
 from kaizen_perf.integrations import openai as kp_openai
 from tests.helpers import need, need_binary

@@ -13,10 +13,10 @@ from rich.console import Console
 
 from kaizen_perf import Monitor
 from kaizen_perf.cli.top import render
+from kaizen_perf.metrics.summary import cost_text
 from kaizen_perf.report.data import ReportData
 from kaizen_perf.report.html import render_run
 from kaizen_perf.runner.summary import build_summary, render_summary
-from kaizen_perf.summary import cost_text
 from kaizen_perf.testing import FakeClock
 from kaizen_perf.top import parse, rows
 from kaizen_perf.tracing import TraceSink

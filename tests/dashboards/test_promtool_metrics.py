@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kaizen_perf.exposition import render
 from kaizen_perf.metrics import METRICS, new_families
+from kaizen_perf.metrics.exposition import render
 from tests.helpers import free_port, need_binary
 from tests.unit.metrics_util import value
 

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kaizen_perf.aggregate import MetricsSink
 from kaizen_perf.collectors.ebpf_parse import (
     OutputFormatError,
     StreamParser,
@@ -21,6 +20,7 @@ from kaizen_perf.collectors.ebpf_parse import (
 )
 from kaizen_perf.events import KernelCounter, KernelHistogram
 from kaizen_perf.metrics import KERNEL_BUCKETS
+from kaizen_perf.metrics.sink import MetricsSink
 
 
 def _log2(k: int) -> dict[str, int]:

@@ -15,11 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kaizen_perf import Monitor
 from kaizen_perf.events import InterruptEvent
-from kaizen_perf.exporters.spans import SpanBuilder
 from kaizen_perf.integrations.kaizen import instrument, uninstrument
 from kaizen_perf.integrations.kaizen._agents import AGENTS
 from kaizen_perf.redact import Redactor
 from kaizen_perf.testing import InMemorySink
+from kaizen_perf.tracing.spans import SpanBuilder
 
 
 @pytest.fixture

@@ -29,10 +29,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from kaizen_perf import Monitor
 from kaizen_perf.cost import PICO, PriceTable, pico_of_usd, usd
 from kaizen_perf.forward import ForwardReceiver
+from kaizen_perf.metrics.summary import cost_text
 from kaizen_perf.report.data import ReportData
 from kaizen_perf.report.html import render_run
 from kaizen_perf.runner.summary import build_summary
-from kaizen_perf.summary import cost_text
 from kaizen_perf.top import parse, rows
 from tests.tracing.receiver import Receiver, attrs, otlp_receiver
 from tests.tracing.statsd_server import StatsdServer, statsd_server

@@ -41,7 +41,7 @@ def test_rates_come_from_two_scrapes() -> None:
 
 def test_quantile_matches_the_histogram_quantile_of_a_monitor() -> None:
     """top's p95 from cumulative scrape buckets equals the run summary's from raw buckets."""
-    from kaizen_perf.summary import stats
+    from kaizen_perf.metrics.summary import stats
     from kaizen_perf.top import quantile_from_cumulative
 
     clock = FakeClock()

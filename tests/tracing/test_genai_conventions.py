@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from kaizen_perf import Monitor
-from kaizen_perf import genai as g
 from kaizen_perf.cost import ModelPrice, PriceTable, Rates
+from kaizen_perf.tracing import genai as g
 from tests.tracing.receiver import Receiver, attrs, otlp_receiver
 
 NAMES = tomllib.loads((Path(__file__).parent / "genai_names.toml").read_text())

@@ -18,10 +18,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from kaizen_perf import Monitor
 from kaizen_perf.events import ApiCallEvent, ToolEvent
 from kaizen_perf.exporters.span_outputs import MemorySpanExporter
-from kaizen_perf.exporters.spans import SpanBuilder, ToolRequests
 from kaizen_perf.integrations import anthropic as kp_anthropic
 from kaizen_perf.redact import default_redactor
 from kaizen_perf.tracing import TraceSink
+from kaizen_perf.tracing.spans import SpanBuilder, ToolRequests
 from tests.integrations.llm_server import LLMServer, Reply
 
 

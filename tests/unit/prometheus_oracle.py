@@ -1,6 +1,6 @@
 """A test oracle: a monitor's families rendered by prometheus-client's own code.
 
-kaizen-perf has one renderer (:mod:`kaizen_perf.exposition`). This independent
+kaizen-perf has one renderer (:mod:`kaizen_perf.metrics.exposition`). This independent
 conversion to prometheus-client metric families (cumulative buckets, ``le`` values,
 dollar divisors) lets tests compare our output with the reference implementation's.
 """

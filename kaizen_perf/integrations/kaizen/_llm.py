@@ -29,16 +29,16 @@ from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from typing import Any
 
-from kaizen_perf.errors import BudgetExceeded
-from kaizen_perf.integrations._calls import Patches, _log, as_int, tool_call_name
-from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT
-from kaizen_perf.reserve import (
+from kaizen_perf.cost.reserve import (
     NOTHING,
     Reservation,
     estimate_input_tokens,
     max_output_tokens,
     reserve_call,
 )
+from kaizen_perf.errors import BudgetExceeded
+from kaizen_perf.integrations._calls import Patches, _log, as_int, tool_call_name
+from kaizen_perf.integrations.kaizen._agents import AGENTS, CURRENT_AGENT
 
 #: Kaizen's wire protocol → provider label, for deployments without a preset name
 WIRE_PROVIDERS = {"OpenAiChat": "openai", "AnthropicMessages": "anthropic",

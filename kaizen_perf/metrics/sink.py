@@ -5,7 +5,7 @@ the hot path only ever appends an event. One handler per event type, chosen by
 a dict lookup on the event's class. Every family a handler updates is bound to an
 attribute once, at construction (as prometheus-client binds its metric objects): a
 misspelled name fails when the sink is made, not on some event hours into a run.
-Rendering the families is :mod:`kaizen_perf.exposition`'s job alone.
+Rendering the families is :mod:`kaizen_perf.metrics.exposition`'s job alone.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kaizen_perf import events as ev
-from kaizen_perf.attribution import split
+from kaizen_perf.cost.attribution import split
+from kaizen_perf.cost.spend import SpendLedger
 from kaizen_perf.loops import DEFAULT_REPEATS, LoopDetector
 from kaizen_perf.metrics import Family, new_families
 from kaizen_perf.pipeline import SinkBase
 from kaizen_perf.redact import redact_text
-from kaizen_perf.spend import SpendLedger
 
 if TYPE_CHECKING:
     from kaizen_perf.pipeline import Pipeline

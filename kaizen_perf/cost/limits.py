@@ -3,7 +3,7 @@ threshold crossed, and the account that counts one budget's spend.
 
 Amounts are integer pico-dollars (the unit of
 :meth:`~kaizen_perf.cost.ModelPrice.cost_pico`), so a 30-hour run sums exactly and a
-threshold is one integer comparison. :class:`~kaizen_perf.budget.BudgetTracker` keeps
+threshold is one integer comparison. :class:`~kaizen_perf.cost.budget.BudgetTracker` keeps
 the accounts and decides what a crossing or an exhausted limit does.
 """
 

@@ -1,7 +1,7 @@
 """The price records (``Rates``, ``ModelPrice``) that every price source produces.
 
 Apart from :mod:`kaizen_perf.cost` (which re-exports them) so that a source such as
-:mod:`kaizen_perf.cost_genai` can build them without importing the table that
+:mod:`kaizen_perf.cost.genai_prices` can build them without importing the table that
 asks it: the table imports its sources, never the other way round.
 """
 

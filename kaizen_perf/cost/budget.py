@@ -14,7 +14,7 @@ at every moment; calls forwarded from children (``kaizen-perf run``) are counted
 by the tracker as a pipeline sink, on the dispatcher thread.
 
 Before a request is sent, a client integration reserves its worst case
-(:meth:`BudgetTracker.reserve`, see :mod:`kaizen_perf.reserve`): a hard-stop
+(:meth:`BudgetTracker.reserve`, see :mod:`kaizen_perf.cost.reserve`): a hard-stop
 budget refuses it, with :class:`~kaizen_perf.errors.BudgetExceeded`, when spend,
 the reservations in flight and this one together would pass the limit.
 
@@ -35,10 +35,7 @@ from typing import Any
 
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.cost import usd
-from kaizen_perf.errors import BudgetExceeded
-from kaizen_perf.events import ApiCallEvent, Event
-from kaizen_perf.health import ComponentStatus
-from kaizen_perf.limits import (
+from kaizen_perf.cost.limits import (
     DEFAULT_THRESHOLDS,
     SCOPES,
     Account,
@@ -48,9 +45,12 @@ from kaizen_perf.limits import (
     Scope,
     applicable,
 )
+from kaizen_perf.cost.reserve import NOTHING, Reservation
+from kaizen_perf.errors import BudgetExceeded
+from kaizen_perf.events import ApiCallEvent, Event
+from kaizen_perf.health import ComponentStatus
 from kaizen_perf.metrics import Family
 from kaizen_perf.pipeline import SinkBase
-from kaizen_perf.reserve import NOTHING, Reservation
 
 __all__ = ["CURRENT_USER", "DEFAULT_THRESHOLDS", "SCOPES", "Budget", "BudgetStatus",
            "BudgetTracker", "Crossing", "Scope"]

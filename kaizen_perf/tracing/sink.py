@@ -2,7 +2,7 @@
 
 :class:`TraceSink` runs on the dispatcher thread: it turns each batch of hook
 events into span records (``invoke_agent``, ``execute_tool``, ``chat`` … see
-:mod:`kaizen_perf.exporters.spans`), samples them, and offers them to one
+:mod:`kaizen_perf.tracing.spans`), samples them, and offers them to one
 :class:`~kaizen_perf.exporters.batch.BatchExporter` per exporter, whose thread
 encodes them for OTLP or builds SDK spans for the others
 (:mod:`kaizen_perf.exporters.span_outputs`). Nothing here
@@ -13,7 +13,7 @@ Which exporters: ``KAIZEN_PERF_TRACES`` if set, else the standard
 ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none``; a set
 ``OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT`` alone means ``otlp``), else none.
 ``OTEL_SDK_DISABLED=true`` turns them off. ``OTEL_SEMCONV_STABILITY_OPT_IN`` chooses the
-GenAI names (:class:`kaizen_perf.genai.Conventions`), once, when the sink is built.
+GenAI names (:class:`kaizen_perf.tracing.genai.Conventions`), once, when the sink is built.
 
 Subprocesses: :func:`child_env` returns an environment with the current span as
 ``TRACEPARENT``, which a monitored child (and the Claude Agent SDK) turns into
@@ -34,7 +34,6 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from kaizen_perf import genai as g
 from kaizen_perf._context import current_traceparent, parse_traceparent
 from kaizen_perf._ratelimit import RateLimitedLog
 from kaizen_perf.config import Settings
@@ -42,9 +41,10 @@ from kaizen_perf.errors import ConfigError
 from kaizen_perf.events import Event
 from kaizen_perf.exporters.batch import BatchExporter
 from kaizen_perf.exporters.span_outputs import MemorySpanExporter, record_export_fn
-from kaizen_perf.exporters.spans import SpanBuilder, SpanRecord
 from kaizen_perf.pipeline import SinkBase
 from kaizen_perf.redact import Redactor, default_redactor
+from kaizen_perf.tracing import genai as g
+from kaizen_perf.tracing.spans import SpanBuilder, SpanRecord
 
 _FORCED_MAX = 10_000
 

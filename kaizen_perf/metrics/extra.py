@@ -25,8 +25,8 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from kaizen_perf.exposition import render
 from kaizen_perf.metrics import Family, MetricSpec
+from kaizen_perf.metrics.exposition import render
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric

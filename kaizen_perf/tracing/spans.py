@@ -37,7 +37,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from kaizen_perf import genai as g
 from kaizen_perf._context import new_trace_id
 from kaizen_perf._version import __version__
 from kaizen_perf.cost import usd
@@ -54,6 +53,7 @@ from kaizen_perf.events import (
     ToolEvent,
 )
 from kaizen_perf.redact import Redactor
+from kaizen_perf.tracing import genai as g
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _OK = Status(StatusCode.UNSET)

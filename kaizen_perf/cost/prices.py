@@ -3,7 +3,7 @@
 A model's price comes from the first source that knows it:
 
 1. the user's file (``KAIZEN_PERF_PRICING_FILE``, TOML, USD per million tokens);
-2. the maintained ``genai-prices`` package (:mod:`kaizen_perf.cost_genai`), when
+2. the maintained ``genai-prices`` package (:mod:`kaizen_perf.cost.genai_prices`), when
    installed (the ``pricing`` extra);
 3. the table bundled with kaizen-perf (``kaizen_perf/data/pricing.toml``), a
    fallback that goes stale: it is used only for models neither source knows.
@@ -29,7 +29,7 @@ from typing import Any
 
 from kaizen_perf._toml import read_toml
 from kaizen_perf._validate import show
-from kaizen_perf.cost_model import (
+from kaizen_perf.cost.model import (
     PICO,
     SOURCE_BUNDLED,
     SOURCE_FILE,
@@ -127,7 +127,7 @@ class PriceTable:
             user = parse_models(extra, str(extra_file), source=SOURCE_FILE,
                                 as_of=str(extra.get("as_of", "")))
         if maintained is True:
-            from kaizen_perf.cost_genai import genai_prices
+            from kaizen_perf.cost.genai_prices import genai_prices
             maintained = genai_prices()
         return cls(user, as_of=as_of, maintained=maintained or None, fallback=bundled)
 

@@ -3,7 +3,7 @@
 ``genai_prices.calc_price`` works in ``Decimal`` and decomposes the usage on every
 call (tens of microseconds); ``record_api_call`` runs for every request. So the
 package is asked once per model, and its per-million-token prices become a
-:class:`~kaizen_perf.cost_model.ModelPrice` of whole pico-dollars per token, which the
+:class:`~kaizen_perf.cost.model.ModelPrice` of whole pico-dollars per token, which the
 table caches. The result equals ``calc_price`` for the token kinds kaizen-perf
 records (a test checks this on every model of the package):
 
@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from kaizen_perf.cost_model import SOURCE_GENAI, Maintained, ModelPrice, Rates
+from kaizen_perf.cost.model import SOURCE_GENAI, Maintained, ModelPrice, Rates
 
 _KEYS = (("input", "input_mtok"), ("output", "output_mtok"), ("cache_read", "cache_read_mtok"),
          ("cache_write", "cache_write_mtok"), ("cache_write_1h", "cache_write_1h_mtok"))
