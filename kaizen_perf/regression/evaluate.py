@@ -187,7 +187,8 @@ def evaluate_against(stored: RunResult, fresh: RunResult, targets: Targets) -> O
             gate = effective_gate(gate, info.unit, float(np.median(base[match])))
             rows.append(Row(name, info.unit, judge(est, gate, info.direction), gate, est,
                             note=f"unpaired vs {match}",
-                            pytest_mean_change=mean_change(base[match], y)))
+                            pytest_mean_change=mean_change(base[match], y),
+                            measure=js.job.measure))
     return Outcome(tuple(rows), evaluate_parity(fresh, targets), low_confidence=True)
 
 

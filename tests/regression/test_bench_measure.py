@@ -39,6 +39,7 @@ def test_bench_measure_forces_cpu_time_and_against_compares_like_with_like(
           "--format", "json"])
     work = {r["name"]: r for r in json.loads(capsys.readouterr().out)["benchmarks"]}
     assert work["bench_tiny.bench_work"]["verdict"] == "REGRESSION"
+    assert work["bench_tiny.bench_work"]["measure"] == "cpu"  # reports name the measure
     main(["check", "--against", str(res), "--head", str(head), *BENCH, "--format", "json"])
     work = {r["name"]: r for r in json.loads(capsys.readouterr().out)["benchmarks"]}
     assert work["bench_tiny.bench_work"]["verdict"] == "INCONCLUSIVE"
