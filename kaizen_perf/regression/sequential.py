@@ -145,8 +145,11 @@ def sample_until_decided(jobs: Sequence[Job], sides: Mapping[str, Side], design:
     if counted:
         counting.join()
         if any(not samples[j.key].pairs and samples[j.key].error is None for j in counted):
-            stop = stop or (f"the time budget ({design.budget_s:.0f} s) ran out before "
-                            "every benchmark was counted")
+            # Either the deadline passed or the pace so far said the count would end
+            # past it (then the check may end well inside the budget): say both.
+            stop = stop or (f"counting every benchmark did not fit in the time budget "
+                            f"({design.budget_s:.0f} s): a count predicted to end past it "
+                            "is not started")
     result, outcome = now()
     return result, explain(outcome, stop)
 

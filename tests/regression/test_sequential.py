@@ -306,3 +306,24 @@ def test_a_count_predicted_to_end_past_the_deadline_is_not_started() -> None:
     runner.run_counted(todo, SIDES, Design(), samples, rng=random.Random(0), factory=scripted,
                        lanes=1, deadline=time.monotonic() + 60.0)
     assert [len(samples[j.key].pairs) for j in todo] == [5, 5, 0]
+
+
+def test_counts_left_out_by_the_budget_say_so() -> None:
+    """A counted benchmark the budget leaves unstarted is INCONCLUSIVE, with the reason."""
+    design = replace(Design(), budget_s=5.0)  # its counting deadline is already past
+    job = Job("b.bench_c", Operand("base", "b.bench_c"), Operand("head", "b.bench_c"),
+              BenchInfo("b.bench_c"), "instructions", cost_s=0.01)
+
+    def make(side: Side, design: Design, *, callgrind: bool = False) -> CountingWorker:
+        return CountingWorker(side, 0.0, set(), None)
+
+    def result_of(samples: Mapping[str, JobSamples]) -> RunResult:
+        return RunResult("check", design, tuple(SIDES.values()), tuple(samples.values()), {},
+                         "", 0.0)
+
+    scripted: Any = make
+    _, outcome = sequential.sample_until_decided([job], SIDES, design, Targets(), result_of,
+                                                 start=time.monotonic(), factory=scripted)
+    row = outcome.rows[0]
+    assert row.verdict is Verdict.INCONCLUSIVE and outcome.undecided == ("b.bench_c",)
+    assert "did not fit in the time budget (5 s)" in row.note
