@@ -34,6 +34,7 @@ SETTINGS: tuple[tuple[str, dict[str, object]], ...] = (
     ("on-CPU + wall side by side, 20 Hz each", {"rate_hz": 40, "kinds": ("cpu", "wall")}),
     ("on-CPU + wall side by side, 15 Hz each (default)",
      {"rate_hz": 30, "kinds": ("cpu", "wall")}),
+    ("on-CPU + wall side by side, 10 Hz each", {"rate_hz": 20, "kinds": ("cpu", "wall")}),
     ("on-CPU + wall, 50 Hz, windows in turn", {"rate_hz": 50, "kinds": ("cpu", "wall"),
                                                "in_turn": True}),
     ("50 Hz --idle", {"rate_hz": 50, "idle": True}),
