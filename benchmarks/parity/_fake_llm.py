@@ -1,5 +1,7 @@
-"""A fixed OpenAI-compatible chat-completions answer served from a thread of the
-benchmark worker, so a real Kaizen agent runs offline (not a benchmark module).
+"""A fixed OpenAI-compatible chat-completions answer, so a real Kaizen agent runs offline
+(not a benchmark module). ``python -m benchmarks.parity._fake_llm`` serves it on a free
+port of 127.0.0.1, prints the port, and exits when its standard input closes: the ADR-017
+benchmark runs it as a child process so that its threads are not timed as the agent's.
 
 Kaizen's SSRF guard refuses loopback peers when it connects
 (``kaizen.llm.http_client.SafeDnsResolver.check_host``, no setting turns it off):
@@ -11,6 +13,7 @@ still checked by Kaizen's own code. The agent is pointed at
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,20 +41,6 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a line per request would be timed as part of the agent."""
 
 
-_SERVER: list[ThreadingHTTPServer] = []
-
-
-def base_url() -> str:
-    """The provider URL (``http://localhost:PORT``); the server starts on first use."""
-    if not _SERVER:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=server.serve_forever, name="parity-fake-llm",
-                         daemon=True).start()
-        _SERVER.append(server)
-        allow_loopback()
-    return f"http://localhost:{_SERVER[0].server_port}"
-
-
 def allow_loopback() -> None:
     """Let Kaizen's connect-time SSRF check pass ``localhost`` and ``127.0.0.1`` only."""
     from kaizen.llm.http_client import SafeDnsResolver
@@ -66,3 +55,15 @@ def allow_loopback() -> None:
 
     check_host._parity_loopback = True  # type: ignore[attr-defined]
     SafeDnsResolver.check_host = check_host  # type: ignore[method-assign]
+
+
+def main() -> None:
+    """Serve until the parent closes our standard input (however the parent ended)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, name="parity-fake-llm", daemon=True).start()
+    print(server.server_port, flush=True)
+    sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -73,22 +73,12 @@ class Question(Signature):
     answer: str = OutputField(desc="Answer")
 
 
-#: the child process: ``_fake_llm``'s handler on a free port; it prints the port, then
-#: exits when its standard input closes (the worker ended, however it ended)
-_SERVE = ("import sys, threading\n"
-          "from http.server import ThreadingHTTPServer\n"
-          "from benchmarks.parity._fake_llm import _Handler\n"
-          "server = ThreadingHTTPServer(('127.0.0.1', 0), _Handler)\n"
-          "threading.Thread(target=server.serve_forever, daemon=True).start()\n"
-          "print(server.server_port, flush=True)\n"
-          "sys.stdin.read()\n")
-
-
 def _provider_url() -> str:
     """``http://localhost:PORT`` of the fake provider, started in a child process once."""
     if not _URL:
         root = Path(__file__).resolve().parents[2]  # the project: ``benchmarks`` importable
-        child = subprocess.Popen([sys.executable, "-c", _SERVE], cwd=root, text=True,
+        child = subprocess.Popen([sys.executable, "-m", "benchmarks.parity._fake_llm"], cwd=root,
+                                 text=True,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         atexit.register(_stop, child)
         assert child.stdout is not None
