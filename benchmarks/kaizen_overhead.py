@@ -24,14 +24,8 @@
    in random order. Reports the median ratio of wall time and of process CPU
    (the agent's process: Kaizen, our hooks and dispatcher) with their intervals.
 
-5. ``--instructions PAIRS``: instead of all the above, the agent run's user-space
-   instructions (every thread), counted by callgrind (valgrind) only while the
-   runs execute; instruction counts hardly move with the machine's load, unlike
-   time. About a minute per sample.
-6. ``--llm-instructions PAIRS``: the same count for ``--llm-calls`` calls of
-   ``LlmClient.complete`` (after 5 warm-up calls, the dispatcher's flush
-   included): the work kaizen-perf adds per LLM call, where the CPU-time figure
-   of 3. carries this machine's noise.
+The same agent runs and LLM calls counted in instructions (callgrind), which hardly
+move with the machine's load: ``python -m benchmarks.kaizen_instructions``.
 
 Targets (issue "Real Kaizen agents"): <= 50 us per tool call, <= 1 % per run.
 """
@@ -230,80 +224,6 @@ def run_sample(on: bool, runs: int, url: str) -> tuple[float, float]:
 T = Any
 
 
-def cg_agent(url: str, on: bool, runs: int) -> None:
-    """``--cg-agent``: the agent side of an instruction count (under callgrind, started with
-    instrumentation off): warm up, say ``ready``, run when told, say ``done``."""
-    import kaizen_perf
-
-    toggle(on)
-    agent = make_agent(url)
-    with contextlib.redirect_stdout(io.StringIO()):
-        for _ in range(2):
-            agent.run(question="What is 5*7?")
-    print("ready", flush=True)
-    sys.stdin.readline()
-    with contextlib.redirect_stdout(io.StringIO()):
-        for _ in range(runs):
-            agent.run(question="What is 5*7?")
-    kaizen_perf.get_monitor().flush()
-    print("done", flush=True)
-    sys.stdin.readline()
-
-
-def cg_llm(url: str, on: bool, calls: int) -> None:
-    """``--cg-llm``: the LLM-call side of an instruction count (see :func:`cg_agent`)."""
-    import gc
-
-    import kaizen_perf
-
-    toggle(on)
-
-    async def many(n: int) -> None:
-        from kaizen.llm.client import LlmClient
-        from kaizen.llm.deployment_resolver import resolve_deployment_for
-
-        deployment = resolve_deployment_for("openai", MODEL, api_key="sk-x", base_url=url)
-        async with LlmClient.from_deployment(deployment) as client:
-            for _ in range(n):
-                await client.complete([{"role": "user", "content": "hi"}], model=MODEL)
-
-    asyncio.run(many(5))
-    kaizen_perf.get_monitor().flush()
-    gc.collect()  # no collection owed by the warm-up falls into the count
-    print("ready", flush=True)
-    sys.stdin.readline()
-    asyncio.run(many(calls))
-    kaizen_perf.get_monitor().flush()
-    print("done", flush=True)
-    sys.stdin.readline()
-
-
-def instructions(on: bool, runs: int, url: str, out: str, mode: str = "--cg-agent") -> int:
-    """User-space instructions of ``runs`` agent runs (``--cg-llm``: LLM calls), every
-    thread (the dispatcher's too), counted by callgrind only between ``ready`` and
-    ``done`` (``callgrind_control -i``)."""
-    proc = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-         sys.executable, "-m", "benchmarks.kaizen_overhead", mode, url,
-         "1" if on else "0", str(runs)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdin is not None and proc.stdout is not None
-    if not proc.stdout.readline().startswith("ready"):
-        raise SystemExit("the agent under callgrind did not start")
-    subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], capture_output=True,
-                   check=True)
-    proc.stdin.write("go\n")
-    proc.stdin.flush()
-    proc.stdout.readline()
-    subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], capture_output=True,
-                   check=True)
-    proc.stdin.write("end\n")
-    proc.stdin.flush()
-    proc.wait()
-    with open(out) as f:
-        return int(next(line.split()[1] for line in f if line.startswith("totals:")))
-
-
 def paired(sample: Callable[[bool], T], pairs: int) -> list[tuple[T, T]]:
     """(off, on) per pair, the two samples in a random order."""
     out = []
@@ -329,32 +249,6 @@ def kaizen_perf_configure() -> None:
     kaizen_perf.configure("bench")
 
 
-def count_instructions(pairs: int, runs: int, mode: str = "--cg-agent") -> None:
-    """Paired callgrind counts of ``runs`` agent runs (or LLM calls), instrumented or not."""
-    import tempfile
-
-    server = subprocess.Popen([sys.executable, "-m", "benchmarks.kaizen_overhead", "--serve"],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            counted = paired(lambda on: instructions(on, runs, url, f"{tmp}/cg.{on}.out",
-                                                     mode), pairs)
-    finally:
-        server.kill()
-        server.wait()
-    what = "LLM call" if mode == "--cg-llm" else "run"
-    for off, on in counted:
-        print(f"instructions of {runs} {what}s: {off:,} -> {on:,} ({(on / off - 1) * 100:+.3f} %, "
-              f"{(on - off) / runs:,.0f} per {what})")
-    added = interval([on / off - 1 for off, on in counted])
-    print(f"{'LLM call' if mode == '--cg-llm' else 'agent run'}, instructions: "
-          f"{added[0] * 100:+.3f} % (min-max over pairs "
-          f"{min(on / off - 1 for off, on in counted) * 100:+.3f}.."
-          f"{max(on / off - 1 for off, on in counted) * 100:+.3f} %)")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=15)
@@ -362,38 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--run-pairs", type=int, default=31)
     parser.add_argument("--llm-calls", type=int, default=200)
-    parser.add_argument("--instructions", type=int, default=0, metavar="PAIRS",
-                        help="only count the agent run's instructions with callgrind, PAIRS "
-                        "pairs (about a minute each)")
-    parser.add_argument("--llm-instructions", type=int, default=0, metavar="PAIRS",
-                        help="only count the instructions of --llm-calls LLM calls with "
-                        "callgrind, PAIRS pairs")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--cg-agent", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--cg-llm", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve()
-        return
-    if args.cg_llm:
-        from benchmarks.parity._fake_llm import allow_loopback
-
-        allow_loopback()
-        kaizen_perf_configure()
-        cg_llm(args.cg_llm[0], args.cg_llm[1] == "1", int(args.cg_llm[2]))
-        return
-    if args.llm_instructions:
-        count_instructions(args.llm_instructions, args.llm_calls, "--cg-llm")
-        return
-    if args.cg_agent:
-        from benchmarks.parity._fake_llm import allow_loopback
-
-        allow_loopback()
-        kaizen_perf_configure()
-        cg_agent(args.cg_agent[0], args.cg_agent[1] == "1", int(args.cg_agent[2]))
-        return
-    if args.instructions:
-        count_instructions(args.instructions, args.runs)
         return
     from benchmarks.parity._fake_llm import allow_loopback
 
